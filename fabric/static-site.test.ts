@@ -1,0 +1,39 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStaticSite } from './static-site.ts';
+
+describe('serveStaticSite', () => {
+  let base = '';
+  let close = () => {};
+  beforeAll(async () => {
+    const root = mkdtempSync(join(tmpdir(), 'zt-static-'));
+    mkdirSync(join(root, '__zt'));
+    writeFileSync(join(root, 'index.html'), '<!doctype html><title>bootstrap</title>');
+    writeFileSync(join(root, 'sw.js'), 'self;');
+    writeFileSync(join(root, '__zt', 'shim.js'), 'window;');
+    const server = await serveStaticSite({ root, host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => server.close();
+  });
+  afterAll(() => close());
+
+  it('answers any deep link with the bootstrap page', async () => {
+    const res = await fetch(`${base}/channels/town-square?x=1`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<title>bootstrap</title>');
+  });
+
+  it('serves the service worker as JavaScript that is always revalidated', async () => {
+    const res = await fetch(`${base}/sw.js`);
+    expect(res.headers.get('content-type')).toMatch(/javascript/);
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it('serves the shim under the reserved prefix', async () => {
+    const res = await fetch(`${base}/__zt/shim.js`);
+    expect(await res.text()).toBe('window;');
+  });
+});

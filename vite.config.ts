@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { defineConfig, type UserConfig } from 'vite';
+
+/**
+ * Three builds into one `dist/`, selected by `--mode`:
+ *   (default) the bootstrap page  -> dist/index.html + dist/__zt/assets/*
+ *   sw                            -> dist/sw.js (scope `/` needs it at the root)
+ *   shim                          -> dist/__zt/shim.js
+ * The service worker and the shim are single classic scripts (IIFE) with every import inlined: a
+ * service worker must load on its own, and the shim runs before any app script.
+ */
+const root = import.meta.dirname;
+
+/** Single-file IIFE builds share everything but the entry and the output name. */
+function singleScript(entry: string, fileName: string, name: string): UserConfig {
+  return {
+    publicDir: false,
+    define: { 'process.env.NODE_ENV': JSON.stringify('production') },
+    build: {
+      outDir: resolve(root, 'dist'),
+      emptyOutDir: false,
+      sourcemap: true,
+      target: 'es2022',
+      lib: { entry: resolve(root, entry), formats: ['iife'], name, fileName: () => fileName },
+    },
+  };
+}
+
+export default defineConfig(({ mode }): UserConfig => {
+  if (mode === 'sw') return singleScript('sw/sw.ts', 'sw.js', 'ztServiceWorker');
+  if (mode === 'shim') return singleScript('bootstrap/shim.ts', '__zt/shim.js', 'ztShim');
+  return {
+    root: resolve(root, 'bootstrap'),
+    publicDir: resolve(root, 'public'),
+    build: {
+      outDir: resolve(root, 'dist'),
+      emptyOutDir: true,
+      assetsDir: '__zt/assets',
+      sourcemap: true,
+      target: 'es2022',
+    },
+  };
+});

@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{shared,sw,bootstrap,fabric,bench}/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 30_000,
+  },
+});
