@@ -1,0 +1,15 @@
+/**
+ * A bidirectional byte stream: the one shape every layer consumes and produces (WebSocket, TLS,
+ * router channel transport, edge connection, HTTP connection).
+ *
+ * Contract:
+ * - `readable` delivers bytes as they arrive, in any slicing; it is pulled, so a slow reader pushes
+ *   back on the producer (no unbounded buffering).
+ * - a write to `writable` resolves only once the layer below has accepted the bytes.
+ * - closing `writable` is a half-close (the peer sees end of stream); aborting either side, or
+ *   `close()`, tears the whole stream down.
+ */
+export interface ByteDuplex {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+}
