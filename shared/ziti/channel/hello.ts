@@ -1,0 +1,230 @@
+/**
+ * The hello handshake (reference §2.4). Client: `openChannel` sends Hello (seq -1, SessionToken,
+ * optional CallerId, no grouping headers) and waits for the Result. Router: `acceptChannel` reads the
+ * hello under the hello limits, ACKs it first and validates afterwards, closing on failure, as the
+ * real router does for ungrouped connections.
+ */
+import type { ByteDuplex } from '../../streams/duplex.ts';
+import {
+  ZitiAuthenticationError,
+  ZitiChannelClosedError,
+  ZitiHelloRejectedError,
+  ZitiProtocolError,
+  ZitiTimeoutError,
+} from '../errors.ts';
+import { Channel, type ChannelOptions } from './channel.ts';
+import { encodeMessage, MessageDecoder } from './codec.ts';
+import { ContentType, HELLO_SEQUENCE, HeaderId, MAGIC_UNKNOWN_VERSION } from './constants.ts';
+import {
+  getHeaderBool,
+  getHeaderString,
+  type Message,
+  newMessage,
+  setHeaderBool,
+  setHeaderI32,
+  setHeaderString,
+  setHeaderU64,
+  stringBytes,
+} from './message.ts';
+
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+
+export interface OpenChannelOptions extends ChannelOptions {
+  /** API session token (legacy UUID or OIDC access JWT): hello header 1002. */
+  sessionToken: string;
+  /** Hello header 1008; BrowZer sends "ws:". */
+  callerId?: string;
+  helloTimeoutMs?: number;
+  maxFrameBytes?: number;
+  /**
+   * After the Result, send one latency probe and wait for its answer before resolving. The router
+   * validates the session only after the ACK, so this turns a rejected token or certificate into
+   * a `ZitiAuthenticationError` from `openChannel` instead of a later close. Default true.
+   */
+  verifySession?: boolean;
+}
+
+/** Client side: Hello → Result, then a `Channel`. */
+export async function openChannel(
+  transport: ByteDuplex,
+  options: OpenChannelOptions,
+): Promise<Channel> {
+  const helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+  const reader = transport.readable.getReader();
+  const writer = transport.writable.getWriter();
+  const decoder = new MessageDecoder({ maxFrameBytes: options.maxFrameBytes });
+  const backlog: Message[] = [];
+  const abort = (err: Error) => {
+    writer.abort(err).catch(() => {});
+    reader.cancel(err).catch(() => {});
+  };
+
+  const hello = newMessage(ContentType.Hello);
+  hello.sequence = HELLO_SEQUENCE;
+  setHeaderString(hello, HeaderId.SessionToken, options.sessionToken);
+  if (options.callerId !== undefined) setHeaderString(hello, HeaderId.CallerId, options.callerId);
+
+  let result: Message;
+  try {
+    await withTimeout(writer.write(encodeMessage(hello)), helloTimeoutMs, 'hello');
+    const first = await withTimeout(
+      readOne(reader, decoder, backlog),
+      helloTimeoutMs,
+      'hello result',
+    );
+    if (!first) throw new ZitiChannelClosedError('router closed the transport during the hello');
+    if (first.contentType !== ContentType.Result) {
+      throw new ZitiProtocolError(
+        'unexpected-message',
+        `expected the hello Result, got content type ${first.contentType}`,
+      );
+    }
+    result = first;
+    if (getHeaderBool(result, HeaderId.ResultSuccess) !== true) {
+      const text = new TextDecoder().decode(result.body) || 'hello rejected';
+      throw new ZitiHelloRejectedError(text, getHeaderString(result, HeaderId.HelloRejectClass));
+    }
+  } catch (err) {
+    abort(err as Error);
+    throw err;
+  }
+
+  const channel = new Channel({
+    ...options,
+    transport,
+    reader,
+    writer,
+    decoder,
+    backlog,
+    connectionId: getHeaderString(result, HeaderId.ConnectionId) ?? '',
+    helloResult: result,
+  });
+  if (options.verifySession ?? true) {
+    const probe = newMessage(ContentType.Latency);
+    setHeaderU64(probe, HeaderId.Reflected, BigInt(Date.now()) * 1_000_000n);
+    try {
+      await channel.request(probe, helloTimeoutMs);
+    } catch (err) {
+      const info = await Promise.race([channel.closed, Promise.resolve(undefined)]);
+      await channel.close();
+      if (info?.error instanceof ZitiAuthenticationError) throw info.error;
+      if (err instanceof ZitiChannelClosedError) {
+        throw new ZitiAuthenticationError('router closed the channel after the hello', {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+  return channel;
+}
+
+/** What the router answers to a hello. */
+export type HelloDecision =
+  | { accept: true; headers?: Map<number, Uint8Array>; message?: string }
+  | { accept: false; message: string; rejectClass?: string };
+
+export interface AcceptChannelOptions extends ChannelOptions {
+  /** ConnectionId header (0) of the Result; default a random UUID. */
+  connectionId?: string;
+  /** Decides the Result; default accept. Extra headers go into the Result. */
+  onHello?: (hello: Message) => HelloDecision | Promise<HelloDecision>;
+  /**
+   * Runs after the ACK is written (reference §2.4.3). If it throws, the channel is closed and
+   * `acceptChannel` rejects with that error. No message is dispatched before it passes.
+   */
+  validateAfterAck?: (hello: Message) => void | Promise<void>;
+  helloTimeoutMs?: number;
+  maxFrameBytes?: number;
+}
+
+/** Router side: read the hello, write the Result, validate, then a `Channel`. */
+export async function acceptChannel(
+  transport: ByteDuplex,
+  options: AcceptChannelOptions = {},
+): Promise<Channel> {
+  const helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+  const reader = transport.readable.getReader();
+  const writer = transport.writable.getWriter();
+  const decoder = new MessageDecoder({ maxFrameBytes: options.maxFrameBytes });
+  const backlog: Message[] = [];
+  const connectionId = options.connectionId ?? crypto.randomUUID();
+  const abort = async (err: Error) => {
+    await writer.close().catch(() => {});
+    reader.cancel(err).catch(() => {});
+  };
+
+  let hello: Message;
+  try {
+    const first = await withTimeout(readOne(reader, decoder, backlog), helloTimeoutMs, 'hello');
+    if (!first) throw new ZitiChannelClosedError('client closed the transport before its hello');
+    if (first.contentType !== ContentType.Hello) {
+      throw new ZitiProtocolError(
+        'unexpected-message',
+        `expected a hello, got content type ${first.contentType}`,
+      );
+    }
+    hello = first;
+    const decision = (await options.onHello?.(hello)) ?? { accept: true };
+    const result = newMessage(ContentType.Result);
+    result.sequence = HELLO_SEQUENCE;
+    setHeaderString(result, HeaderId.ConnectionId, connectionId);
+    setHeaderI32(result, HeaderId.ReplyFor, hello.sequence);
+    setHeaderBool(result, HeaderId.ResultSuccess, decision.accept);
+    if (decision.accept) {
+      for (const [id, value] of decision.headers ?? []) result.headers.set(id, value);
+    } else if (decision.rejectClass !== undefined) {
+      setHeaderString(result, HeaderId.HelloRejectClass, decision.rejectClass);
+    }
+    if (decision.message) result.body = stringBytes(decision.message);
+    await writer.write(encodeMessage(result));
+    if (!decision.accept) throw new ZitiHelloRejectedError(decision.message);
+    await options.validateAfterAck?.(hello);
+  } catch (err) {
+    if (err instanceof ZitiProtocolError && err.fault === 'bad-magic') {
+      // WriteUnknownVersionResponse: magic 03 06 09 0a, then u32 count 2, versions 1 and 2.
+      const reply = new Uint8Array(16);
+      reply.set(MAGIC_UNKNOWN_VERSION);
+      const view = new DataView(reply.buffer);
+      view.setUint32(4, 2, true);
+      view.setUint32(8, 1, true);
+      view.setUint32(12, 2, true);
+      await writer.write(reply).catch(() => {});
+    }
+    await abort(err as Error);
+    throw err;
+  }
+
+  return new Channel({
+    latencyIntervalMs: 0,
+    ...options,
+    transport,
+    reader,
+    writer,
+    decoder,
+    backlog,
+    connectionId,
+    peerHello: hello,
+  });
+}
+
+async function readOne(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  decoder: MessageDecoder,
+  backlog: Message[],
+): Promise<Message | undefined> {
+  while (backlog.length === 0) {
+    const { value, done } = await reader.read();
+    if (done) return undefined;
+    backlog.push(...decoder.push(value));
+  }
+  return backlog.shift();
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ZitiTimeoutError(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

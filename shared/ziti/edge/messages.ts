@@ -1,0 +1,538 @@
+/**
+ * One builder and one parser per edge message (reference §3), side by side. Builders are pure:
+ * they return a `Message` with sequence 0 (the channel assigns sequences) and put headers in a fixed
+ * order (ConnId, Seq, UUID first, as OpenZiti's browser client does), so golden bytes are stable.
+ * Parsers check content type and required headers and throw `ZitiProtocolError`.
+ */
+
+import { ContentType, CryptoMethod, EdgeFlag, HeaderId } from '../channel/constants.ts';
+import {
+  decodeString,
+  getHeaderBool,
+  getHeaderByte,
+  getHeaderBytes,
+  getHeaderI32,
+  getHeaderString,
+  getHeaderU16,
+  getHeaderU32,
+  type Message,
+  newMessage,
+  requireHeader,
+  setHeaderBool,
+  setHeaderByte,
+  setHeaderBytes,
+  setHeaderI32,
+  setHeaderString,
+  setHeaderU16,
+  setHeaderU32,
+  stringBytes,
+  u32Bytes,
+} from '../channel/message.ts';
+import { type StructuredError, ZitiProtocolError } from '../errors.ts';
+
+const EMPTY = new Uint8Array(0);
+
+/** Size of an X25519 public key (PublicKey header, 1003). */
+export const PUBLIC_KEY_BYTES = 32;
+
+function expect(msg: Message, contentType: number, name: string): void {
+  if (msg.contentType !== contentType) {
+    throw new ZitiProtocolError(
+      'unexpected-message',
+      `expected ${name} (${contentType}), got content type ${msg.contentType}`,
+    );
+  }
+}
+
+function connIdOf(msg: Message): number {
+  return requireHeader(getHeaderU32(msg, HeaderId.ConnId), 'ConnId', msg.contentType);
+}
+
+function publicKeyOf(msg: Message): Uint8Array | undefined {
+  const key = getHeaderBytes(msg, HeaderId.PublicKey);
+  if (key !== undefined && key.length !== PUBLIC_KEY_BYTES) {
+    throw new ZitiProtocolError(
+      'bad-header-value',
+      `PublicKey has ${key.length} bytes, expected ${PUBLIC_KEY_BYTES}`,
+    );
+  }
+  return key;
+}
+
+function setCommon(msg: Message, connId: number, seq?: number, uuid?: Uint8Array): void {
+  setHeaderU32(msg, HeaderId.ConnId, connId);
+  if (seq !== undefined) setHeaderU32(msg, HeaderId.Seq, seq);
+  if (uuid !== undefined) setHeaderBytes(msg, HeaderId.UUID, uuid);
+}
+
+function setReplyFor(msg: Message, replyFor: number | undefined): void {
+  if (replyFor !== undefined) setHeaderI32(msg, HeaderId.ReplyFor, replyFor);
+}
+
+function toBytes(value: Uint8Array | string): Uint8Array {
+  return typeof value === 'string' ? stringBytes(value) : value;
+}
+
+// --- Connect (60783) --------------------------------------------------------------------------
+
+export interface ConnectParams {
+  connId: number;
+  /** Dial session token from `POST /sessions`: the body. */
+  sessionToken: string;
+  /** Seq header (1001); BrowZer sends 0 on Connect. */
+  seq?: number;
+  uuid?: Uint8Array;
+  /** AppData (1011): JSON bytes or a JSON string (reference §7). */
+  appData?: Uint8Array | string;
+  /** Our 32-byte X25519 key when the service requires encryption; CryptoMethod 0 is added. */
+  publicKey?: Uint8Array;
+  callerId?: string;
+  connectionMarker?: string;
+  terminatorIdentity?: string;
+}
+
+export interface ConnectRequest {
+  connId: number;
+  sessionToken: string;
+  seq: number | undefined;
+  appData: Uint8Array | undefined;
+  publicKey: Uint8Array | undefined;
+  cryptoMethod: number | undefined;
+  callerId: string | undefined;
+  connectionMarker: string | undefined;
+  terminatorIdentity: string | undefined;
+  /** UseXgressToSdk (1028): xgress flow control, which this package does not implement. */
+  useXgressToSdk: boolean;
+}
+
+export function encodeConnect(p: ConnectParams): Message {
+  const msg = newMessage(ContentType.Connect, new Map(), stringBytes(p.sessionToken));
+  setCommon(msg, p.connId, p.seq, p.uuid);
+  if (p.appData !== undefined) setHeaderBytes(msg, HeaderId.AppData, toBytes(p.appData));
+  if (p.publicKey !== undefined) {
+    setHeaderBytes(msg, HeaderId.PublicKey, p.publicKey);
+    setHeaderByte(msg, HeaderId.CryptoMethod, CryptoMethod.Libsodium);
+  }
+  if (p.callerId !== undefined) setHeaderString(msg, HeaderId.CallerId, p.callerId);
+  if (p.connectionMarker !== undefined) {
+    setHeaderString(msg, HeaderId.ConnectionMarker, p.connectionMarker);
+  }
+  if (p.terminatorIdentity !== undefined) {
+    setHeaderString(msg, HeaderId.TerminatorIdentity, p.terminatorIdentity);
+  }
+  return msg;
+}
+
+export function decodeConnect(msg: Message): ConnectRequest {
+  expect(msg, ContentType.Connect, 'Connect');
+  return {
+    connId: connIdOf(msg),
+    sessionToken: decodeString(msg.body),
+    seq: getHeaderU32(msg, HeaderId.Seq),
+    appData: getHeaderBytes(msg, HeaderId.AppData),
+    publicKey: publicKeyOf(msg),
+    cryptoMethod: getHeaderByte(msg, HeaderId.CryptoMethod),
+    callerId: getHeaderString(msg, HeaderId.CallerId),
+    connectionMarker: getHeaderString(msg, HeaderId.ConnectionMarker),
+    terminatorIdentity: getHeaderString(msg, HeaderId.TerminatorIdentity),
+    useXgressToSdk: getHeaderBool(msg, HeaderId.UseXgressToSdk) ?? false,
+  };
+}
+
+// --- StateConnected (60784) -------------------------------------------------------------------
+
+export interface StateConnectedParams {
+  connId: number;
+  /** Sequence of the Connect / Bind / DialSuccess this answers. */
+  replyFor?: number;
+  circuitId?: string;
+  /** The terminator's 32-byte key (E2E peer data). */
+  publicKey?: Uint8Array;
+  /** RouterProvidedConnId as a bool (answer to a Bind). */
+  routerProvidedConnId?: boolean;
+}
+
+export interface StateConnectedInfo {
+  connId: number;
+  replyFor: number | undefined;
+  circuitId: string | undefined;
+  publicKey: Uint8Array | undefined;
+  routerProvidedConnId: boolean | undefined;
+}
+
+export function encodeStateConnected(p: StateConnectedParams): Message {
+  const msg = newMessage(ContentType.StateConnected);
+  setCommon(msg, p.connId);
+  setReplyFor(msg, p.replyFor);
+  if (p.circuitId !== undefined) setHeaderString(msg, HeaderId.CircuitId, p.circuitId);
+  if (p.publicKey !== undefined) setHeaderBytes(msg, HeaderId.PublicKey, p.publicKey);
+  if (p.routerProvidedConnId !== undefined) {
+    setHeaderBool(msg, HeaderId.RouterProvidedConnId, p.routerProvidedConnId);
+  }
+  return msg;
+}
+
+export function decodeStateConnected(msg: Message): StateConnectedInfo {
+  expect(msg, ContentType.StateConnected, 'StateConnected');
+  const rpc = getHeaderBytes(msg, HeaderId.RouterProvidedConnId);
+  return {
+    connId: connIdOf(msg),
+    replyFor: getHeaderI32(msg, HeaderId.ReplyFor),
+    circuitId: getHeaderString(msg, HeaderId.CircuitId),
+    publicKey: publicKeyOf(msg),
+    routerProvidedConnId: rpc === undefined ? undefined : rpc[0] === 1,
+  };
+}
+
+// --- StateClosed (60785) ----------------------------------------------------------------------
+
+export interface StateClosedParams {
+  connId: number;
+  seq?: number;
+  uuid?: Uint8Array;
+  replyFor?: number;
+  /** Body: the reason text (BrowZer sends the session token). */
+  reason?: string;
+  /** ErrorCode (1014), see EdgeErrorCode. */
+  errorCode?: number;
+  structuredError?: StructuredError;
+  circuitId?: string;
+}
+
+export interface StateClosedInfo {
+  connId: number;
+  replyFor: number | undefined;
+  reason: string;
+  errorCode: number | undefined;
+  structuredError: StructuredError | undefined;
+  circuitId: string | undefined;
+}
+
+export function encodeStateClosed(p: StateClosedParams): Message {
+  const msg = newMessage(ContentType.StateClosed, new Map(), stringBytes(p.reason ?? ''));
+  setCommon(msg, p.connId, p.seq, p.uuid);
+  setReplyFor(msg, p.replyFor);
+  if (p.errorCode !== undefined) setHeaderU32(msg, HeaderId.ErrorCode, p.errorCode);
+  if (p.structuredError !== undefined) {
+    setHeaderString(msg, HeaderId.StructuredError, JSON.stringify(p.structuredError));
+  }
+  if (p.circuitId !== undefined) setHeaderString(msg, HeaderId.CircuitId, p.circuitId);
+  return msg;
+}
+
+export function decodeStateClosed(msg: Message): StateClosedInfo {
+  expect(msg, ContentType.StateClosed, 'StateClosed');
+  return {
+    connId: connIdOf(msg),
+    replyFor: getHeaderI32(msg, HeaderId.ReplyFor),
+    reason: new TextDecoder().decode(msg.body),
+    errorCode: getHeaderU32(msg, HeaderId.ErrorCode),
+    structuredError: parseStructuredError(getHeaderBytes(msg, HeaderId.StructuredError)),
+    circuitId: getHeaderString(msg, HeaderId.CircuitId),
+  };
+}
+
+/** StructuredError JSON; an unparsable value is ignored (the body still has the reason). */
+export function parseStructuredError(value: Uint8Array | undefined): StructuredError | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(value));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    const o = parsed as Record<string, unknown>;
+    return {
+      message: typeof o.message === 'string' ? o.message : undefined,
+      code: typeof o.code === 'number' ? o.code : undefined,
+      retryHint: typeof o.retryHint === 'number' ? o.retryHint : undefined,
+      failingPostureCheckIds: Array.isArray(o.failingPostureCheckIds)
+        ? o.failingPostureCheckIds.filter((x): x is string => typeof x === 'string')
+        : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+// --- Data (60786) -----------------------------------------------------------------------------
+
+export interface DataParams {
+  connId: number;
+  seq?: number;
+  uuid?: Uint8Array;
+  /** Flags (1010) bits, see EdgeFlag; omitted when 0. */
+  flags?: number;
+  body?: Uint8Array;
+}
+
+export interface DataInfo {
+  connId: number;
+  seq: number | undefined;
+  flags: number;
+  fin: boolean;
+  multipart: boolean;
+  body: Uint8Array;
+}
+
+export function encodeData(p: DataParams): Message {
+  const msg = newMessage(ContentType.Data, new Map(), p.body ?? EMPTY);
+  setCommon(msg, p.connId, p.seq, p.uuid);
+  if (p.flags) setHeaderU32(msg, HeaderId.Flags, p.flags);
+  return msg;
+}
+
+export function decodeData(msg: Message): DataInfo {
+  expect(msg, ContentType.Data, 'Data');
+  const flags = getHeaderU32(msg, HeaderId.Flags) ?? 0;
+  return {
+    connId: connIdOf(msg),
+    seq: getHeaderU32(msg, HeaderId.Seq),
+    flags,
+    fin: (flags & EdgeFlag.FIN) !== 0,
+    multipart: (flags & EdgeFlag.MULTIPART_MSG) !== 0,
+    body: msg.body,
+  };
+}
+
+/** Parts of a MULTIPART_MSG body (after decryption): u16 LE length + bytes, repeated. */
+export function splitMultipart(body: Uint8Array): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  while (at < body.length) {
+    if (body.length - at < 2) throw new ZitiProtocolError('bad-body', 'truncated multipart length');
+    const len = body[at]! | (body[at + 1]! << 8);
+    at += 2;
+    if (len > body.length - at) throw new ZitiProtocolError('bad-body', 'multipart part overruns');
+    parts.push(body.subarray(at, at + len));
+    at += len;
+  }
+  return parts;
+}
+
+/** A MULTIPART_MSG body from parts (each at most 65535 bytes). */
+export function joinMultipart(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + 2 + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    if (p.length > 0xffff) throw new RangeError('multipart part over 65535 bytes');
+    out[at] = p.length & 0xff;
+    out[at + 1] = p.length >> 8;
+    out.set(p, at + 2);
+    at += 2 + p.length;
+  }
+  return out;
+}
+
+// --- Bind (60790) / BindSuccess (60800) / Unbind (60791) -------------------------------------
+
+export interface BindParams {
+  connId: number;
+  /** Bind session token (a JWT with z_st=Bind): the body. */
+  sessionToken: string;
+  /** The listener's 32-byte key when hosting with E2E; CryptoMethod 0 is added. */
+  publicKey?: Uint8Array;
+  /** RouterProvidedConnId=true: the router assigns connection ids in Dial. Default true. */
+  routerProvidedConnId?: boolean;
+  /** SupportsBindSuccess. Default true. */
+  supportsBindSuccess?: boolean;
+  cost?: number;
+  precedence?: number;
+  terminatorIdentity?: string;
+  terminatorIdentitySecret?: Uint8Array;
+  listenerId?: string;
+}
+
+export interface BindRequest {
+  connId: number;
+  sessionToken: string;
+  publicKey: Uint8Array | undefined;
+  cryptoMethod: number | undefined;
+  routerProvidedConnId: boolean;
+  supportsBindSuccess: boolean;
+  supportsInspect: boolean;
+  cost: number | undefined;
+  precedence: number | undefined;
+  terminatorIdentity: string | undefined;
+  terminatorIdentitySecret: Uint8Array | undefined;
+  listenerId: string | undefined;
+  useXgressToSdk: boolean;
+}
+
+export function encodeBind(p: BindParams): Message {
+  const msg = newMessage(ContentType.Bind, new Map(), stringBytes(p.sessionToken));
+  setCommon(msg, p.connId);
+  if (p.publicKey !== undefined) {
+    setHeaderBytes(msg, HeaderId.PublicKey, p.publicKey);
+    setHeaderByte(msg, HeaderId.CryptoMethod, CryptoMethod.Libsodium);
+  }
+  setHeaderBool(msg, HeaderId.RouterProvidedConnId, p.routerProvidedConnId ?? true);
+  setHeaderBool(msg, HeaderId.SupportsBindSuccess, p.supportsBindSuccess ?? true);
+  if (p.cost !== undefined) setHeaderU16(msg, HeaderId.Cost, p.cost);
+  if (p.precedence !== undefined) setHeaderByte(msg, HeaderId.Precedence, p.precedence);
+  if (p.terminatorIdentity !== undefined) {
+    setHeaderString(msg, HeaderId.TerminatorIdentity, p.terminatorIdentity);
+  }
+  if (p.terminatorIdentitySecret !== undefined) {
+    setHeaderBytes(msg, HeaderId.TerminatorIdentitySecret, p.terminatorIdentitySecret);
+  }
+  if (p.listenerId !== undefined) setHeaderString(msg, HeaderId.ListenerId, p.listenerId);
+  return msg;
+}
+
+export function decodeBind(msg: Message): BindRequest {
+  expect(msg, ContentType.Bind, 'Bind');
+  return {
+    connId: connIdOf(msg),
+    sessionToken: decodeString(msg.body),
+    publicKey: publicKeyOf(msg),
+    cryptoMethod: getHeaderByte(msg, HeaderId.CryptoMethod),
+    routerProvidedConnId: getHeaderBool(msg, HeaderId.RouterProvidedConnId) ?? false,
+    supportsBindSuccess: getHeaderBool(msg, HeaderId.SupportsBindSuccess) ?? false,
+    supportsInspect: getHeaderBool(msg, HeaderId.SupportsInspect) ?? false,
+    cost: getHeaderU16(msg, HeaderId.Cost),
+    precedence: getHeaderByte(msg, HeaderId.Precedence),
+    terminatorIdentity: getHeaderString(msg, HeaderId.TerminatorIdentity),
+    terminatorIdentitySecret: getHeaderBytes(msg, HeaderId.TerminatorIdentitySecret),
+    listenerId: getHeaderString(msg, HeaderId.ListenerId),
+    useXgressToSdk: getHeaderBool(msg, HeaderId.UseXgressToSdk) ?? false,
+  };
+}
+
+export function encodeBindSuccess(p: { connId: number }): Message {
+  const msg = newMessage(ContentType.BindSuccess);
+  setCommon(msg, p.connId);
+  return msg;
+}
+
+export function decodeBindSuccess(msg: Message): { connId: number } {
+  expect(msg, ContentType.BindSuccess, 'BindSuccess');
+  return { connId: connIdOf(msg) };
+}
+
+export function encodeUnbind(p: { connId: number; sessionToken: string }): Message {
+  const msg = newMessage(ContentType.Unbind, new Map(), stringBytes(p.sessionToken));
+  setCommon(msg, p.connId);
+  return msg;
+}
+
+export function decodeUnbind(msg: Message): { connId: number; sessionToken: string } {
+  expect(msg, ContentType.Unbind, 'Unbind');
+  return { connId: connIdOf(msg), sessionToken: decodeString(msg.body) };
+}
+
+// --- Dial (60787) / DialSuccess (60788) / DialFailed (60789) ---------------------------------
+
+export interface DialParams {
+  /** The bind's connection id. */
+  connId: number;
+  /** The new connection's id (RouterProvidedConnId as u32). */
+  newConnId?: number;
+  /** The bind token (the host checks it is its own): the body. */
+  sessionToken: string;
+  callerId?: string;
+  circuitId?: string;
+  /** The dialer's 32-byte key. */
+  publicKey?: Uint8Array;
+  connectionMarker?: string;
+  appData?: Uint8Array | string;
+  dialerIdentityId?: string;
+  dialerIdentityName?: string;
+}
+
+export interface DialRequest {
+  connId: number;
+  newConnId: number | undefined;
+  sessionToken: string;
+  callerId: string | undefined;
+  circuitId: string | undefined;
+  publicKey: Uint8Array | undefined;
+  connectionMarker: string | undefined;
+  appData: Uint8Array | undefined;
+  dialerIdentityId: string | undefined;
+  dialerIdentityName: string | undefined;
+}
+
+export function encodeDial(p: DialParams): Message {
+  const msg = newMessage(ContentType.Dial, new Map(), stringBytes(p.sessionToken));
+  setCommon(msg, p.connId);
+  if (p.newConnId !== undefined) setHeaderU32(msg, HeaderId.RouterProvidedConnId, p.newConnId);
+  if (p.callerId !== undefined) setHeaderString(msg, HeaderId.CallerId, p.callerId);
+  if (p.circuitId !== undefined) setHeaderString(msg, HeaderId.CircuitId, p.circuitId);
+  if (p.publicKey !== undefined) setHeaderBytes(msg, HeaderId.PublicKey, p.publicKey);
+  if (p.connectionMarker !== undefined) {
+    setHeaderString(msg, HeaderId.ConnectionMarker, p.connectionMarker);
+  }
+  if (p.appData !== undefined) setHeaderBytes(msg, HeaderId.AppData, toBytes(p.appData));
+  if (p.dialerIdentityId !== undefined) {
+    setHeaderString(msg, HeaderId.DialerIdentityId, p.dialerIdentityId);
+  }
+  if (p.dialerIdentityName !== undefined) {
+    setHeaderString(msg, HeaderId.DialerIdentityName, p.dialerIdentityName);
+  }
+  return msg;
+}
+
+export function decodeDial(msg: Message): DialRequest {
+  expect(msg, ContentType.Dial, 'Dial');
+  return {
+    connId: connIdOf(msg),
+    newConnId: getHeaderU32(msg, HeaderId.RouterProvidedConnId),
+    sessionToken: decodeString(msg.body),
+    callerId: getHeaderString(msg, HeaderId.CallerId),
+    circuitId: getHeaderString(msg, HeaderId.CircuitId),
+    publicKey: publicKeyOf(msg),
+    connectionMarker: getHeaderString(msg, HeaderId.ConnectionMarker),
+    appData: getHeaderBytes(msg, HeaderId.AppData),
+    dialerIdentityId: getHeaderString(msg, HeaderId.DialerIdentityId),
+    dialerIdentityName: getHeaderString(msg, HeaderId.DialerIdentityName),
+  };
+}
+
+export function encodeDialSuccess(p: {
+  connId: number;
+  newConnId: number;
+  replyFor?: number;
+}): Message {
+  const msg = newMessage(ContentType.DialSuccess, new Map(), u32Bytes(p.newConnId));
+  setCommon(msg, p.connId);
+  setReplyFor(msg, p.replyFor);
+  return msg;
+}
+
+export function decodeDialSuccess(msg: Message): {
+  connId: number;
+  newConnId: number;
+  replyFor: number | undefined;
+} {
+  expect(msg, ContentType.DialSuccess, 'DialSuccess');
+  if (msg.body.length !== 4) {
+    throw new ZitiProtocolError(
+      'bad-body',
+      `DialSuccess body has ${msg.body.length} bytes, expected 4`,
+    );
+  }
+  const newConnId = new DataView(msg.body.buffer, msg.body.byteOffset, 4).getUint32(0, true);
+  return { connId: connIdOf(msg), newConnId, replyFor: getHeaderI32(msg, HeaderId.ReplyFor) };
+}
+
+export function encodeDialFailed(p: {
+  connId: number;
+  reason: string;
+  replyFor?: number;
+}): Message {
+  const msg = newMessage(ContentType.DialFailed, new Map(), stringBytes(p.reason));
+  setCommon(msg, p.connId);
+  setReplyFor(msg, p.replyFor);
+  return msg;
+}
+
+export function decodeDialFailed(msg: Message): {
+  connId: number;
+  reason: string;
+  replyFor: number | undefined;
+} {
+  expect(msg, ContentType.DialFailed, 'DialFailed');
+  return {
+    connId: connIdOf(msg),
+    reason: new TextDecoder().decode(msg.body),
+    replyFor: getHeaderI32(msg, HeaderId.ReplyFor),
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * OpenZiti client core: channel V2 codec and channel, edge protocol, end-to-end encryption,
+ * controller REST client. Web APIs only. See README.md for the module map.
+ */
+
+export {
+  Channel,
+  type ChannelCloseInfo,
+  type ChannelOptions,
+  DEFAULT_LATENCY_INTERVAL_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type MessageHandler,
+} from './channel/channel.ts';
+export {
+  decodeHeaders,
+  encodeMessage,
+  MessageDecoder,
+  type MessageDecoderOptions,
+} from './channel/codec.ts';
+// channel (reference §2)
+export * from './channel/constants.ts';
+export {
+  type AcceptChannelOptions,
+  acceptChannel,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  type HelloDecision,
+  type OpenChannelOptions,
+  openChannel,
+} from './channel/hello.ts';
+export * from './channel/message.ts';
+export { ControllerClient, type ControllerClientOptions } from './controller/client.ts';
+// controller (reference §1)
+export * from './controller/types.ts';
+// end-to-end encryption (reference §4)
+export * from './e2e/sodium.ts';
+export { bindService } from './edge/bind.ts';
+export { dialService } from './edge/dial.ts';
+// edge (reference §3)
+export * from './edge/messages.ts';
+export * from './edge/types.ts';
+// errors
+export * from './errors.ts';
