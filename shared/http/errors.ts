@@ -60,10 +60,10 @@ export class HttpBodyLengthError extends HttpError {
   }
 }
 
-/** The caller aborted the request (its `AbortSignal` fired). */
+/** The request was given up: its `AbortSignal` fired, its body stream failed, or its response body was cancelled. */
 export class HttpAbortError extends HttpError {
-  constructor(options?: { cause?: unknown }) {
-    super('ERR_HTTP_ABORTED', 'the request was aborted', options);
+  constructor(message = 'the request was aborted', options?: { cause?: unknown }) {
+    super('ERR_HTTP_ABORTED', message, options);
     this.name = 'HttpAbortError';
   }
 }
