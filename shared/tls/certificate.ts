@@ -1,0 +1,290 @@
+/**
+ * Server certificate checks (chain to the caller's CA bundle, validity, name) with @peculiar/x509,
+ * and CertificateVerify signatures with WebCrypto (RFC 8446 §4.4.2-4.4.3).
+ */
+
+import { equalBytes } from './_internal/bytes.ts';
+import {
+  BasicConstraintsExtension,
+  SubjectAlternativeNameExtension,
+  X509Certificate,
+} from './_internal/x509.ts';
+import { AlertDescription, SignatureScheme } from './constants.ts';
+import { TlsCertificateError } from './errors.ts';
+
+const MAX_CHAIN_DEPTH = 8;
+
+const untrusted = (message: string, cause?: unknown) =>
+  new TlsCertificateError('ERR_TLS_CERTIFICATE_UNTRUSTED', message, {
+    alert: AlertDescription.unknownCa,
+    cause,
+  });
+
+const parse = (der: Uint8Array, what: string) => {
+  try {
+    return new X509Certificate(new Uint8Array(der));
+  } catch (cause) {
+    throw new TlsCertificateError('ERR_TLS_BAD_CERTIFICATE', `cannot parse ${what}`, {
+      alert: AlertDescription.badCertificate,
+      cause,
+    });
+  }
+};
+
+const checkValidity = (cert: X509Certificate, now: Date) => {
+  if (now < cert.notBefore || now > cert.notAfter) {
+    throw new TlsCertificateError(
+      'ERR_TLS_CERTIFICATE_EXPIRED',
+      `certificate ${cert.subject} is valid only from ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}`,
+      { alert: AlertDescription.certificateExpired },
+    );
+  }
+};
+
+const isCa = (cert: X509Certificate) => cert.getExtension(BasicConstraintsExtension)?.ca === true;
+
+const signedBy = async (cert: X509Certificate, issuer: X509Certificate) => {
+  if (cert.issuer !== issuer.subject) return false;
+  try {
+    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
+  } catch {
+    return false;
+  }
+};
+
+/** RFC 6125 host name match against the leaf's subjectAltName (no CN fallback). */
+export const matchesServerName = (leaf: X509Certificate, serverName: string) => {
+  const san = leaf.getExtension(SubjectAlternativeNameExtension);
+  const host = serverName.toLowerCase().replace(/\.$/, '');
+  for (const name of san?.names.items ?? []) {
+    if (name.type === 'ip' && name.value === host) return true;
+    if (name.type !== 'dns') continue;
+    const pattern = name.value.toLowerCase().replace(/\.$/, '');
+    if (pattern === host) return true;
+    if (pattern.startsWith('*.')) {
+      const dot = host.indexOf('.');
+      if (dot > 0 && host.slice(dot + 1) === pattern.slice(2)) return true;
+    }
+  }
+  return false;
+};
+
+/**
+ * Verifies that `chain` (leaf first, as sent) leads to one of `trusted`, every link signed by the
+ * next, every certificate valid at `now`, and every issuer a CA. Returns the parsed leaf.
+ */
+export const verifyServerChain = async (
+  chain: readonly Uint8Array[],
+  trusted: readonly Uint8Array[],
+  now: Date,
+  serverName?: string,
+): Promise<X509Certificate> => {
+  if (chain.length === 0) {
+    throw new TlsCertificateError('ERR_TLS_BAD_CERTIFICATE', 'server sent no certificate', {
+      alert: AlertDescription.decodeError,
+    });
+  }
+  const sent = chain.map((der, i) => parse(der, `server certificate ${i}`));
+  const anchors = trusted.map((der, i) => ({ der, cert: parse(der, `trusted certificate ${i}`) }));
+  const leaf = sent[0]!;
+  checkValidity(leaf, now);
+
+  let current = leaf;
+  let currentDer = chain[0]!;
+  for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
+    if (anchors.some((a) => equalBytes(a.der, currentDer))) break;
+    let next: { cert: X509Certificate; der: Uint8Array } | undefined;
+    for (const a of anchors) {
+      if (await signedBy(current, a.cert)) {
+        next = a;
+        break;
+      }
+    }
+    if (next) {
+      checkValidity(next.cert, now);
+      if (!isCa(next.cert)) throw untrusted(`trusted ${next.cert.subject} is not a CA`);
+      break;
+    }
+    for (let i = 1; i < sent.length; i++) {
+      const candidate = sent[i]!;
+      if (candidate !== current && isCa(candidate) && (await signedBy(current, candidate))) {
+        next = { cert: candidate, der: chain[i]! };
+        break;
+      }
+    }
+    if (!next) throw untrusted(`no trusted issuer for ${current.subject}`);
+    checkValidity(next.cert, now);
+    current = next.cert;
+    currentDer = next.der;
+    if (depth === MAX_CHAIN_DEPTH - 1) throw untrusted('certificate chain too long');
+  }
+
+  if (serverName !== undefined && !matchesServerName(leaf, serverName)) {
+    throw new TlsCertificateError(
+      'ERR_TLS_CERTIFICATE_NAME',
+      `server certificate is not valid for ${serverName}`,
+      { alert: AlertDescription.badCertificate },
+    );
+  }
+  return leaf;
+};
+
+/** ECDSA signatures travel DER-encoded in TLS; WebCrypto wants r || s, each `size` bytes. */
+export const ecdsaDerToRaw = (der: Uint8Array, size: number): Uint8Array => {
+  let pos = 0;
+  const fail = () => {
+    throw new Error('malformed ECDSA signature');
+  };
+  const readLength = () => {
+    let len = der[pos++] ?? fail();
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n !== 1) fail();
+      len = der[pos++] ?? fail();
+    }
+    return len as number;
+  };
+  if (der[pos++] !== 0x30) fail();
+  if (readLength() !== der.length - pos) fail();
+  const out = new Uint8Array(size * 2);
+  for (let k = 0; k < 2; k++) {
+    if (der[pos++] !== 0x02) fail();
+    const len = readLength();
+    let int = der.subarray(pos, pos + len);
+    if (int.length !== len) fail();
+    pos += len;
+    while (int.length > 0 && int[0] === 0) int = int.subarray(1);
+    if (int.length > size) fail();
+    out.set(int, size * (k + 1) - int.length);
+  }
+  if (pos !== der.length) fail();
+  return out;
+};
+
+export const ecdsaRawToDer = (raw: Uint8Array): Uint8Array => {
+  const size = raw.length / 2;
+  const integer = (v: Uint8Array) => {
+    let i = 0;
+    while (i < v.length - 1 && v[i] === 0) i++;
+    const trimmed = v.subarray(i);
+    const pad = trimmed[0]! & 0x80 ? 1 : 0;
+    const out = new Uint8Array(2 + pad + trimmed.length);
+    out[0] = 0x02;
+    out[1] = pad + trimmed.length;
+    out.set(trimmed, 2 + pad);
+    return out;
+  };
+  const r = integer(raw.subarray(0, size));
+  const s = integer(raw.subarray(size));
+  const body = r.length + s.length;
+  const header = body < 128 ? [0x30, body] : [0x30, 0x81, body];
+  const out = new Uint8Array(header.length + body);
+  out.set(header);
+  out.set(r, header.length);
+  out.set(s, header.length + r.length);
+  return out;
+};
+
+type VerifyParams = {
+  importAlg: RsaHashedImportParams | EcKeyImportParams | Algorithm;
+  verifyAlg: RsaPssParams | EcdsaParams | Algorithm;
+  ecSize?: number;
+};
+
+const SCHEME_PARAMS: Record<number, VerifyParams> = {
+  [SignatureScheme.ecdsa_secp256r1_sha256]: {
+    importAlg: { name: 'ECDSA', namedCurve: 'P-256' },
+    verifyAlg: { name: 'ECDSA', hash: 'SHA-256' },
+    ecSize: 32,
+  },
+  [SignatureScheme.ecdsa_secp384r1_sha384]: {
+    importAlg: { name: 'ECDSA', namedCurve: 'P-384' },
+    verifyAlg: { name: 'ECDSA', hash: 'SHA-384' },
+    ecSize: 48,
+  },
+  [SignatureScheme.rsa_pss_rsae_sha256]: {
+    importAlg: { name: 'RSA-PSS', hash: 'SHA-256' },
+    verifyAlg: { name: 'RSA-PSS', saltLength: 32 },
+  },
+  [SignatureScheme.rsa_pss_rsae_sha384]: {
+    importAlg: { name: 'RSA-PSS', hash: 'SHA-384' },
+    verifyAlg: { name: 'RSA-PSS', saltLength: 48 },
+  },
+  [SignatureScheme.rsa_pss_rsae_sha512]: {
+    importAlg: { name: 'RSA-PSS', hash: 'SHA-512' },
+    verifyAlg: { name: 'RSA-PSS', saltLength: 64 },
+  },
+  [SignatureScheme.ed25519]: { importAlg: { name: 'Ed25519' }, verifyAlg: { name: 'Ed25519' } },
+};
+
+/** The schemes we accept from a server, in preference order. */
+export const SUPPORTED_SIGNATURE_SCHEMES = [
+  SignatureScheme.ecdsa_secp256r1_sha256,
+  SignatureScheme.ecdsa_secp384r1_sha384,
+  SignatureScheme.rsa_pss_rsae_sha256,
+  SignatureScheme.rsa_pss_rsae_sha384,
+  SignatureScheme.rsa_pss_rsae_sha512,
+  SignatureScheme.ed25519,
+];
+
+const badSignature = (message: string, cause?: unknown) =>
+  new TlsCertificateError('ERR_TLS_BAD_SIGNATURE', message, {
+    alert: AlertDescription.decryptError,
+    cause,
+  });
+
+/** Checks the server's CertificateVerify signature over `content` with the leaf's key. */
+export const verifyCertificateSignature = async (
+  leaf: X509Certificate,
+  scheme: number,
+  signature: Uint8Array,
+  content: Uint8Array,
+) => {
+  const params = SCHEME_PARAMS[scheme];
+  if (!params) {
+    throw new TlsCertificateError(
+      'ERR_TLS_BAD_SIGNATURE',
+      `signature scheme ${scheme} not offered`,
+      {
+        alert: AlertDescription.illegalParameter,
+      },
+    );
+  }
+  let key: CryptoKey;
+  try {
+    key = await crypto.subtle.importKey(
+      'spki',
+      new Uint8Array(leaf.publicKey.rawData),
+      params.importAlg,
+      false,
+      ['verify'],
+    );
+  } catch (cause) {
+    throw new TlsCertificateError(
+      'ERR_TLS_BAD_SIGNATURE',
+      `server key does not fit signature scheme 0x${scheme.toString(16)}`,
+      { alert: AlertDescription.illegalParameter, cause },
+    );
+  }
+  let sig: Uint8Array;
+  try {
+    sig = params.ecSize ? ecdsaDerToRaw(signature, params.ecSize) : signature;
+  } catch (cause) {
+    throw badSignature('malformed server signature', cause);
+  }
+  const ok = await crypto.subtle.verify(
+    params.verifyAlg,
+    key,
+    new Uint8Array(sig),
+    new Uint8Array(content),
+  );
+  if (!ok) throw badSignature('server CertificateVerify signature is invalid');
+};
+
+/** Signs our CertificateVerify with the (non-extractable) ECDSA P-256 key; DER as TLS wants. */
+export const signClientCertificateVerify = async (key: CryptoKey, content: Uint8Array) =>
+  ecdsaRawToDer(
+    new Uint8Array(
+      await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, new Uint8Array(content)),
+    ),
+  );

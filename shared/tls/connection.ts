@@ -1,0 +1,284 @@
+/**
+ * An established TLS 1.3 connection as a ByteDuplex, with pipelined record protection.
+ *
+ * Read side: `pull()` keeps up to `recordsInFlight` records decrypting at once while it reads
+ * more from the transport, and enqueues plaintext strictly in record order. A KeyUpdate changes
+ * the read keys for the records after it, so records already dispatched behind it are decrypted
+ * again with the new keys. Write side: each write is cut into records of at most 2^14 bytes whose
+ * encryption starts at once; a write resolves when its records are queued for the transport in
+ * order and no more than `recordsInFlight` records are still being encrypted or written.
+ */
+import type { ByteDuplex } from '../streams/duplex.ts';
+import {
+  AlertDescription,
+  ContentType,
+  DEFAULT_RECORDS_IN_FLIGHT,
+  HandshakeType,
+  KEY_UPDATE_AFTER_RECORDS,
+  MAX_PLAINTEXT,
+} from './constants.ts';
+import { asTlsError, TlsClosedError, type TlsError, unexpectedMessage } from './errors.ts';
+import type { HandshakeReader, HandshakeResult } from './handshake.ts';
+import { encodeKeyUpdate, parseAlert, parseKeyUpdate } from './messages.ts';
+import type { TlsRecord } from './record.ts';
+import { type Epoch, type RecordLayer, transportClosed } from './record-layer.ts';
+
+type Opened = { ok: true; type: number; content: Uint8Array } | { ok: false; error: unknown };
+
+interface InFlight {
+  record: TlsRecord;
+  epoch: Epoch;
+  result: Promise<Opened>;
+}
+
+const settle = (p: Promise<{ type: number; content: Uint8Array }>): Promise<Opened> =>
+  p.then(
+    ({ type, content }) => ({ ok: true, type, content }),
+    (error) => ({ ok: false, error }),
+  );
+
+export class TlsConnectionImpl implements ByteDuplex {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly cipherSuite: string;
+  readonly group: string;
+  readonly peerCertificates: Uint8Array[];
+
+  private readonly inFlight: InFlight[] = [];
+  private transportRead?: Promise<void>;
+  private readController!: ReadableStreamDefaultController<Uint8Array>;
+  private readDone = false;
+  private writeDone = false;
+  private failure?: TlsError;
+  private readonly writesPending = new Set<Promise<void>>();
+  private recordsSinceKeyUpdate = 0;
+
+  constructor(
+    private readonly layer: RecordLayer,
+    private readonly hs: HandshakeReader,
+    result: HandshakeResult,
+    private readonly recordsInFlight = DEFAULT_RECORDS_IN_FLIGHT,
+  ) {
+    this.cipherSuite = result.suite.name;
+    this.group = result.group;
+    this.peerCertificates = result.peerCertificates;
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.readController = controller;
+        },
+        pull: () => this.pull(),
+        cancel: () => this.stopReading(),
+      },
+      { highWaterMark: 4 * MAX_PLAINTEXT, size: (chunk) => chunk.byteLength },
+    );
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.write(chunk),
+      close: () => this.closeWrite(),
+      abort: (reason) => this.fail(asTlsError(reason), false),
+    });
+  }
+
+  // ---- read side ----
+
+  private dispatch() {
+    const epoch = this.layer.read!;
+    while (this.inFlight.length < this.recordsInFlight) {
+      const record = this.layer.records.next();
+      if (!record) return;
+      this.inFlight.push({ record, epoch, result: settle(this.layer.open(epoch, record)) });
+    }
+  }
+
+  private startTransportRead() {
+    if (this.transportRead || this.layer.eof) return;
+    this.transportRead = this.layer.fill().then(
+      () => {
+        this.transportRead = undefined;
+      },
+      (err) => {
+        this.transportRead = undefined;
+        this.layer.eof = true;
+        throw err;
+      },
+    );
+    this.transportRead.catch(() => {}); // observed by pull(); never unhandled
+  }
+
+  private async pull(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.readDone) return;
+        this.dispatch();
+        if (this.inFlight.length < this.recordsInFlight) this.startTransportRead();
+        const head = this.inFlight[0];
+        if (!head) {
+          if (this.transportRead) {
+            await this.transportRead;
+            continue;
+          }
+          // End of stream without close_notify: possibly a truncation attack (RFC 8446 §6.1).
+          throw transportClosed(
+            this.layer.records.bufferedBytes > 0
+              ? 'inside a record (truncated)'
+              : 'before close_notify',
+          );
+        }
+        const next = this.transportRead
+          ? await Promise.race([head.result, this.transportRead.then(() => undefined)])
+          : await head.result;
+        if (next === undefined) continue; // more bytes arrived: dispatch them first
+        this.inFlight.shift();
+        if (head.epoch !== this.layer.read) {
+          // Dispatched before a KeyUpdate took effect: decrypt again with the new keys.
+          this.inFlight.unshift(head);
+          this.redispatch();
+          continue;
+        }
+        if (!next.ok) throw next.error;
+        if (next.type === ContentType.applicationData) {
+          if (next.content.length > 0) {
+            this.readController.enqueue(next.content);
+            return;
+          }
+          continue;
+        }
+        await this.onControlRecord(next.type, next.content);
+      }
+    } catch (err) {
+      await this.fail(asTlsError(err), true);
+    }
+  }
+
+  private redispatch() {
+    const epoch = this.layer.read!;
+    for (const entry of this.inFlight) {
+      entry.epoch = epoch;
+      entry.result = settle(this.layer.open(epoch, entry.record));
+    }
+  }
+
+  private async onControlRecord(type: number, content: Uint8Array) {
+    if (type === ContentType.alert) {
+      const { description } = parseAlert(content);
+      if (description === AlertDescription.closeNotify) {
+        this.readDone = true;
+        this.readController.close();
+        this.layer.releaseRead();
+        return;
+      }
+      throw this.hs.alertError(content);
+    }
+    if (type !== ContentType.handshake) throw unexpectedMessage(`record type ${type}`);
+    this.hs.push(content);
+    for (let m = this.hs.take(); m; m = this.hs.take()) {
+      if (m.type === HandshakeType.newSessionTicket) continue; // no resumption: ignored
+      if (m.type !== HandshakeType.keyUpdate)
+        throw unexpectedMessage(`post-handshake message ${m.type}`);
+      const requested = parseKeyUpdate(m.body);
+      this.hs.assertEmpty();
+      this.layer.read = this.layer.read!.next();
+      if (requested && !this.writeDone) this.updateWriteKeys(false).catch(() => {});
+    }
+  }
+
+  private stopReading() {
+    this.readDone = true;
+    this.layer.releaseRead();
+  }
+
+  // ---- write side ----
+
+  /** Sends a KeyUpdate and switches our write keys (RFC 8446 §4.6.3). */
+  updateKeys(requestPeerUpdate = false): Promise<void> {
+    if (this.writeDone || this.failure) return Promise.reject(this.failure ?? closed());
+    return this.updateWriteKeys(requestPeerUpdate);
+  }
+
+  private updateWriteKeys(requestPeerUpdate: boolean) {
+    const sent = this.layer.send(ContentType.handshake, encodeKeyUpdate(requestPeerUpdate));
+    this.layer.write = this.layer.write!.next();
+    this.recordsSinceKeyUpdate = 0;
+    return sent;
+  }
+
+  private async write(chunk: Uint8Array) {
+    if (this.failure) throw this.failure;
+    for (let i = 0; i < chunk.length; i += MAX_PLAINTEXT) {
+      if (++this.recordsSinceKeyUpdate >= KEY_UPDATE_AFTER_RECORDS) this.updateWriteKeys(false);
+      // Copy: the caller may reuse its buffer once the write resolved, before encryption read it.
+      const piece = chunk.slice(i, i + MAX_PLAINTEXT);
+      const sent = this.layer.send(ContentType.applicationData, piece);
+      this.writesPending.add(sent);
+      sent.then(
+        () => this.writesPending.delete(sent),
+        (err) => {
+          this.writesPending.delete(sent);
+          this.fail(asTlsError(err), false);
+        },
+      );
+    }
+    while (this.writesPending.size >= this.recordsInFlight) {
+      await Promise.race(this.writesPending);
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private async closeWrite() {
+    if (this.writeDone) return;
+    await Promise.all(this.writesPending);
+    if (this.failure) throw this.failure;
+    this.writeDone = true;
+    await this.layer.sendAlert(AlertDescription.closeNotify);
+    await this.layer.closeWrite();
+  }
+
+  /** Sends close_notify (once) and closes the transport both ways. */
+  async close(): Promise<void> {
+    if (!this.writeDone && !this.failure) {
+      try {
+        await Promise.allSettled(this.writesPending);
+        this.writeDone = true;
+        await this.layer.sendAlert(AlertDescription.closeNotify);
+        await this.layer.closeWrite();
+      } catch {
+        // transport already gone
+      }
+    }
+    this.writeDone = true;
+    if (!this.readDone) {
+      this.readDone = true;
+      try {
+        this.readController.close();
+      } catch {
+        // already closed or errored
+      }
+    }
+    this.layer.releaseRead();
+  }
+
+  /** Fatal error: send the alert (if ours), tear down the transport, error both streams. */
+  private async fail(error: TlsError, sendAlert: boolean) {
+    if (this.failure) return;
+    this.failure = error;
+    if (
+      sendAlert &&
+      error.alert !== undefined &&
+      error.code !== 'ERR_TLS_PEER_ALERT' &&
+      error.code !== 'ERR_TLS_CLIENT_CERTIFICATE_REFUSED' &&
+      error.code !== 'ERR_TLS_TRANSPORT_CLOSED'
+    ) {
+      await this.layer.sendAlert(error.alert);
+    }
+    this.layer.abort(error);
+    this.readDone = true;
+    this.writeDone = true;
+    try {
+      this.readController.error(error);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+const closed = () => new TlsClosedError('ERR_TLS_CLOSED', 'connection is closed for writing');

@@ -1,0 +1,107 @@
+/**
+ * TLS 1.3 client (RFC 8446) over any ByteDuplex, with client-certificate authentication by a
+ * non-extractable WebCrypto key. Web APIs only.
+ */
+import type { ByteDuplex } from '../streams/duplex.ts';
+import { TlsConnectionImpl } from './connection.ts';
+import type { CipherSuiteName } from './constants.ts';
+import {
+  AlertDescription,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  type NamedGroupName,
+} from './constants.ts';
+import { asTlsError, TlsClosedError } from './errors.ts';
+import { HandshakeReader, performHandshake } from './handshake.ts';
+import { RecordLayer } from './record-layer.ts';
+
+export { AlertDescription, alertName } from './constants.ts';
+export {
+  TlsAlertError,
+  TlsCertificateError,
+  TlsClientCertificateRefusedError,
+  TlsClosedError,
+  TlsError,
+  type TlsErrorCode,
+  TlsIntegrityError,
+  TlsProtocolError,
+} from './errors.ts';
+
+export interface TlsClientOptions {
+  /** SNI host name; omitted for the router's inner TLS (BrowZer sends none). */
+  serverName?: string;
+  /** DER CA certificates the server chain must lead to (the network's CA bundle). */
+  trustedCertificates: Uint8Array[];
+  /** Check the leaf's SAN against serverName (default: true when serverName is given). */
+  verifyServerName?: boolean;
+  /** Client certificate chain, DER, leaf first; sent when the server asks (CertificateRequest). */
+  clientCertificateChain?: Uint8Array[];
+  /** The client's private key: a WebCrypto ECDSA P-256 key, normally non-extractable. */
+  clientKey?: CryptoKey;
+  /** Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+  /** For certificate validity checks in tests. */
+  now?: () => Date;
+  /** Groups that get a key share in the first ClientHello (default both; others cost an HRR). */
+  keyShares?: NamedGroupName[];
+  /** Cipher suites to offer, in preference order (default all three). */
+  cipherSuites?: CipherSuiteName[];
+  /** Records encrypting/decrypting at once in each direction (default 8). */
+  recordsInFlight?: number;
+}
+
+export interface TlsConnection extends ByteDuplex {
+  readonly cipherSuite: string;
+  readonly group: string;
+  readonly peerCertificates: Uint8Array[];
+  /** Sends close_notify and closes the transport. */
+  close(): Promise<void>;
+  /** Sends a KeyUpdate and rotates our write keys; `requestPeerUpdate` asks the server to rotate too. */
+  updateKeys(requestPeerUpdate?: boolean): Promise<void>;
+}
+
+/**
+ * Runs the handshake over `transport` and resolves once our Finished is sent. On failure the
+ * transport is torn down (after sending the alert when the failure is ours) and the promise
+ * rejects with a TlsError.
+ */
+export async function connectTls(
+  transport: ByteDuplex,
+  options: TlsClientOptions,
+): Promise<TlsConnection> {
+  const layer = new RecordLayer(transport);
+  const hs = new HandshakeReader(layer);
+  const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new TlsClosedError('ERR_TLS_HANDSHAKE_TIMEOUT', `handshake took over ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+  });
+  const handshake = performHandshake(layer, hs, options);
+  handshake.catch(() => {});
+  try {
+    const result = await Promise.race([handshake, timeout]);
+    return new TlsConnectionImpl(layer, hs, result, options.recordsInFlight);
+  } catch (err) {
+    const error = asTlsError(err);
+    const ours =
+      error.alert !== undefined &&
+      error.code !== 'ERR_TLS_PEER_ALERT' &&
+      error.code !== 'ERR_TLS_CLIENT_CERTIFICATE_REFUSED';
+    if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+      await layer.sendAlert(AlertDescription.userCanceled);
+    } else if (ours) {
+      await layer.sendAlert(error.alert!);
+    }
+    layer.abort(error);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type { CipherSuiteName, NamedGroupName };
