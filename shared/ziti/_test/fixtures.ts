@@ -1,0 +1,45 @@
+/** Test helpers: a client and a router channel joined in memory. */
+import { duplexPair } from '../../streams/pair.ts';
+import type { Channel } from '../channel/channel.ts';
+import {
+  type AcceptChannelOptions,
+  acceptChannel,
+  type OpenChannelOptions,
+  openChannel,
+} from '../channel/hello.ts';
+
+export async function channelPair(
+  client: Partial<OpenChannelOptions> = {},
+  router: AcceptChannelOptions = {},
+  highWaterMarkBytes?: number,
+): Promise<{ client: Channel; router: Channel }> {
+  const [a, b] = duplexPair({ highWaterMarkBytes });
+  const [c, r] = await Promise.all([
+    openChannel(a, { sessionToken: 'api-session', latencyIntervalMs: 0, ...client }),
+    acceptChannel(b, router),
+  ]);
+  return { client: c, router: r };
+}
+
+export function hex(s: string): Uint8Array {
+  const clean = s.replace(/\s+/g, '');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+export function toHex(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of readable) chunks.push(c);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,312 @@
+/**
+ * One edge connection over a channel (reference §3.4, §4): Web Streams both ways, per-connection
+ * Seq, FIN half-close, StateClosed full close, optional end-to-end encryption.
+ *
+ * State it owns: the E2E encryptor/decryptor (the peer's first Data must be its 24-byte header),
+ * multipart splitting (after decryption), the FIN flags of both directions, Data received before the
+ * connection is established (the far side's first Data can follow StateConnected at once).
+ *
+ * Backpressure policy (receive side). The V1 edge protocol has no per-connection flow control, so
+ * the only way to slow a sender is to stop reading the channel transport. Each connection has a
+ * receive window (`receiveWindowBytes`, default 1 MiB): decrypted bytes wait in the readable's
+ * queue; once the queue reaches the window, the handler returns a promise that settles only when
+ * the reader pulls again, which stops the channel's read loop. This pauses every connection on the
+ * channel (the real SDKs do the same) but loses nothing, and lets TCP / WebSocket backpressure reach
+ * the sender. Memory per connection stays under window + one Data frame.
+ *
+ * Send side: a write resolves once every Data frame of the chunk was accepted by the channel
+ * transport; chunks are cut to at most 32 KiB of body.
+ */
+import type { Channel, ChannelCloseInfo } from '../channel/channel.ts';
+import { ContentType, EdgeFlag, MAX_DATA_BODY_BYTES } from '../channel/constants.ts';
+import type { Message } from '../channel/message.ts';
+import {
+  SECRETSTREAM_ABYTES,
+  SecretStreamDecryptor,
+  SecretStreamEncryptor,
+  type SessionKeys,
+} from '../e2e/sodium.ts';
+import { ZitiChannelClosedError, ZitiConnectionClosedError, type ZitiError } from '../errors.ts';
+import {
+  decodeData,
+  decodeStateClosed,
+  encodeData,
+  encodeStateClosed,
+  splitMultipart,
+} from './messages.ts';
+import type { EdgeMux, EdgeSink } from './mux.ts';
+import type { EdgeCloseInfo, EdgeConnection } from './types.ts';
+
+/** Default per-connection receive window. */
+export const DEFAULT_RECEIVE_WINDOW_BYTES = 1024 * 1024;
+
+export interface EdgeConnectionInit {
+  connId: number;
+  receiveWindowBytes?: number;
+  appData?: Uint8Array;
+  callerId?: string;
+  circuitId?: string;
+}
+
+/** The implementation behind `EdgeConnection`; made by dialService / bindService / acceptConnect. */
+export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
+  readonly connId: number;
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly closed: Promise<EdgeCloseInfo>;
+  readonly appData: Uint8Array | undefined;
+  readonly callerId: string | undefined;
+  circuitId: string | undefined;
+  encrypted = false;
+
+  readonly #channel: Channel;
+  readonly #mux: EdgeMux;
+  readonly #window: number;
+  #readController!: ReadableStreamDefaultController<Uint8Array>;
+  #writeController!: WritableStreamDefaultController;
+  #drainWaiters: (() => void)[] = [];
+  #readEnded = false;
+  #readCancelled = false;
+  #established = false;
+  #early: Message[] = [];
+  #earlyBytes = 0;
+  #encryptor: SecretStreamEncryptor | undefined;
+  #decryptor: SecretStreamDecryptor | undefined;
+  #rx: Uint8Array | undefined;
+  #nextSeq = 1;
+  #inflight: Promise<void> = Promise.resolve();
+  #fin: Promise<void> | undefined;
+  #finReceived = false;
+  #closeInfo: EdgeCloseInfo | undefined;
+  #resolveClosed!: (info: EdgeCloseInfo) => void;
+
+  constructor(channel: Channel, mux: EdgeMux, init: EdgeConnectionInit) {
+    this.#channel = channel;
+    this.#mux = mux;
+    this.connId = init.connId;
+    this.appData = init.appData;
+    this.callerId = init.callerId;
+    this.circuitId = init.circuitId;
+    this.#window = init.receiveWindowBytes ?? DEFAULT_RECEIVE_WINDOW_BYTES;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          this.#readController = c;
+        },
+        pull: () => this.#releaseDrain(),
+        cancel: () => {
+          this.#readCancelled = true;
+          this.#readEnded = true;
+          this.#releaseDrain();
+        },
+      },
+      { highWaterMark: this.#window, size: (chunk) => chunk.byteLength },
+    );
+    this.writable = new WritableStream<Uint8Array>({
+      start: (c) => {
+        this.#writeController = c;
+      },
+      write: (chunk) => this.#write(chunk),
+      close: () => this.closeWrite(),
+      abort: (reason) => this.close(reason instanceof Error ? reason.message : String(reason)),
+    });
+    mux.register(this.connId, this);
+  }
+
+  /** Bytes waiting in the readable's queue. */
+  get queuedBytes(): number {
+    return Math.max(0, this.#window - (this.#readController.desiredSize ?? 0));
+  }
+
+  /**
+   * Marks the connection usable: sets up E2E from `keys` (sending our header as the first Data,
+   * alone), then processes Data that arrived early.
+   */
+  async establish(keys: SessionKeys | undefined, circuitId?: string): Promise<void> {
+    if (circuitId !== undefined) this.circuitId = circuitId;
+    if (keys) {
+      this.encrypted = true;
+      this.#rx = keys.rx;
+      this.#encryptor = new SecretStreamEncryptor(keys.tx);
+      await this.#sendData(this.#encryptor.header, 0);
+    }
+    this.#established = true;
+    const early = this.#early;
+    this.#early = [];
+    // Not awaited for backpressure: the caller must get the connection to start reading.
+    for (const msg of early) this.#onData(msg);
+  }
+
+  onMessage(msg: Message): void | Promise<void> {
+    if (this.#closeInfo) return;
+    if (msg.contentType === ContentType.StateClosed) {
+      this.#onStateClosed(msg);
+      return;
+    }
+    if (msg.contentType !== ContentType.Data) return;
+    if (!this.#established) {
+      this.#earlyBytes += msg.body.length;
+      if (this.#earlyBytes > this.#window) {
+        this.#fail(
+          new ZitiConnectionClosedError(
+            'peer sent too much data before the connection was established',
+          ),
+        );
+        return;
+      }
+      this.#early.push(msg);
+      return;
+    }
+    return this.#onData(msg);
+  }
+
+  onChannelClosed(info: ChannelCloseInfo): void {
+    const error = new ZitiChannelClosedError('channel closed', { cause: info.error });
+    this.#finish({ initiator: 'channel', reason: 'channel closed', error }, error);
+  }
+
+  closeWrite(): Promise<void> {
+    this.#fin ??= (async () => {
+      await this.#inflight.catch(() => {});
+      if (this.#closeInfo) return;
+      await this.#sendData(new Uint8Array(0), EdgeFlag.FIN);
+      this.#maybeDone();
+    })();
+    return this.#fin;
+  }
+
+  async close(reason = 'closed'): Promise<void> {
+    if (!this.#closeInfo) {
+      this.#sendStateClosed(reason);
+      const error = new ZitiConnectionClosedError(
+        `connection ${this.connId} closed locally: ${reason}`,
+      );
+      this.#finish({ initiator: 'local', reason }, error);
+    }
+    await this.closed;
+  }
+
+  /** Ends the connection without telling the router (it never existed there, or is gone). */
+  abandon(error: ZitiError): void {
+    this.#finish({ initiator: 'error', reason: error.message, error }, error);
+  }
+
+  #onData(msg: Message): void | Promise<void> {
+    let parts: Uint8Array[];
+    let fin: boolean;
+    try {
+      const data = decodeData(msg);
+      fin = data.fin;
+      let plain = data.body;
+      if (this.encrypted && plain.length > 0) {
+        if (!this.#decryptor) {
+          // The peer's first Data is its secretstream header, alone (reference §4).
+          this.#decryptor = new SecretStreamDecryptor(plain, this.#rx!);
+          plain = new Uint8Array(0);
+        } else {
+          plain = this.#decryptor.pull(plain);
+        }
+      }
+      parts = data.multipart && plain.length > 0 ? splitMultipart(plain) : [plain];
+    } catch (err) {
+      this.#fail(err as Error);
+      return;
+    }
+    if (!this.#readEnded) {
+      for (const part of parts) if (part.length > 0) this.#readController.enqueue(part);
+    }
+    if (fin && !this.#finReceived) {
+      this.#finReceived = true;
+      if (!this.#readEnded) {
+        this.#readEnded = true;
+        this.#readController.close();
+      }
+      this.#maybeDone();
+      return;
+    }
+    if (!this.#readEnded && (this.#readController.desiredSize ?? 1) <= 0) {
+      return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
+  }
+
+  #onStateClosed(msg: Message): void {
+    let reason = 'closed by peer';
+    try {
+      reason = decodeStateClosed(msg).reason || reason;
+    } catch {}
+    // As Go: buffered data stays readable, then end of stream.
+    if (!this.#readEnded) {
+      this.#readEnded = true;
+      this.#readController.close();
+    }
+    const error = new ZitiConnectionClosedError(
+      `connection ${this.connId} closed by peer: ${reason}`,
+    );
+    this.#finish({ initiator: 'remote', reason }, error);
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    if (this.#closeInfo) throw new ZitiConnectionClosedError('connection is closed');
+    if (this.#fin) throw new ZitiConnectionClosedError('write after closeWrite()');
+    const max = this.encrypted ? MAX_DATA_BODY_BYTES - SECRETSTREAM_ABYTES : MAX_DATA_BODY_BYTES;
+    const run = async () => {
+      for (let at = 0; at < chunk.length; at += max) {
+        const slice = chunk.subarray(at, Math.min(chunk.length, at + max));
+        await this.#sendData(this.#encryptor ? this.#encryptor.push(slice) : slice, 0);
+      }
+    };
+    this.#inflight = run();
+    await this.#inflight;
+  }
+
+  #sendData(body: Uint8Array, flags: number): Promise<void> {
+    const seq = this.#nextSeq++;
+    return this.#channel.send(encodeData({ connId: this.connId, seq, flags, body }));
+  }
+
+  #sendStateClosed(reason: string): void {
+    const msg = encodeStateClosed({ connId: this.connId, seq: this.#nextSeq++, reason });
+    this.#channel.send(msg).catch(() => {});
+  }
+
+  /** FIN both ways: the connection is done; tell the router (Go closes after both halves). */
+  #maybeDone(): void {
+    if (this.#finReceived && this.#fin && !this.#closeInfo) {
+      this.#sendStateClosed('both sides finished');
+      this.#finish(
+        { initiator: 'local', reason: 'both sides finished' },
+        new ZitiConnectionClosedError('connection finished'),
+      );
+    }
+  }
+
+  /** A failure on this connection only: StateClosed to the router, errors to the streams. */
+  #fail(error: Error): void {
+    if (this.#closeInfo) return;
+    this.#sendStateClosed(error.message);
+    this.#finish({ initiator: 'error', reason: error.message, error }, error);
+  }
+
+  #finish(info: EdgeCloseInfo, error: Error): void {
+    if (this.#closeInfo) return;
+    this.#closeInfo = info;
+    this.#mux.unregister(this.connId, this);
+    if (!this.#readEnded) {
+      this.#readEnded = true;
+      this.#readController.error(error);
+    }
+    this.#writeController.error(error);
+    this.#early = [];
+    this.#releaseDrain();
+    this.#resolveClosed(info);
+  }
+
+  #releaseDrain(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}
