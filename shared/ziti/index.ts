@@ -28,7 +28,15 @@ export {
   openChannel,
 } from './channel/hello.ts';
 export * from './channel/message.ts';
-export { ControllerClient, type ControllerClientOptions } from './controller/client.ts';
+export {
+  ControllerClient,
+  type ControllerClientOptions,
+  MAX_SERVICES,
+  SERVICES_PAGE_SIZE,
+} from './controller/client.ts';
+export * from './controller/pick-router.ts';
+export * from './controller/requests.ts';
+export * from './controller/responses.ts';
 // controller (reference §1)
 export * from './controller/types.ts';
 // end-to-end encryption (reference §4)

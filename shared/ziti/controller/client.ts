@@ -1,3 +1,35 @@
+/**
+ * Edge Client API client (reference §1). Each method pairs a builder from requests.ts with a
+ * processor from responses.ts around one `fetch`; `fetch` is injectable. The client holds the
+ * current credentials: after `authenticate*` it sends `zt-session` (legacy) on later calls; set
+ * `accessToken` instead for OIDC sessions (`Authorization: Bearer`).
+ */
+import {
+  authenticateExtJwtRequest,
+  authenticatePasswordRequest,
+  type ControllerAuth,
+  caCertsRequest,
+  createSessionCertificateRequest,
+  createSessionRequest,
+  currentApiSessionRequest,
+  deleteApiSessionRequest,
+  externalJwtSignersRequest,
+  type ServicesQuery,
+  serviceEdgeRoutersRequest,
+  servicesRequest,
+  versionRequest,
+} from './requests.ts';
+import {
+  processApiSessionResponse,
+  processCaCertsResponse,
+  processEmptyResponse,
+  processExternalJwtSignersResponse,
+  processServiceEdgeRoutersResponse,
+  processServicesResponse,
+  processSessionCertificateResponse,
+  processSessionResponse,
+  processVersionResponse,
+} from './responses.ts';
 import type {
   ApiSession,
   AuthenticateBody,
@@ -8,6 +40,11 @@ import type {
   ZitiService,
   ZitiSession,
 } from './types.ts';
+
+/** Page size for `/services` (the controller caps `limit` at 500). */
+export const SERVICES_PAGE_SIZE = 100;
+/** Stop paging after this many services (a runaway totalCount must not loop forever). */
+export const MAX_SERVICES = 10_000;
 
 export interface ControllerClientOptions {
   /** Controller origin, e.g. `https://ctrl.example:1280` (the client API is under /edge/client/v1). */
@@ -21,38 +58,103 @@ export interface ControllerClientOptions {
 }
 
 export class ControllerClient {
-  constructor(readonly options: ControllerClientOptions) {}
+  readonly baseUrl: string | URL;
+  /** Credentials sent on authenticated calls; updated by `authenticate*` and `deleteApiSession`. */
+  auth: ControllerAuth;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: ControllerClientOptions) {
+    this.baseUrl = options.baseUrl;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.auth = { sessionToken: options.sessionToken, accessToken: options.accessToken };
+  }
+
   version(): Promise<VersionInfo> {
-    throw new Error('not implemented yet');
+    return this.#call(versionRequest(this.baseUrl), processVersionResponse);
   }
+
   externalJwtSigners(): Promise<ExternalJwtSigner[]> {
-    throw new Error('not implemented yet');
+    return this.#call(externalJwtSignersRequest(this.baseUrl), processExternalJwtSignersResponse);
   }
-  authenticateExtJwt(_jwt: string, _body?: AuthenticateBody): Promise<ApiSession> {
-    throw new Error('not implemented yet');
+
+  /** `method=ext-jwt` with the IdP JWT; keeps the returned token as `zt-session`. */
+  async authenticateExtJwt(jwt: string, body?: AuthenticateBody): Promise<ApiSession> {
+    const session = await this.#call(
+      authenticateExtJwtRequest(this.baseUrl, jwt, body),
+      processApiSessionResponse,
+    );
+    this.auth = { sessionToken: session.token };
+    return session;
   }
-  authenticatePassword(_u: string, _p: string, _body?: AuthenticateBody): Promise<ApiSession> {
-    throw new Error('not implemented yet');
+
+  /** `method=password`; keeps the returned token as `zt-session`. */
+  async authenticatePassword(
+    username: string,
+    password: string,
+    body?: AuthenticateBody,
+  ): Promise<ApiSession> {
+    const session = await this.#call(
+      authenticatePasswordRequest(this.baseUrl, username, password, body),
+      processApiSessionResponse,
+    );
+    this.auth = { sessionToken: session.token };
+    return session;
   }
+
+  /** Also the keep-alive: any authenticated call refreshes the 30-minute idle timeout. */
   currentApiSession(): Promise<ApiSession> {
-    throw new Error('not implemented yet');
+    return this.#call(currentApiSessionRequest(this.baseUrl, this.auth), processApiSessionResponse);
   }
-  deleteApiSession(): Promise<void> {
-    throw new Error('not implemented yet');
+
+  async deleteApiSession(): Promise<void> {
+    await this.#call(deleteApiSessionRequest(this.baseUrl, this.auth), processEmptyResponse);
+    this.auth = {};
   }
-  createSessionCertificate(_csrPem: string): Promise<SessionCertificate> {
-    throw new Error('not implemented yet');
+
+  createSessionCertificate(csrPem: string): Promise<SessionCertificate> {
+    return this.#call(
+      createSessionCertificateRequest(this.baseUrl, this.auth, csrPem),
+      processSessionCertificateResponse,
+    );
   }
-  services(_q?: { configTypes?: string[]; filter?: string }): Promise<ZitiService[]> {
-    throw new Error('not implemented yet');
+
+  /** Every service visible to the identity, all pages (`limit`/`offset`). */
+  async services(query: Omit<ServicesQuery, 'limit' | 'offset'> = {}): Promise<ZitiService[]> {
+    const all: ZitiService[] = [];
+    for (let offset = 0; ; ) {
+      const page = await this.#call(
+        servicesRequest(this.baseUrl, this.auth, { ...query, limit: SERVICES_PAGE_SIZE, offset }),
+        processServicesResponse,
+      );
+      all.push(...page.services);
+      offset += page.services.length;
+      const total = page.totalCount;
+      if (page.services.length === 0 || offset >= MAX_SERVICES) break;
+      if (total === undefined ? page.services.length < SERVICES_PAGE_SIZE : offset >= total) break;
+    }
+    return all;
   }
-  createSession(_serviceId: string, _type: 'Dial' | 'Bind'): Promise<ZitiSession> {
-    throw new Error('not implemented yet');
+
+  createSession(serviceId: string, type: 'Dial' | 'Bind'): Promise<ZitiSession> {
+    return this.#call(
+      createSessionRequest(this.baseUrl, this.auth, serviceId, type),
+      processSessionResponse,
+    );
   }
-  serviceEdgeRouters(_serviceId: string): Promise<EdgeRouterInfo[]> {
-    throw new Error('not implemented yet');
+
+  serviceEdgeRouters(serviceId: string): Promise<EdgeRouterInfo[]> {
+    return this.#call(
+      serviceEdgeRoutersRequest(this.baseUrl, this.auth, serviceId),
+      processServiceEdgeRoutersResponse,
+    );
   }
+
+  /** The network's CA certificates as PEM strings. */
   caBundle(): Promise<string[]> {
-    throw new Error('not implemented yet');
+    return this.#call(caCertsRequest(this.baseUrl), processCaCertsResponse);
+  }
+
+  async #call<T>(request: Request, process: (res: Response) => Promise<T>): Promise<T> {
+    return process(await this.#fetch(request));
   }
 }

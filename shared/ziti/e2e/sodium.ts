@@ -108,3 +108,9 @@ export class SecretStreamDecryptor {
     return out.message;
   }
 }
+
+/** `newKxKeyPair` after waiting for libsodium. */
+export async function generateKxKeyPair(): Promise<KxKeyPair> {
+  await e2eReady();
+  return newKxKeyPair();
+}

@@ -5,7 +5,7 @@
  */
 import type { Channel } from '../channel/channel.ts';
 import type { Message } from '../channel/message.ts';
-import { e2eReady, newKxKeyPair, serverSessionKeys } from '../e2e/sodium.ts';
+import { generateKxKeyPair, serverSessionKeys } from '../e2e/sodium.ts';
 import type { StructuredError } from '../errors.ts';
 import { EdgeConnectionImpl } from './connection.ts';
 import { decodeConnect, encodeStateClosed, encodeStateConnected } from './messages.ts';
@@ -27,7 +27,7 @@ export async function acceptConnect(
   options: AcceptConnectOptions = {},
 ): Promise<EdgeConnection> {
   const request = decodeConnect(connect);
-  const keyPair = request.publicKey ? (await e2eReady(), newKxKeyPair()) : undefined;
+  const keyPair = request.publicKey ? await generateKxKeyPair() : undefined;
   const mux = EdgeMux.of(channel);
   const conn = new EdgeConnectionImpl(channel, mux, {
     connId: request.connId,

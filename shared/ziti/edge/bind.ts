@@ -6,7 +6,7 @@
 import type { Channel, ChannelCloseInfo } from '../channel/channel.ts';
 import { ContentType, EdgeErrorCode, HeaderId } from '../channel/constants.ts';
 import { i32Bytes, type Message } from '../channel/message.ts';
-import { e2eReady, type KxKeyPair, newKxKeyPair, serverSessionKeys } from '../e2e/sodium.ts';
+import { generateKxKeyPair, type KxKeyPair, serverSessionKeys } from '../e2e/sodium.ts';
 import { ZitiBindError, ZitiChannelClosedError, ZitiError, ZitiProtocolError } from '../errors.ts';
 import { EdgeConnectionImpl } from './connection.ts';
 import {
@@ -25,7 +25,7 @@ export const DEFAULT_ACCEPT_BACKLOG = 64;
 
 /** Hosts a service on `channel`; resolves once the router answered the Bind with StateConnected. */
 export async function bindService(channel: Channel, options: BindOptions): Promise<EdgeListener> {
-  const keyPair = options.encryption ? (await e2eReady(), newKxKeyPair()) : undefined;
+  const keyPair = options.encryption ? await generateKxKeyPair() : undefined;
   const mux = EdgeMux.of(channel);
   const listener = new Listener(channel, mux, mux.nextConnId(), options, keyPair);
   const bind = encodeBind({

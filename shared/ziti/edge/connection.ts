@@ -66,7 +66,6 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   #writeController!: WritableStreamDefaultController;
   #drainWaiters: (() => void)[] = [];
   #readEnded = false;
-  #readCancelled = false;
   #established = false;
   #early: Message[] = [];
   #earlyBytes = 0;
@@ -98,7 +97,6 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
         },
         pull: () => this.#releaseDrain(),
         cancel: () => {
-          this.#readCancelled = true;
           this.#readEnded = true;
           this.#releaseDrain();
         },

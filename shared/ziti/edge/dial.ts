@@ -4,7 +4,7 @@
  */
 import type { Channel } from '../channel/channel.ts';
 import { ContentType } from '../channel/constants.ts';
-import { clientSessionKeys, e2eReady, newKxKeyPair } from '../e2e/sodium.ts';
+import { clientSessionKeys, generateKxKeyPair } from '../e2e/sodium.ts';
 import { ZitiDialError, ZitiE2EError, ZitiError, ZitiProtocolError } from '../errors.ts';
 import { EdgeConnectionImpl } from './connection.ts';
 import {
@@ -20,7 +20,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 
 /** Dials a service over `channel`; resolves once the circuit is up (and E2E keys are set). */
 export async function dialService(channel: Channel, options: DialOptions): Promise<EdgeConnection> {
-  const keyPair = options.encryptionRequired ? (await e2eReady(), newKxKeyPair()) : undefined;
+  const keyPair = options.encryptionRequired ? await generateKxKeyPair() : undefined;
   const mux = EdgeMux.of(channel);
   const connId = mux.nextConnId();
   // Registered before Connect: the far side's first Data may follow StateConnected at once.

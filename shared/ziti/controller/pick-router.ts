@@ -1,0 +1,50 @@
+/**
+ * Edge-router choice for a session (reference §1.8, §8 step 5): online, not disabled, has a URL
+ * for the wanted protocol, lowest cost first (ties keep the controller's order).
+ */
+import type { EdgeRouterInfo } from './types.ts';
+
+export interface PickedRouter {
+  router: EdgeRouterInfo;
+  /** The router's URL for the protocol, e.g. `wss://er1:3023`. */
+  url: string;
+}
+
+/** Routers usable over `protocol`, best first. */
+export function rankEdgeRouters(
+  routers: readonly EdgeRouterInfo[],
+  protocol: 'wss' | 'ws' | 'tls',
+): PickedRouter[] {
+  return routers
+    .map((router, index) => ({
+      router,
+      index,
+      url: router.supportedProtocols?.[protocol] ?? router.urls?.[protocol],
+    }))
+    .filter(
+      (r): r is { router: EdgeRouterInfo; index: number; url: string } =>
+        Boolean(r.url) && r.router.isOnline !== false && r.router.disabled !== true,
+    )
+    .sort((a, b) => (a.router.cost ?? 0) - (b.router.cost ?? 0) || a.index - b.index)
+    .map(({ router, url }) => ({ router, url }));
+}
+
+/** The best router for `protocol`, or undefined when none qualifies. */
+export function pickEdgeRouter(
+  routers: readonly EdgeRouterInfo[],
+  protocol: 'wss' | 'ws' | 'tls',
+): PickedRouter | undefined {
+  return rankEdgeRouters(routers, protocol)[0];
+}
+
+/**
+ * The WebSocket address a browser opens for a router's `wss`/`ws` URL: path `/ws` and, unless
+ * `forceSecure` is false (plain local dev fabric), scheme `wss:` (reference §5, §11).
+ */
+export function routerWebSocketUrl(url: string, forceSecure = true): string {
+  const u = new URL(url);
+  if (forceSecure || u.protocol === 'wss:') u.protocol = 'wss:';
+  else u.protocol = 'ws:';
+  if (u.pathname === '' || u.pathname === '/') u.pathname = '/ws';
+  return u.toString();
+}
