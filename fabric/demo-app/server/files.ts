@@ -137,13 +137,17 @@ export class FileStorage {
         archived: false,
       };
       infos.push(info);
-      stream.on('data', (chunk: Buffer) => {
-        info.size += chunk.length;
-      });
       writes.push(
         (async () => {
+          // The part stays paused until piped, so nothing is lost while the folder is made.
           await mkdir(this.dir(id), { recursive: true });
-          await pipeline(stream, createWriteStream(this.pathOf(id)));
+          const count = async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              info.size += chunk.length;
+              yield chunk;
+            }
+          };
+          await pipeline(stream, count, createWriteStream(this.pathOf(id)));
           if ((stream as Readable & { truncated?: boolean }).truncated) {
             fail(
               new AppError(
