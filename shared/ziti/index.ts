@@ -23,6 +23,8 @@ export {
   type AcceptChannelOptions,
   acceptChannel,
   DEFAULT_HELLO_TIMEOUT_MS,
+  encodeHello,
+  encodeHelloResult,
   type HelloDecision,
   type OpenChannelOptions,
   openChannel,

@@ -29,6 +29,41 @@ import {
 
 export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 
+/** The client hello: seq -1, SessionToken, optional CallerId and trace UUID, empty body. */
+export function encodeHello(p: {
+  sessionToken: string;
+  callerId?: string;
+  uuid?: Uint8Array;
+}): Message {
+  const hello = newMessage(ContentType.Hello);
+  hello.sequence = HELLO_SEQUENCE;
+  setHeaderString(hello, HeaderId.SessionToken, p.sessionToken);
+  if (p.callerId !== undefined) setHeaderString(hello, HeaderId.CallerId, p.callerId);
+  if (p.uuid !== undefined) hello.headers.set(HeaderId.UUID, p.uuid);
+  return hello;
+}
+
+/** The router's answer to a hello: Result, seq -1 (BrowZer matches on it), ReplyFor, ResultSuccess. */
+export function encodeHelloResult(p: {
+  connectionId: string;
+  replyFor: number;
+  success: boolean;
+  headers?: Map<number, Uint8Array>;
+  rejectClass?: string;
+  message?: string;
+}): Message {
+  const result = newMessage(ContentType.Result);
+  result.sequence = HELLO_SEQUENCE;
+  setHeaderString(result, HeaderId.ConnectionId, p.connectionId);
+  setHeaderI32(result, HeaderId.ReplyFor, p.replyFor);
+  setHeaderBool(result, HeaderId.ResultSuccess, p.success);
+  for (const [id, value] of p.headers ?? []) result.headers.set(id, value);
+  if (p.rejectClass !== undefined)
+    setHeaderString(result, HeaderId.HelloRejectClass, p.rejectClass);
+  if (p.message) result.body = stringBytes(p.message);
+  return result;
+}
+
 export interface OpenChannelOptions extends ChannelOptions {
   /** API session token (legacy UUID or OIDC access JWT): hello header 1002. */
   sessionToken: string;
@@ -59,10 +94,7 @@ export async function openChannel(
     reader.cancel(err).catch(() => {});
   };
 
-  const hello = newMessage(ContentType.Hello);
-  hello.sequence = HELLO_SEQUENCE;
-  setHeaderString(hello, HeaderId.SessionToken, options.sessionToken);
-  if (options.callerId !== undefined) setHeaderString(hello, HeaderId.CallerId, options.callerId);
+  const hello = encodeHello(options);
 
   let result: Message;
   try {
@@ -166,17 +198,14 @@ export async function acceptChannel(
     }
     hello = first;
     const decision = (await options.onHello?.(hello)) ?? { accept: true };
-    const result = newMessage(ContentType.Result);
-    result.sequence = HELLO_SEQUENCE;
-    setHeaderString(result, HeaderId.ConnectionId, connectionId);
-    setHeaderI32(result, HeaderId.ReplyFor, hello.sequence);
-    setHeaderBool(result, HeaderId.ResultSuccess, decision.accept);
-    if (decision.accept) {
-      for (const [id, value] of decision.headers ?? []) result.headers.set(id, value);
-    } else if (decision.rejectClass !== undefined) {
-      setHeaderString(result, HeaderId.HelloRejectClass, decision.rejectClass);
-    }
-    if (decision.message) result.body = stringBytes(decision.message);
+    const result = encodeHelloResult({
+      connectionId,
+      replyFor: hello.sequence,
+      success: decision.accept,
+      headers: decision.accept ? decision.headers : undefined,
+      rejectClass: decision.accept ? undefined : decision.rejectClass,
+      message: decision.message,
+    });
     await writer.write(encodeMessage(result));
     if (!decision.accept) throw new ZitiHelloRejectedError(decision.message);
     await options.validateAfterAck?.(hello);
