@@ -106,8 +106,8 @@ export const DEFAULT_CONFIG_INPUT = {
   router: { name: 'er1', host: 'localhost', wsPort: 3023, wssPort: null, tlsPort: 3022 },
   demoApp: { host: '127.0.0.1', port: 0 },
   identities: [
-    { name: 'dev', password: 'dev-password', roleAttributes: ['users'] },
-    { name: 'tunneler', roleAttributes: ['hosts'] },
+    { name: 'developer', password: 'zt-dev-password', roleAttributes: ['users'] },
+    { name: 'tunneler', password: 'tunneler-dev-password', roleAttributes: ['hosts'] },
   ],
   services: [
     {

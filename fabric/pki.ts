@@ -69,7 +69,7 @@ async function caCert(
   issuer: { cert: x509.X509Certificate; key: CryptoKey } | null,
   pathLen: number,
 ): Promise<x509.X509Certificate> {
-  const extensions = [
+  const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(true, pathLen, true),
     new x509.KeyUsagesExtension(
       x509.KeyUsageFlags.keyCertSign |

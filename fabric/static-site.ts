@@ -6,13 +6,20 @@ export interface StaticSiteOptions {
   root: string;
   host: string;
   port: number;
+  /** Generated JSON files, by path (e.g. `/__zt/config.json`), computed on each request. */
+  generated?: Record<string, () => unknown>;
 }
 
 /**
  * Serves the browser build. Every path that is not a file gets the bootstrap page, as the production
  * reverse proxy does: the app itself is dark, so any deep link first lands on the bootstrap.
  */
-export function serveStaticSite({ root, host, port }: StaticSiteOptions): Promise<Server> {
+export function serveStaticSite({
+  root,
+  host,
+  port,
+  generated = {},
+}: StaticSiteOptions): Promise<Server> {
   const files = sirv(root, {
     single: true,
     dev: false,
@@ -24,7 +31,21 @@ export function serveStaticSite({ root, host, port }: StaticSiteOptions): Promis
       }
     },
   });
-  const server = createServer((req, res) => files(req, res));
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://site').pathname;
+    const make = Object.hasOwn(generated, path) ? generated[path] : undefined;
+    if (make && (req.method === 'GET' || req.method === 'HEAD')) {
+      const body = JSON.stringify(make());
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-cache',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    files(req, res);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

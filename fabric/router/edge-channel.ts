@@ -1,0 +1,495 @@
+/**
+ * One authenticated edge channel on the router (§3.4, §3.5): Connect -> circuit to a terminator,
+ * Bind/Unbind for hosting SDKs, Data/FIN/StateClosed relayed between the two ends of each circuit.
+ *
+ * Concurrency contract: the channel dispatches one message at a time and waits for the handler, so
+ * awaiting the far side's send here is what carries backpressure across the router. A circuit's
+ * host end is registered before the Dial goes out, and its Data waits for `ready` (StateConnected
+ * sent to the dialer), because StateConnected must precede any payload (§3.4 step 3).
+ */
+import { randomUUID } from 'node:crypto';
+import { type Socket, connect as tcpConnect } from 'node:net';
+import {
+  type Channel,
+  ContentType,
+  decodeBind,
+  decodeConnect,
+  decodeData,
+  decodeDialSuccess,
+  decodeStateClosed,
+  decodeUnbind,
+  EdgeErrorCode,
+  encodeBindSuccess,
+  encodeData,
+  encodeDial,
+  encodeStateClosed,
+  encodeStateConnected,
+  type Message,
+  newKxKeyPair,
+  RetryHint,
+  ROUTER_CONN_ID_START,
+} from '../../shared/ziti/index.ts';
+import { TcpBridge } from '../hosting/tcp-bridge.ts';
+import type { Logger } from '../log.ts';
+import type { ApiSession, FabricService, FabricState } from '../state.ts';
+import type { HostedTerminator, TerminatorRegistry } from './terminators.ts';
+
+/** How long the router waits for a host's DialSuccess, and for a TCP target to accept. */
+export const DIAL_TIMEOUT_MS = 10_000;
+
+interface Endpoint {
+  edge: EdgeChannel;
+  connId: number;
+}
+
+interface Circuit {
+  id: string;
+  dialer: Endpoint;
+  /** The far end: another channel's connection (hosted) or a TCP bridge (router-hosted). */
+  far: Endpoint | TcpBridge | undefined;
+  ready: Promise<void>;
+  /** Releases Data held behind `ready`; called once StateConnected is queued, or on failure. */
+  markReady: () => void;
+  closed: boolean;
+}
+
+interface ConnEntry {
+  circuit: Circuit;
+  side: 'dialer' | 'far';
+}
+
+export interface RouterContext {
+  state: FabricState;
+  terminators: TerminatorRegistry;
+  log: Logger;
+}
+
+class ConnectFailure extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+    readonly retryHint: number = RetryHint.Default,
+  ) {
+    super(message);
+  }
+}
+
+export class EdgeChannel {
+  readonly #conns = new Map<number, ConnEntry>();
+  #nextConnId = ROUTER_CONN_ID_START;
+
+  constructor(
+    readonly channel: Channel,
+    readonly apiSession: ApiSession,
+    private readonly ctx: RouterContext,
+  ) {
+    channel.handle(ContentType.Connect, (m) => this.#onConnect(m));
+    channel.handle(ContentType.Data, (m) => this.#onData(m));
+    channel.handle(ContentType.StateClosed, (m) => this.#onStateClosed(m));
+    channel.handle(ContentType.Bind, (m) => this.#onBind(m));
+    channel.handle(ContentType.Unbind, (m) => this.#onUnbind(m));
+    channel.onClose(() => this.#onChannelClosed());
+  }
+
+  get log(): Logger {
+    return this.ctx.log;
+  }
+
+  #send(msg: Message): Promise<void> {
+    return this.channel.send(msg);
+  }
+
+  // --- dialing (§3.4) ------------------------------------------------------------------------
+
+  async #onConnect(msg: Message): Promise<void> {
+    let connId: number;
+    try {
+      connId = decodeConnect(msg).connId;
+    } catch (err) {
+      this.log.warn(`malformed Connect: ${(err as Error).message}`);
+      return;
+    }
+    // Set up the circuit without holding the read loop: other connections keep flowing.
+    void this.#connect(msg, connId).catch((err: Error) => {
+      const f =
+        err instanceof ConnectFailure
+          ? err
+          : new ConnectFailure(EdgeErrorCode.Internal, err.message);
+      this.log.info(`connect ${connId} refused: ${f.message}`);
+      this.#conns.delete(connId);
+      void this.channel
+        .reply(
+          msg,
+          encodeStateClosed({
+            connId,
+            reason: f.message,
+            errorCode: f.errorCode,
+            structuredError: { message: f.message, code: f.errorCode, retryHint: f.retryHint },
+          }),
+        )
+        .catch(() => {});
+    });
+  }
+
+  async #connect(msg: Message, connId: number): Promise<void> {
+    const req = decodeConnect(msg);
+    const { state } = this.ctx;
+    if (this.#conns.has(connId))
+      throw new ConnectFailure(EdgeErrorCode.Internal, `connId ${connId} already in use`);
+    const session = await state.resolveSession(req.sessionToken);
+    if (!session || session.apiSessionId !== this.apiSession.id) {
+      throw new ConnectFailure(
+        EdgeErrorCode.InvalidSession,
+        'invalid session',
+        RetryHint.StartOver,
+      );
+    }
+    if (session.type !== 'Dial')
+      throw new ConnectFailure(EdgeErrorCode.WrongSessionType, 'session is not a Dial session');
+    const service = state.serviceById(session.serviceId);
+    if (!service || !state.permissions(this.apiSession.identity, service).includes('Dial')) {
+      throw new ConnectFailure(EdgeErrorCode.InvalidService, 'service not found or not dialable');
+    }
+    if (service.encryptionRequired && !req.publicKey) {
+      // controller/handler_edge_ctrl/common.go createCircuit
+      throw new ConnectFailure(
+        EdgeErrorCode.EncryptionDataMissing,
+        'encryption required on service, initiator did not send public header',
+        RetryHint.NotRetriable,
+      );
+    }
+    const circuit: Circuit = {
+      id: randomUUID(),
+      dialer: { edge: this, connId },
+      far: undefined,
+      ready: Promise.resolve(),
+      markReady: () => {},
+      closed: false,
+    };
+    this.#conns.set(connId, { circuit, side: 'dialer' });
+
+    const hosted = this.ctx.terminators.pick(service.id);
+    let terminatorKey: Uint8Array | undefined;
+    let bridge: TcpBridge | undefined;
+    if (hosted) {
+      try {
+        terminatorKey = await this.#dialHosted(
+          circuit,
+          hosted,
+          req.publicKey,
+          req.appData,
+          service,
+        );
+      } finally {
+        if (circuit.closed) circuit.markReady();
+      }
+    } else if (service.hosting === 'router' && state.hostV1(service)) {
+      ({ bridge, publicKey: terminatorKey } = await this.#dialRouterHosted(
+        circuit,
+        service,
+        req.publicKey,
+      ));
+    } else {
+      throw new ConnectFailure(
+        EdgeErrorCode.InvalidTerminator,
+        `service ${service.name} has no terminators`,
+        RetryHint.TooBusy,
+      );
+    }
+    if (service.encryptionRequired && !terminatorKey) {
+      this.#closeCircuit(circuit, 'terminator did not send a public key', 'far');
+      throw new ConnectFailure(
+        EdgeErrorCode.EncryptionDataMissing,
+        'encryption required on service, terminator did not send public header',
+      );
+    }
+    if (circuit.closed)
+      throw new ConnectFailure(EdgeErrorCode.Internal, 'circuit closed during setup');
+    // reply() queues the frame synchronously, so releasing the host's Data right after keeps order.
+    const sent = this.channel.reply(
+      msg,
+      encodeStateConnected({
+        connId,
+        circuitId: circuit.id,
+        publicKey: req.publicKey ? terminatorKey : undefined,
+      }),
+    );
+    circuit.markReady();
+    await sent;
+    this.log.debug(`circuit ${circuit.id} up: ${this.apiSession.identity.name} -> ${service.name}`);
+    await bridge?.start();
+  }
+
+  /** Dial on the host's channel; resolves with the host's E2E key once DialSuccess arrives. */
+  async #dialHosted(
+    circuit: Circuit,
+    t: HostedTerminator,
+    dialerKey: Uint8Array | undefined,
+    appData: Uint8Array | undefined,
+    service: FabricService,
+  ): Promise<Uint8Array | undefined> {
+    const hostEdge = edgeOf(t.channel);
+    if (!hostEdge)
+      throw new ConnectFailure(EdgeErrorCode.InvalidTerminator, 'terminator channel is gone');
+    const newConnId = t.nextConnId();
+    circuit.ready = new Promise((r) => {
+      circuit.markReady = r;
+    });
+    circuit.far = { edge: hostEdge, connId: newConnId };
+    hostEdge.#conns.set(newConnId, { circuit, side: 'far' });
+    let reply: Message;
+    try {
+      reply = await t.channel.request(
+        encodeDial({
+          connId: t.bindConnId,
+          newConnId,
+          sessionToken: t.token,
+          callerId: this.apiSession.identity.name,
+          circuitId: circuit.id,
+          publicKey: dialerKey,
+          appData,
+          dialerIdentityId: this.apiSession.identity.id,
+          dialerIdentityName: this.apiSession.identity.name,
+        }),
+        DIAL_TIMEOUT_MS,
+      );
+    } catch (err) {
+      hostEdge.#conns.delete(newConnId);
+      circuit.markReady();
+      throw new ConnectFailure(
+        EdgeErrorCode.Internal,
+        `dial to ${service.name} failed: ${(err as Error).message}`,
+        RetryHint.TooBusy,
+      );
+    }
+    if (reply.contentType !== ContentType.DialSuccess) {
+      hostEdge.#conns.delete(newConnId);
+      circuit.markReady();
+      const reason = new TextDecoder().decode(reply.body) || 'dial failed';
+      throw new ConnectFailure(EdgeErrorCode.Internal, `host refused the dial: ${reason}`);
+    }
+    const ok = decodeDialSuccess(reply);
+    if (ok.newConnId !== newConnId) {
+      hostEdge.#conns.delete(newConnId);
+      circuit.markReady();
+      throw new ConnectFailure(
+        EdgeErrorCode.Internal,
+        'host answered DialSuccess for another connection',
+      );
+    }
+    // StateConnected goes out in #connect; host Data waits behind `ready` until then.
+    return t.publicKey;
+  }
+
+  async #dialRouterHosted(
+    circuit: Circuit,
+    service: FabricService,
+    dialerKey: Uint8Array | undefined,
+  ): Promise<{ bridge: TcpBridge; publicKey: Uint8Array | undefined }> {
+    const host = this.ctx.state.hostV1(service)!;
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = tcpConnect({ host: host.address, port: host.port, timeout: DIAL_TIMEOUT_MS });
+      s.once('connect', () => {
+        s.setTimeout(0);
+        resolve(s);
+      });
+      s.once('timeout', () => reject(new Error('timed out')));
+      s.once('error', reject);
+    }).catch((err: Error) => {
+      throw new ConnectFailure(
+        EdgeErrorCode.Internal,
+        `cannot reach ${host.address}:${host.port}: ${err.message}`,
+        RetryHint.TooBusy,
+      );
+    });
+    socket.setNoDelay(true);
+    let own: ReturnType<typeof newKxKeyPair> | undefined;
+    if (dialerKey) {
+      await TcpBridge.ready();
+      own = newKxKeyPair();
+    }
+    const bridge = new TcpBridge({
+      socket,
+      sender: {
+        sendData: (body, flags) =>
+          this.#send(encodeData({ connId: circuit.dialer.connId, body, flags })),
+        sendClose: (reason) =>
+          this.#send(encodeStateClosed({ connId: circuit.dialer.connId, reason })),
+      },
+      e2e: own && dialerKey ? { own, peerPublicKey: dialerKey } : undefined,
+      onEnd: () => {
+        circuit.closed = true;
+        this.#conns.delete(circuit.dialer.connId);
+      },
+    });
+    circuit.far = bridge;
+    return { bridge, publicKey: own?.publicKey };
+  }
+
+  // --- relaying --------------------------------------------------------------------------------
+
+  async #onData(msg: Message): Promise<void> {
+    let data: ReturnType<typeof decodeData>;
+    try {
+      data = decodeData(msg);
+    } catch (err) {
+      this.log.warn(`malformed Data: ${(err as Error).message}`);
+      return;
+    }
+    const entry = this.#conns.get(data.connId);
+    if (!entry) return;
+    const { circuit } = entry;
+    await circuit.ready;
+    if (circuit.closed) return;
+    const other = entry.side === 'dialer' ? circuit.far : circuit.dialer;
+    try {
+      if (other instanceof TcpBridge) await other.onData(data.body, data.flags);
+      else if (other)
+        await other.edge.#send(
+          encodeData({ connId: other.connId, body: data.body, flags: data.flags }),
+        );
+    } catch (err) {
+      this.log.info(`circuit ${circuit.id}: ${(err as Error).message}`);
+      this.#closeCircuit(circuit, (err as Error).message);
+    }
+  }
+
+  #onStateClosed(msg: Message): void {
+    let info: ReturnType<typeof decodeStateClosed>;
+    try {
+      info = decodeStateClosed(msg);
+    } catch {
+      return;
+    }
+    const entry = this.#conns.get(info.connId);
+    if (!entry) return;
+    this.#closeCircuit(entry.circuit, info.reason || 'closed by peer', entry.side);
+  }
+
+  /** Ends a circuit: tells whichever side did not initiate, and forgets both. */
+  #closeCircuit(circuit: Circuit, reason: string, initiator?: 'dialer' | 'far'): void {
+    if (circuit.closed) return;
+    circuit.closed = true;
+    circuit.markReady();
+    const { dialer, far } = circuit;
+    dialer.edge.#conns.delete(dialer.connId);
+    if (initiator !== 'dialer') {
+      void dialer.edge.#send(encodeStateClosed({ connId: dialer.connId, reason })).catch(() => {});
+    }
+    if (far instanceof TcpBridge) {
+      if (initiator === 'far') far.onPeerClosed();
+      else far.close(reason, false);
+    } else if (far) {
+      far.edge.#conns.delete(far.connId);
+      if (initiator !== 'far')
+        void far.edge.#send(encodeStateClosed({ connId: far.connId, reason })).catch(() => {});
+    }
+  }
+
+  #onChannelClosed(): void {
+    this.ctx.terminators.removeChannel(this.channel);
+    channels.delete(this.channel);
+    for (const [connId, entry] of [...this.#conns]) {
+      const c = entry.circuit;
+      if (c.closed) continue;
+      // Our side is gone: only the other side needs telling.
+      const side = entry.side;
+      this.#conns.delete(connId);
+      this.#closeCircuit(c, 'channel closed', side);
+    }
+  }
+
+  // --- hosting (§3.5) ----------------------------------------------------------------------------
+
+  async #onBind(msg: Message): Promise<void> {
+    let req: ReturnType<typeof decodeBind>;
+    try {
+      req = decodeBind(msg);
+    } catch (err) {
+      this.log.warn(`malformed Bind: ${(err as Error).message}`);
+      return;
+    }
+    const fail = (errorCode: number, reason: string) =>
+      this.channel
+        .reply(msg, encodeStateClosed({ connId: req.connId, reason, errorCode }))
+        .catch(() => {});
+    if (!req.sessionToken.startsWith('ey'))
+      return void (await fail(EdgeErrorCode.InvalidSession, 'bind token must be a JWT'));
+    const session = await this.ctx.state.resolveSession(req.sessionToken);
+    if (!session || session.apiSessionId !== this.apiSession.id)
+      return void (await fail(EdgeErrorCode.InvalidSession, 'invalid session'));
+    if (session.type !== 'Bind')
+      return void (await fail(EdgeErrorCode.WrongSessionType, 'session is not a Bind session'));
+    const service = this.ctx.state.serviceById(session.serviceId);
+    if (
+      !service ||
+      !this.ctx.state.permissions(this.apiSession.identity, service).includes('Bind')
+    ) {
+      return void (await fail(EdgeErrorCode.InvalidService, 'service not found or not bindable'));
+    }
+    const t: HostedTerminator = {
+      kind: 'hosted',
+      id: randomUUID(),
+      serviceId: service.id,
+      channel: this.channel,
+      bindConnId: req.connId,
+      token: req.sessionToken,
+      publicKey: req.publicKey,
+      cost: req.cost ?? 0,
+      identityName: this.apiSession.identity.name,
+      nextConnId: () => this.#allocConnId(),
+    };
+    await this.channel.reply(
+      msg,
+      encodeStateConnected({ connId: req.connId, routerProvidedConnId: true }),
+    );
+    this.ctx.terminators.add(t);
+    this.#binds.set(req.connId, t);
+    this.log.info(
+      `${this.apiSession.identity.name} hosts ${service.name} (terminator ${t.id.slice(0, 8)})`,
+    );
+    if (req.supportsBindSuccess) await this.#send(encodeBindSuccess({ connId: req.connId }));
+  }
+
+  readonly #binds = new Map<number, HostedTerminator>();
+
+  #onUnbind(msg: Message): void {
+    try {
+      const { connId } = decodeUnbind(msg);
+      const t = this.#binds.get(connId);
+      if (t) {
+        this.ctx.terminators.remove(t);
+        this.#binds.delete(connId);
+      }
+    } catch {
+      // ignore malformed
+    }
+  }
+
+  #allocConnId(): number {
+    const id = this.#nextConnId;
+    this.#nextConnId = id >= 0xfffffffe ? ROUTER_CONN_ID_START : id + 1;
+    return id;
+  }
+
+  /** Open circuits on this channel (diagnostics and tests). */
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+}
+
+const channels = new WeakMap<Channel, EdgeChannel>();
+
+export function edgeOf(channel: Channel): EdgeChannel | undefined {
+  return channels.get(channel);
+}
+
+export function attachEdgeChannel(
+  channel: Channel,
+  apiSession: ApiSession,
+  ctx: RouterContext,
+): EdgeChannel {
+  const e = new EdgeChannel(channel, apiSession, ctx);
+  channels.set(channel, e);
+  return e;
+}

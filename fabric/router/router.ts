@@ -1,0 +1,240 @@
+/**
+ * The fabric edge router (§5, §9): a WebSocket listener at `/ws` (ws://, and wss:// with a
+ * fabric-CA server certificate) whose binary messages carry an inner mutual-TLS byte stream, and
+ * a plain `tls:` listener for hosting processes. Both end in the same edge channel logic.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { Duplex } from 'node:stream';
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  TLSSocket as TlsSocketCtor,
+} from 'node:tls';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { ByteDuplex } from '../../shared/streams/duplex.ts';
+import { BUILD_VERSION } from '../../shared/version.ts';
+import { acceptChannel, boolBytes, HeaderId, stringBytes } from '../../shared/ziti/index.ts';
+import { listen } from '../_internal/listen.ts';
+import type { Logger } from '../log.ts';
+import { certFingerprint } from '../pki.ts';
+import type { FabricState } from '../state.ts';
+import { authenticateChannel, ChannelAuthError } from './auth.ts';
+import { attachEdgeChannel, type EdgeChannel } from './edge-channel.ts';
+import { TerminatorRegistry } from './terminators.ts';
+
+/** TLS 1.2 ECDHE + AEAD suites and the TLS 1.3 suites of §5 (`foundation: tlz/cipher.go`). */
+export const ROUTER_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** §5: handshake 10 s. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** §5: the router pings every 54 s and closes after 60 s without a pong. */
+export const WS_PING_INTERVAL_MS = 54_000;
+export const WS_PING_PAYLOAD = 'browzerkeepalive';
+
+export interface RouterOptions {
+  state: FabricState;
+  log: Logger;
+  name: string;
+  host: string;
+  /** Advertised host name in the URLs the controller hands out. */
+  advertiseHost: string;
+  wsPort: number;
+  wssPort: number | null;
+  tlsPort: number;
+}
+
+export interface RunningRouter {
+  urls: Record<string, string>;
+  terminators: TerminatorRegistry;
+  /** Live authenticated channels. */
+  channels: Set<EdgeChannel>;
+  close(): Promise<void>;
+}
+
+export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
+  const { state, log } = opts;
+  const pki = state.pki;
+  const terminators = new TerminatorRegistry();
+  const channels = new Set<EdgeChannel>();
+  const sockets = new Set<{ destroy(): void }>();
+  const tlsOptions: SecureContextOptions & { requestCert: true; rejectUnauthorized: true } = {
+    key: pki.router.keyPem,
+    cert: pki.router.chainPem,
+    ca: pki.caBundlePem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    ciphers: ROUTER_CIPHERS,
+    honorCipherOrder: false,
+  };
+  const ctx = { state, terminators, log };
+
+  /** Runs the channel on an authenticated inner-TLS socket. */
+  async function serveChannel(sock: TLSSocket, via: string): Promise<void> {
+    const peerCert = sock.getPeerCertificate(false);
+    const hasCert = peerCert && Object.keys(peerCert).length > 0;
+    const transport = Duplex.toWeb(sock) as unknown as ByteDuplex;
+    let apiSession: Awaited<ReturnType<typeof authenticateChannel>> | undefined;
+    try {
+      const channel = await acceptChannel(transport, {
+        connectionId: randomUUID(),
+        onHello: () => ({
+          accept: true,
+          headers: new Map([
+            [
+              HeaderId.HelloVersion,
+              stringBytes(`v${BUILD_VERSION}|fabric|unknown|${process.platform}|${process.arch}`),
+            ],
+            [HeaderId.Id, stringBytes(opts.name)],
+            [HeaderId.SupportsBindSuccess, boolBytes(true)],
+          ]),
+        }),
+        // §2.4.3: the Result goes out first, then the API session and certificate are checked.
+        validateAfterAck: async (hello) => {
+          apiSession = await authenticateChannel(state, hello, {
+            cert: hasCert ? peerCert : undefined,
+            fingerprint: hasCert ? certFingerprint(new Uint8Array(peerCert.raw)) : undefined,
+          });
+        },
+      });
+      const edge = attachEdgeChannel(channel, apiSession!, ctx);
+      channels.add(edge);
+      log.info(`${via} channel from ${apiSession!.identity.name} accepted`);
+      const onRemoved = (s: { id: string }) => {
+        if (s.id === apiSession!.id) void channel.close('api session removed');
+      };
+      state.on('apiSessionRemoved', onRemoved);
+      const info = await channel.closed;
+      state.off('apiSessionRemoved', onRemoved);
+      channels.delete(edge);
+      log.debug(
+        `${via} channel from ${apiSession!.identity.name} closed (${info.initiator}${info.error ? `: ${info.error.message}` : ''})`,
+      );
+    } catch (err) {
+      const reason = err instanceof ChannelAuthError ? err.message : (err as Error).message;
+      log.warn(`${via} channel refused: ${reason}`);
+    } finally {
+      sock.destroy();
+    }
+  }
+
+  function track<T extends { destroy(): void; once(ev: 'close', fn: () => void): unknown }>(
+    s: T,
+  ): T {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+    return s;
+  }
+
+  /** Inner TLS server on an arbitrary byte duplex (the WebSocket stream). */
+  function innerTls(stream: Duplex, via: string): void {
+    const sock = new TlsSocketCtor(stream, { ...tlsOptions, isServer: true });
+    track(sock);
+    const timer = setTimeout(() => sock.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
+    sock.once('secure', () => {
+      clearTimeout(timer);
+      void serveChannel(sock, via);
+    });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      log.debug(`${via} inner TLS: ${err.message}`);
+      sock.destroy();
+    });
+  }
+
+  function wsListener(server: HttpServer, via: string): WebSocketServer {
+    const wss = new WebSocketServer({
+      server,
+      path: '/ws',
+      maxPayload: 16 * 1024 * 1024,
+      perMessageDeflate: false,
+    });
+    wss.on('connection', (ws) => {
+      const handle = { destroy: () => ws.terminate() };
+      sockets.add(handle);
+      ws.once('close', () => sockets.delete(handle));
+      // Any Origin is accepted (CheckOrigin always true, §5).
+      let alive = true;
+      ws.on('pong', () => {
+        alive = true;
+      });
+      const ping = setInterval(() => {
+        if (!alive) return ws.terminate();
+        alive = false;
+        ws.ping(WS_PING_PAYLOAD);
+      }, WS_PING_INTERVAL_MS);
+      ws.once('close', () => clearInterval(ping));
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => stream.destroy());
+      innerTls(stream, via);
+    });
+    return wss;
+  }
+
+  const urls: Record<string, string> = {};
+  const closers: (() => Promise<void>)[] = [];
+  const closeServer = (srv: { close(cb: () => void): unknown }) => () =>
+    new Promise<void>((r) => srv.close(() => r()));
+
+  const wsHttp = createHttpServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required at /ws\n');
+  });
+  const wsSrv = wsListener(wsHttp, 'ws');
+  const wsPort = await listen(wsHttp, opts.host, opts.wsPort, 'router ws');
+  urls.ws = `ws://${opts.advertiseHost}:${wsPort}`;
+  closers.push(() => new Promise<void>((r) => wsSrv.close(() => r())), closeServer(wsHttp));
+
+  if (opts.wssPort !== null) {
+    const wssHttp = createHttpsServer(
+      { key: pki.router.keyPem, cert: pki.router.chainPem, minVersion: 'TLSv1.2' },
+      (_req, res) => {
+        res
+          .writeHead(426, { 'content-type': 'text/plain' })
+          .end('WebSocket upgrade required at /ws\n');
+      },
+    );
+    const wssSrv = wsListener(wssHttp, 'wss');
+    const port = await listen(wssHttp, opts.host, opts.wssPort, 'router wss');
+    urls.wss = `wss://${opts.advertiseHost}:${port}`;
+    closers.push(() => new Promise<void>((r) => wssSrv.close(() => r())), closeServer(wssHttp));
+  }
+
+  const tlsSrv = createTlsServer(
+    { ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+    (sock) => {
+      track(sock);
+      void serveChannel(sock, 'tls');
+    },
+  );
+  tlsSrv.on('tlsClientError', (err) => log.debug(`tls listener: ${err.message}`));
+  const tlsPort = await listen(tlsSrv, opts.host, opts.tlsPort, 'router tls');
+  urls.tls = `tls://${opts.advertiseHost}:${tlsPort}`;
+  closers.push(closeServer(tlsSrv));
+
+  state.registerRouter({ name: opts.name, hostname: opts.advertiseHost, urls });
+  log.info(`router ${opts.name} listening: ${Object.values(urls).join(', ')}`);
+
+  return {
+    urls,
+    terminators,
+    channels,
+    async close() {
+      state.unregisterRouter(opts.name);
+      for (const s of sockets) s.destroy();
+      await Promise.all(closers.map((c) => c()));
+    },
+  };
+}

@@ -1,0 +1,326 @@
+/**
+ * The fabric's shared model: identities, services and policies from the config, plus the live API
+ * sessions, their certificates and service sessions. The controller writes it; the router reads it
+ * (a real router gets the same facts synced from the controller, §3.3).
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { jwtVerify, SignJWT } from 'jose';
+import type { FabricConfig, HostV1, IdentityConfig, ServiceConfig } from './config.ts';
+import { serviceIdFor } from './config.ts';
+import type { FabricPki } from './pki.ts';
+
+export type Permission = 'Dial' | 'Bind';
+
+export interface FabricService extends ServiceConfig {
+  id: string;
+}
+
+export interface ApiSessionCert {
+  id: string;
+  fingerprint: string;
+  certPem: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface ApiSession {
+  id: string;
+  /** The legacy API-session token (a UUID), sent as `zt-session` and in the router hello. */
+  token: string;
+  identity: IdentityConfig;
+  authMethod: 'password' | 'ext-jwt' | 'cert';
+  configTypes: string[];
+  ipAddress: string;
+  createdAt: Date;
+  lastActivityAt: Date;
+  certs: Map<string, ApiSessionCert>;
+}
+
+export interface EdgeSession {
+  id: string;
+  token: string;
+  type: Permission;
+  apiSessionId: string;
+  serviceId: string;
+  identityId: string;
+}
+
+export interface RouterInfo {
+  name: string;
+  hostname: string;
+  /** Protocol -> URL, e.g. `{ws: 'ws://localhost:3023', tls: 'tls://localhost:3022'}`. */
+  urls: Record<string, string>;
+}
+
+/** The JWT issuer the controller uses for its own tokens (session tokens, OIDC-style API sessions). */
+export const CONTROLLER_AUDIENCE = 'openziti';
+
+export interface FabricStateEvents {
+  apiSessionRemoved: [ApiSession];
+}
+
+export class FabricState extends EventEmitter<FabricStateEvents> {
+  readonly identities: IdentityConfig[];
+  readonly services: FabricService[];
+  readonly routers: RouterInfo[] = [];
+  readonly issuer: string;
+  private readonly apiSessions = new Map<string, ApiSession>();
+  private readonly apiSessionsByToken = new Map<string, ApiSession>();
+  private readonly sessionsByToken = new Map<string, EdgeSession>();
+  /** Fingerprints of long-lived identity certificates (hosting identities), by identity id. */
+  private readonly identityCertFingerprints = new Map<string, Set<string>>();
+
+  constructor(
+    readonly config: FabricConfig,
+    readonly pki: FabricPki,
+    /** Injected clock, so idle expiry can be tested without waiting. */
+    readonly now: () => number = Date.now,
+  ) {
+    super();
+    this.identities = config.identities;
+    this.services = config.services.map((s) => ({ ...s, id: serviceIdFor(s.name) }));
+    this.issuer = `ziti-fabric://${config.trustDomain}`;
+  }
+
+  identityByName(name: string): IdentityConfig | undefined {
+    return this.identities.find((i) => i.name === name);
+  }
+
+  serviceById(id: string): FabricService | undefined {
+    return this.services.find((s) => s.id === id);
+  }
+
+  serviceByName(name: string): FabricService | undefined {
+    return this.services.find((s) => s.name === name);
+  }
+
+  /** The `host.v1` a service's terminator dials, if it is known yet. */
+  hostV1(service: FabricService): HostV1 | undefined {
+    return service.configs['host.v1'] as HostV1 | undefined;
+  }
+
+  /** Sets `host.v1` for `target: demo-app` services once the app listens. */
+  setDemoAppAddress(address: string, port: number): void {
+    for (const s of this.services) {
+      if (s.target === 'demo-app') s.configs['host.v1'] = { protocol: 'tcp', address, port };
+    }
+  }
+
+  permissions(identity: IdentityConfig, service: FabricService): Permission[] {
+    const matches = (roles: string[], name: string, attrs: string[]) =>
+      roles.some(
+        (r) =>
+          r === '#all' || r === `@${name}` || (r.startsWith('#') && attrs.includes(r.slice(1))),
+      );
+    const out = new Set<Permission>();
+    for (const p of this.config.policies) {
+      if (
+        matches(p.identityRoles, identity.name, identity.roleAttributes) &&
+        matches(p.serviceRoles, service.name, service.roleAttributes)
+      ) {
+        out.add(p.type);
+      }
+    }
+    return (['Dial', 'Bind'] as const).filter((p) => out.has(p));
+  }
+
+  registerRouter(info: RouterInfo): void {
+    const i = this.routers.findIndex((r) => r.name === info.name);
+    if (i >= 0) this.routers.splice(i, 1);
+    this.routers.push(info);
+  }
+
+  unregisterRouter(name: string): void {
+    const i = this.routers.findIndex((r) => r.name === name);
+    if (i >= 0) this.routers.splice(i, 1);
+  }
+
+  registerIdentityCert(identityId: string, fingerprint: string): void {
+    const set = this.identityCertFingerprints.get(identityId) ?? new Set();
+    set.add(fingerprint);
+    this.identityCertFingerprints.set(identityId, set);
+  }
+
+  identityCertFingerprintsOf(identityId: string): ReadonlySet<string> {
+    return this.identityCertFingerprints.get(identityId) ?? new Set();
+  }
+
+  createApiSession(
+    identity: IdentityConfig,
+    opts: {
+      authMethod: ApiSession['authMethod'];
+      configTypes?: string[];
+      ipAddress?: string;
+      token?: string;
+    },
+  ): ApiSession {
+    const now = new Date(this.now());
+    const s: ApiSession = {
+      id: randomUUID(),
+      token: opts.token ?? randomUUID(),
+      identity,
+      authMethod: opts.authMethod,
+      configTypes: opts.configTypes ?? [],
+      ipAddress: opts.ipAddress ?? '',
+      createdAt: now,
+      lastActivityAt: now,
+      certs: new Map(),
+    };
+    this.apiSessions.set(s.id, s);
+    this.apiSessionsByToken.set(s.token, s);
+    return s;
+  }
+
+  get apiSessionTimeoutMs(): number {
+    return this.config.controller.apiSessionTimeoutSeconds * 1000;
+  }
+
+  expiresAt(s: ApiSession): Date {
+    return new Date(s.lastActivityAt.getTime() + this.apiSessionTimeoutMs);
+  }
+
+  private alive(s: ApiSession | undefined): ApiSession | undefined {
+    if (!s) return undefined;
+    if (this.expiresAt(s).getTime() <= this.now()) {
+      this.removeApiSession(s.id);
+      return undefined;
+    }
+    return s;
+  }
+
+  apiSessionByToken(token: string): ApiSession | undefined {
+    return this.alive(this.apiSessionsByToken.get(token));
+  }
+
+  apiSessionById(id: string): ApiSession | undefined {
+    return this.alive(this.apiSessions.get(id));
+  }
+
+  /** Removes idle-expired API sessions (their router channels close). */
+  sweepExpired(): void {
+    for (const s of [...this.apiSessions.values()]) this.alive(s);
+  }
+
+  /** Any authenticated call refreshes the idle timer (§1.4). */
+  touch(s: ApiSession): void {
+    s.lastActivityAt = new Date(this.now());
+  }
+
+  removeApiSession(id: string): void {
+    const s = this.apiSessions.get(id);
+    if (!s) return;
+    this.apiSessions.delete(id);
+    this.apiSessionsByToken.delete(s.token);
+    for (const [token, es] of this.sessionsByToken)
+      if (es.apiSessionId === id) this.sessionsByToken.delete(token);
+    this.emit('apiSessionRemoved', s);
+  }
+
+  /** Creates a service session; its token is a JWT as current controllers issue (§1.8). */
+  async createSession(
+    api: ApiSession,
+    service: FabricService,
+    type: Permission,
+  ): Promise<EdgeSession> {
+    const id = randomUUID();
+    const token = await new SignJWT({
+      z_asid: api.id,
+      z_iid: api.identity.id,
+      z_st: type,
+      z_t: 's',
+      z_leg: true,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: this.pki.jwtKey.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setSubject(service.id)
+      .setAudience([CONTROLLER_AUDIENCE])
+      .setJti(id)
+      .setIssuedAt()
+      .setExpirationTime('1y')
+      .sign(this.pki.jwtKey.privateKey);
+    return this.addSession({
+      id,
+      token,
+      type,
+      apiSessionId: api.id,
+      serviceId: service.id,
+      identityId: api.identity.id,
+    });
+  }
+
+  /** Registers a session with a given token (legacy UUID-style session tokens, e.g. replayed frames). */
+  addSession(s: EdgeSession): EdgeSession {
+    this.sessionsByToken.set(s.token, s);
+    return s;
+  }
+
+  /**
+   * Resolves a service-session token as the router does: the JWT must verify against the
+   * controller key, be a session token (`z_t=s`) and still belong to a live API session.
+   */
+  async resolveSession(token: string): Promise<EdgeSession | undefined> {
+    const known = this.sessionsByToken.get(token);
+    if (known) return this.apiSessionById(known.apiSessionId) ? known : undefined;
+    if (!token.startsWith('ey')) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, this.pki.jwtKey.publicKey, {
+        issuer: this.issuer,
+        audience: CONTROLLER_AUDIENCE,
+      });
+      if (
+        payload.z_t !== 's' ||
+        typeof payload.z_asid !== 'string' ||
+        typeof payload.sub !== 'string'
+      )
+        return undefined;
+      if (payload.z_st !== 'Dial' && payload.z_st !== 'Bind') return undefined;
+      if (!this.apiSessionById(payload.z_asid)) return undefined;
+      return this.addSession({
+        id: String(payload.jti),
+        token,
+        type: payload.z_st,
+        apiSessionId: payload.z_asid,
+        serviceId: payload.sub,
+        identityId: String(payload.z_iid),
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** An OIDC-style API-session access token (`z_t=a`), accepted by the router in the hello (§1.5). */
+  async issueApiSessionJwt(api: ApiSession, ttlSeconds = 1800): Promise<string> {
+    return new SignJWT({
+      z_t: 'a',
+      z_asid: api.id,
+      z_cfs: [...api.certs.values()].map((c) => c.fingerprint),
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: this.pki.jwtKey.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setSubject(api.identity.id)
+      .setAudience([CONTROLLER_AUDIENCE])
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(this.now() / 1000) + ttlSeconds)
+      .sign(this.pki.jwtKey.privateKey);
+  }
+
+  /**
+   * Resolves the hello's SessionToken (§3.3): a JWT (`ey` prefix) checked against the controller
+   * key with `aud` ∋ openziti|native and `z_t=a`, otherwise a legacy API-session token.
+   */
+  async resolveApiSessionToken(token: string): Promise<ApiSession | undefined> {
+    if (!token.startsWith('ey')) return this.apiSessionByToken(token);
+    try {
+      const { payload } = await jwtVerify(token, this.pki.jwtKey.publicKey, {
+        issuer: this.issuer,
+        audience: [CONTROLLER_AUDIENCE, 'native'],
+        currentDate: new Date(this.now()),
+      });
+      if (payload.z_t !== 'a' || typeof payload.z_asid !== 'string') return undefined;
+      return this.apiSessionById(payload.z_asid);
+    } catch {
+      return undefined;
+    }
+  }
+}

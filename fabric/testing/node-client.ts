@@ -1,0 +1,204 @@
+/**
+ * Test client: an OpenZiti client built from shared/ziti (codec, channel, edge messages, e2e) with
+ * Node's `tls` for the inner TLS, over the router's WebSocket or `tls:` listener. It dials like
+ * the browser client does (Connect with PublicKey, header first, then sealed Data).
+ */
+import { Duplex } from 'node:stream';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { createWebSocketStream, WebSocket } from 'ws';
+import type { ByteDuplex } from '../../shared/streams/duplex.ts';
+import {
+  type Channel,
+  ContentType,
+  clientSessionKeys,
+  decodeData,
+  decodeStateClosed,
+  decodeStateConnected,
+  EdgeFlag,
+  e2eReady,
+  encodeConnect,
+  encodeData,
+  encodeStateClosed,
+  type KxKeyPair,
+  MAX_DATA_BODY_BYTES,
+  type Message,
+  newKxKeyPair,
+  openChannel,
+  SecretStreamDecryptor,
+  SecretStreamEncryptor,
+  type StateClosedInfo,
+} from '../../shared/ziti/index.ts';
+
+export interface ClientCreds {
+  certChainPem?: string;
+  keyPem?: string;
+  caPem: string;
+}
+
+/** Opens the inner TLS (optionally over a WebSocket at `${wsUrl}/ws`) and returns the socket. */
+export async function connectInnerTls(
+  target: { wsUrl: string } | { tlsUrl: string },
+  creds: ClientCreds,
+): Promise<TLSSocket> {
+  const base = {
+    key: creds.keyPem,
+    cert: creds.certChainPem,
+    ca: creds.caPem,
+    minVersion: 'TLSv1.2' as const,
+  };
+  let sock: TLSSocket;
+  if ('wsUrl' in target) {
+    const ws = new WebSocket(`${target.wsUrl}/ws`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const stream = createWebSocketStream(ws);
+    stream.on('error', () => {});
+    sock = tlsConnect({
+      ...base,
+      socket: stream,
+      servername: new URL(target.wsUrl).hostname.replace(/^\[|\]$/g, ''),
+    });
+  } else {
+    const u = new URL(target.tlsUrl.replace(/^tls:/, 'http:'));
+    sock = tlsConnect({ ...base, host: u.hostname, port: Number(u.port), servername: u.hostname });
+  }
+  await new Promise<void>((resolve, reject) => {
+    sock.once('secureConnect', () => resolve());
+    sock.once('error', reject);
+  });
+  return sock;
+}
+
+export function socketDuplex(sock: TLSSocket): ByteDuplex {
+  return Duplex.toWeb(sock) as unknown as ByteDuplex;
+}
+
+export async function openClientChannel(
+  target: { wsUrl: string } | { tlsUrl: string },
+  creds: ClientCreds,
+  sessionToken: string,
+): Promise<{ channel: Channel; socket: TLSSocket }> {
+  const socket = await connectInnerTls(target, creds);
+  const channel = await openChannel(socketDuplex(socket), {
+    sessionToken,
+    callerId: 'ws:',
+    latencyIntervalMs: 0,
+  });
+  return { channel, socket };
+}
+
+export interface TestConnection {
+  connId: number;
+  circuitId: string | undefined;
+  encrypted: boolean;
+  write(bytes: Uint8Array): Promise<void>;
+  closeWrite(): Promise<void>;
+  close(): Promise<void>;
+  /** Resolves at FIN or StateClosed. */
+  ended: Promise<{ fin: boolean; closed?: StateClosedInfo }>;
+}
+
+/** Per-channel dispatch of Data / StateClosed to test connections. */
+class Mux {
+  readonly conns = new Map<
+    number,
+    { onData(m: Message): Promise<void> | void; onClosed(i: StateClosedInfo): void }
+  >();
+  constructor(channel: Channel) {
+    channel.handle(ContentType.Data, (m) => this.conns.get(decodeData(m).connId)?.onData(m));
+    channel.handle(ContentType.StateClosed, (m) => {
+      const info = decodeStateClosed(m);
+      this.conns.get(info.connId)?.onClosed(info);
+    });
+  }
+}
+const muxes = new WeakMap<Channel, Mux>();
+let nextConnId = 1;
+
+export class DialRefusedError extends Error {
+  constructor(readonly info: StateClosedInfo) {
+    super(`dial refused: ${info.reason} (error code ${info.errorCode})`);
+  }
+}
+
+/** Dials with Connect as the browser client does; `onData` gets plaintext in order. */
+export async function dial(
+  channel: Channel,
+  opts: {
+    sessionToken: string;
+    encrypt: boolean;
+    onData: (bytes: Uint8Array) => void | Promise<void>;
+    appData?: Record<string, string>;
+  },
+): Promise<TestConnection> {
+  await e2eReady();
+  let mux = muxes.get(channel);
+  if (!mux) {
+    mux = new Mux(channel);
+    muxes.set(channel, mux);
+  }
+  const connId = nextConnId++;
+  const own: KxKeyPair | undefined = opts.encrypt ? newKxKeyPair() : undefined;
+  let rx: Uint8Array | undefined;
+  let decryptor: SecretStreamDecryptor | undefined;
+  let encryptor: SecretStreamEncryptor | undefined;
+  let endResolve!: (v: { fin: boolean; closed?: StateClosedInfo }) => void;
+  const ended = new Promise<{ fin: boolean; closed?: StateClosedInfo }>((r) => {
+    endResolve = r;
+  });
+  mux.conns.set(connId, {
+    async onData(m) {
+      const d = decodeData(m);
+      if (d.flags & EdgeFlag.FIN) return endResolve({ fin: true });
+      if (rx) {
+        if (!decryptor) {
+          decryptor = new SecretStreamDecryptor(d.body, rx);
+          return;
+        }
+        await opts.onData(decryptor.pull(d.body));
+      } else await opts.onData(d.body);
+    },
+    onClosed(info) {
+      endResolve({ fin: false, closed: info });
+    },
+  });
+  const reply = await channel.request(
+    encodeConnect({
+      connId,
+      sessionToken: opts.sessionToken,
+      publicKey: own?.publicKey,
+      appData: opts.appData ? JSON.stringify(opts.appData) : undefined,
+      seq: 0,
+    }),
+  );
+  if (reply.contentType === ContentType.StateClosed) {
+    mux.conns.delete(connId);
+    throw new DialRefusedError(decodeStateClosed(reply));
+  }
+  const sc = decodeStateConnected(reply);
+  if (own && sc.publicKey) {
+    const keys = clientSessionKeys(own, sc.publicKey);
+    rx = keys.rx;
+    encryptor = new SecretStreamEncryptor(keys.tx);
+    await channel.send(encodeData({ connId, body: encryptor.header }));
+  }
+  return {
+    connId,
+    circuitId: sc.circuitId,
+    encrypted: encryptor !== undefined,
+    async write(bytes) {
+      for (let at = 0; at < bytes.length; at += MAX_DATA_BODY_BYTES) {
+        const part = bytes.subarray(at, at + MAX_DATA_BODY_BYTES);
+        await channel.send(encodeData({ connId, body: encryptor ? encryptor.push(part) : part }));
+      }
+    },
+    closeWrite: () => channel.send(encodeData({ connId, flags: EdgeFlag.FIN })),
+    async close() {
+      mux.conns.delete(connId);
+      await channel.send(encodeStateClosed({ connId, reason: 'done' })).catch(() => {});
+    },
+    ended,
+  };
+}
