@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { duplexPair } from '../../streams/pair.ts';
+import { channelPair, hex, toHex } from '../_test/fixtures.ts';
+import {
+  ZitiAuthenticationError,
+  ZitiChannelClosedError,
+  ZitiHelloRejectedError,
+  ZitiProtocolError,
+  ZitiTimeoutError,
+} from '../errors.ts';
+import { encodeMessage, MessageDecoder } from './codec.ts';
+import { ContentType, HeaderId } from './constants.ts';
+import { acceptChannel, openChannel } from './hello.ts';
+import {
+  getHeaderI32,
+  getHeaderString,
+  getHeaderU64,
+  newMessage,
+  setHeaderString,
+} from './message.ts';
+
+describe('hello handshake', () => {
+  it('sends seq -1, SessionToken, CallerId and no grouping headers; reads the Result', async () => {
+    const { client, router } = await channelPair(
+      { sessionToken: 'sess-1', callerId: 'ws:' },
+      {
+        connectionId: 'router-ch-7',
+        onHello: () => ({ accept: true, headers: new Map([[1024, Uint8Array.of(1)]]) }),
+      },
+    );
+    const hello = router.peerHello!;
+    expect(hello.contentType).toBe(ContentType.Hello);
+    expect(hello.sequence).toBe(-1);
+    expect([...hello.headers.keys()]).toEqual([HeaderId.SessionToken, HeaderId.CallerId]);
+    expect(getHeaderString(hello, HeaderId.SessionToken)).toBe('sess-1');
+    expect(client.connectionId).toBe('router-ch-7');
+    expect(client.helloResult!.sequence).toBe(-1);
+    expect(getHeaderI32(client.helloResult!, HeaderId.ReplyFor)).toBe(-1);
+    expect(client.helloResult!.headers.get(1024)).toEqual(Uint8Array.of(1));
+    await client.close();
+    expect((await router.closed).initiator).toBe('remote');
+  });
+
+  it('a rejected hello is a ZitiHelloRejectedError with the reject class', async () => {
+    const [a, b] = duplexPair();
+    const routerSide = acceptChannel(b, {
+      onHello: () => ({ accept: false, message: 'go away', rejectClass: 'auth' }),
+    }).catch((e) => e);
+    const err = await openChannel(a, { sessionToken: 'x', latencyIntervalMs: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ZitiHelloRejectedError);
+    expect(err.message).toBe('go away');
+    expect(err.rejectClass).toBe('auth');
+    expect(await routerSide).toBeInstanceOf(ZitiHelloRejectedError);
+  });
+
+  it('ACK then close (router validates after the ACK) is an authentication failure', async () => {
+    const [a, b] = duplexPair();
+    const routerSide = acceptChannel(b, {
+      validateAfterAck: (hello) => {
+        if (getHeaderString(hello, HeaderId.SessionToken) !== 'good')
+          throw new Error('invalid api session');
+      },
+    }).catch((e) => e);
+    const err = await openChannel(a, { sessionToken: 'bad', latencyIntervalMs: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ZitiAuthenticationError);
+    expect((await routerSide).message).toBe('invalid api session');
+  });
+
+  it('without verifySession the close right after the hello is reported on `closed`', async () => {
+    const [a, b] = duplexPair();
+    void acceptChannel(b, {
+      validateAfterAck: () => {
+        throw new Error('no client certificates provided');
+      },
+    }).catch(() => {});
+    const ch = await openChannel(a, {
+      sessionToken: 'x',
+      latencyIntervalMs: 0,
+      verifySession: false,
+    });
+    const info = await ch.closed;
+    expect(info.initiator).toBe('error');
+    expect(info.error).toBeInstanceOf(ZitiAuthenticationError);
+  });
+
+  it('times out when the router never answers', async () => {
+    const [a] = duplexPair();
+    const err = await openChannel(a, { sessionToken: 'x', helloTimeoutMs: 50 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ZitiTimeoutError);
+  });
+
+  it('router answers a bad magic with the unknown-version reply', async () => {
+    const [a, b] = duplexPair();
+    const routerSide = acceptChannel(b).catch((e) => e);
+    const w = a.writable.getWriter();
+    await w.write(hex('0306090d 00000000 ffffffff 00000000 00000000'));
+    const reply = (await a.readable.getReader().read()).value!;
+    expect(toHex(reply)).toBe('0306090a020000000100000002000000');
+    expect((await routerSide).fault).toBe('bad-magic');
+  });
+
+  it('router refuses an oversized hello from its prefix', async () => {
+    const [a, b] = duplexPair();
+    const routerSide = acceptChannel(b).catch((e) => e);
+    const w = a.writable.getWriter();
+    await w.write(hex('0306090c 00000000 ffffffff 01400000 00000000')); // 16385 header bytes
+    const err = await routerSide;
+    expect(err).toBeInstanceOf(ZitiProtocolError);
+    expect(err.fault).toBe('hello-too-large');
+  });
+});
+
+describe('requests, replies, probes, close', () => {
+  it('matches replies by ReplyFor, in any order, and copies the reflected header', async () => {
+    const { client, router } = await channelPair();
+    const held: Parameters<Parameters<typeof router.handle>[1]>[0][] = [];
+    router.handle(60999, (msg) => {
+      held.push(msg);
+      if (held.length === 2) {
+        // answer the second first
+        for (const m of [held[1]!, held[0]!]) {
+          const r = newMessage(ContentType.Result);
+          setHeaderString(r, 0, new TextDecoder().decode(m.body));
+          void router.reply(m, r);
+        }
+      }
+    });
+    const ask = (text: string) => {
+      const m = newMessage(
+        60999,
+        new Map([[HeaderId.Reflected, Uint8Array.of(9, 9)]]),
+        new TextEncoder().encode(text),
+      );
+      return client.request(m);
+    };
+    const [r1, r2] = await Promise.all([ask('one'), ask('two')]);
+    expect(getHeaderString(r1, 0)).toBe('one');
+    expect(getHeaderString(r2, 0)).toBe('two');
+    expect(r1.headers.get(HeaderId.Reflected)).toEqual(Uint8Array.of(9, 9));
+    expect(client.pendingRequests).toBe(0);
+    await client.close();
+  });
+
+  it('a request without reply times out and is forgotten', async () => {
+    const { client } = await channelPair();
+    const err = await client.request(newMessage(60999), 30).catch((e) => e);
+    expect(err).toBeInstanceOf(ZitiTimeoutError);
+    expect(client.pendingRequests).toBe(0);
+    await client.close();
+  });
+
+  it('probes latency (ct 3, header 128 = UnixNano) and the peer answers it', async () => {
+    const { client, router } = await channelPair({ latencyIntervalMs: 20 });
+    await new Promise((r) => setTimeout(r, 80));
+    expect(client.latencyMs).toBeGreaterThanOrEqual(0);
+    // The router side answers without any handler of ours; check the probe format on a raw peer too.
+    const probe = newMessage(ContentType.Latency);
+    const ns = BigInt(Date.now()) * 1_000_000n;
+    probe.headers.set(HeaderId.Reflected, new Uint8Array(new BigUint64Array([ns]).buffer));
+    const reply = await router.request(probe);
+    expect(reply.contentType).toBe(ContentType.Result);
+    expect(getHeaderU64(reply, HeaderId.Reflected)).toBe(ns);
+    await client.close();
+  });
+
+  it('closing fails every pending request with ZitiChannelClosedError', async () => {
+    const { client, router } = await channelPair();
+    const pending = [client.request(newMessage(60999)), client.request(newMessage(60999))];
+    await router.close();
+    const results = await Promise.allSettled(pending);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(ZitiChannelClosedError);
+    }
+    expect((await client.closed).initiator).toBe('remote');
+    await expect(client.send(newMessage(60999))).rejects.toBeInstanceOf(ZitiChannelClosedError);
+  });
+
+  it('a protocol error from the peer closes the channel with that error', async () => {
+    const [a, b] = duplexPair();
+    const routerSide = (async () => {
+      const reader = b.readable.getReader();
+      const d = new MessageDecoder();
+      const hello = d.push((await reader.read()).value!)[0]!;
+      const result = newMessage(ContentType.Result, new Map([[2, Uint8Array.of(1)]]));
+      result.sequence = -1;
+      const w = b.writable.getWriter();
+      await w.write(encodeMessage(result));
+      // answer the verification probe, then send garbage
+      for (;;) {
+        const msgs = d.push((await reader.read()).value!);
+        const probe = msgs.find((m) => m.contentType === ContentType.Latency);
+        if (probe) {
+          const r = newMessage(
+            ContentType.Result,
+            new Map([[1, new Uint8Array(new Int32Array([probe.sequence]).buffer)]]),
+          );
+          await w.write(encodeMessage(r));
+          break;
+        }
+      }
+      await w.write(hex('deadbeef'.repeat(5)));
+      return hello;
+    })();
+    const ch = await openChannel(a, { sessionToken: 's', latencyIntervalMs: 0 });
+    await routerSide;
+    const info = await ch.closed;
+    expect(info.initiator).toBe('error');
+    expect(info.error).toBeInstanceOf(ZitiProtocolError);
+  });
+});
