@@ -1,5 +1,6 @@
+import { copyFile, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { defineConfig, type UserConfig } from 'vite';
+import { defineConfig, type Plugin, type UserConfig } from 'vite';
 
 /**
  * Three builds into one `dist/`, selected by `--mode`:
@@ -26,12 +27,27 @@ function singleScript(entry: string, fileName: string, name: string): UserConfig
   };
 }
 
+/**
+ * The bootstrap page is also served as `/__zt/index.html`: the service worker fetches it from there when
+ * a navigation needs a login, because every other path of the origin belongs to the dark app.
+ */
+const bootstrapUnderReservedPrefix: Plugin = {
+  name: 'zt-bootstrap-copy',
+  apply: 'build',
+  async writeBundle(options) {
+    const out = options.dir ?? resolve(root, 'dist');
+    await mkdir(resolve(out, '__zt'), { recursive: true });
+    await copyFile(resolve(out, 'index.html'), resolve(out, '__zt/index.html'));
+  },
+};
+
 export default defineConfig(({ mode }): UserConfig => {
   if (mode === 'sw') return singleScript('sw/sw.ts', 'sw.js', 'ztServiceWorker');
   if (mode === 'shim') return singleScript('bootstrap/shim.ts', '__zt/shim.js', 'ztShim');
   return {
     root: resolve(root, 'bootstrap'),
     publicDir: resolve(root, 'public'),
+    plugins: [bootstrapUnderReservedPrefix],
     build: {
       outDir: resolve(root, 'dist'),
       emptyOutDir: true,

@@ -1,35 +1,175 @@
-import { BUILD_VERSION } from '../shared/version.ts';
+/**
+ * The bootstrap page: login at the company IdP, enrollment, service-worker registration, then one
+ * navigation into the app at the URL the person first asked for.
+ */
+import { type BootstrapConfig, loadBootstrapConfig } from '../shared/config/bootstrap-config.ts';
+import {
+  clearPendingLogin,
+  loadIdentity,
+  loadPendingLogin,
+  type StoredIdentity,
+  saveIdentity,
+  savePendingLogin,
+  wipeStore,
+} from '../shared/identity/store.ts';
+import { ControllerClient, type ExternalJwtSigner, ZitiApiError } from '../shared/ziti/index.ts';
+import { AccessError, enroll, findDialableService } from './enrollment.ts';
+import { beginLogin, CALLBACK_PATH, completeLogin, discoverIdp, LoginError } from './oidc.ts';
+import { onLogout, setState, showError, startStep } from './ui.ts';
+import { ensureServiceWorker, tellWorker } from './worker.ts';
 
-const steps = document.getElementById('steps') as HTMLOListElement;
-
-function step(label: string): (state: 'done') => void {
-  const li = document.createElement('li');
-  li.textContent = label;
-  li.dataset.state = 'active';
-  steps.append(li);
-  return (state) => {
-    li.dataset.state = state;
-  };
+/** Runs one labelled step of the flow, marking it done or failed in the list. */
+async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const handle = startStep(label);
+  try {
+    const value = await work();
+    handle.done();
+    return value;
+  } catch (err) {
+    handle.fail();
+    throw err;
+  }
 }
 
-/** Resolves once a service worker controls this page: on `controllerchange`, never a timer. */
-function untilControlled(): Promise<void> {
-  if (navigator.serviceWorker.controller) return Promise.resolve();
-  return new Promise((resolve) =>
-    navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }),
+/** Where to go after login: the URL first asked for (the bootstrap's own paths mean the app's root). */
+function requestedPath(url: URL): string {
+  if (url.pathname.startsWith('/__zt/')) return '/';
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+function pickSigner(signers: ExternalJwtSigner[], wanted: string | undefined): ExternalJwtSigner {
+  const usable = signers.filter((s) => s.clientId && s.openIdConfigurationUrl);
+  const signer = wanted ? usable.find((s) => s.name === wanted) : usable[0];
+  if (!signer) {
+    throw new LoginError(
+      'ERR_IDP_MISCONFIGURED',
+      wanted
+        ? `The controller has no browser-usable identity provider named "${wanted}".`
+        : 'The controller lists no identity provider a browser can log in with.',
+    );
+  }
+  return signer;
+}
+
+/** An identity is reusable if it is for this controller, its certificate is current and the API session is alive. */
+async function stillUsable(identity: StoredIdentity, config: BootstrapConfig): Promise<boolean> {
+  if (identity.controller !== config.controller) return false;
+  if (identity.certificateNotAfter < Date.now() + 60_000) return false;
+  const client = new ControllerClient({
+    baseUrl: config.controller,
+    sessionToken: identity.apiSession.token,
+  });
+  try {
+    await client.currentApiSession();
+    await findDialableService(client, config.service);
+    return true;
+  } catch (err) {
+    if (err instanceof ZitiApiError && err.status === 401) return false;
+    throw err;
+  }
+}
+
+async function enterApp(returnTo: string): Promise<void> {
+  const worker = await step('Starting the secure channel', ensureServiceWorker);
+  await tellWorker(worker, { type: 'zt:identity-changed' });
+  setState('entering');
+  location.replace(returnTo);
+}
+
+async function startLogin(config: BootstrapConfig, returnTo: string): Promise<void> {
+  const controller = new ControllerClient({ baseUrl: config.controller });
+  const signer = await step('Finding your sign-in provider', async () =>
+    pickSigner(await controller.externalJwtSigners(), config.signer),
   );
+  const idp = await discoverIdp(signer);
+  const { url, pending } = await beginLogin(idp, returnTo);
+  await savePendingLogin(pending);
+  setState('redirecting');
+  location.assign(url);
 }
 
-async function main(): Promise<void> {
-  const registering = step('Starting the secure channel');
-  await navigator.serviceWorker.register('/sw.js', { scope: '/' });
-  await untilControlled();
-  registering('done');
-  document.documentElement.dataset.ztReady = BUILD_VERSION;
+async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<void> {
+  const pending = await loadPendingLogin();
+  if (!pending) {
+    // A stale or replayed callback: start over rather than fail.
+    await startLogin(config, '/');
+    return;
+  }
+  const controller = new ControllerClient({ baseUrl: config.controller });
+  const tokens = await step('Checking your sign-in', async () => {
+    const signer = pickSigner(await controller.externalJwtSigners(), pending.signerName);
+    const tokens = await completeLogin(await discoverIdp(signer), pending, callbackUrl);
+    await clearPendingLogin();
+    return tokens;
+  });
+  const identity = await step('Enrolling this browser', () => enroll(config, tokens));
+  await saveIdentity(identity);
+  await enterApp(pending.returnTo);
 }
 
-main().catch((err: unknown) => {
-  const box = document.getElementById('error') as HTMLParagraphElement;
-  box.textContent = `Could not start: ${err instanceof Error ? err.message : String(err)}`;
-  box.hidden = false;
-});
+async function logout(): Promise<void> {
+  const identity = await loadIdentity().catch(() => undefined);
+  if (identity) {
+    const client = new ControllerClient({
+      baseUrl: identity.controller,
+      sessionToken: identity.apiSession.token,
+    });
+    await client.deleteApiSession().catch(() => {}); // best effort: the local wipe is what matters
+  }
+  const registration = await navigator.serviceWorker.getRegistration('/');
+  if (registration?.active)
+    await tellWorker(registration.active, { type: 'zt:logout' }).catch(() => {});
+  await wipeStore();
+  for (const name of await caches.keys()) await caches.delete(name);
+  await registration?.unregister();
+}
+
+function explain(err: unknown): [string, string] {
+  if (err instanceof LoginError) {
+    return err.code === 'ERR_IDP_UNREACHABLE'
+      ? ['Sign-in provider unreachable', err.message]
+      : ['Sign-in failed', err.message];
+  }
+  if (err instanceof AccessError)
+    return [err.code === 'ERR_NO_ROUTER' ? 'No router online' : 'No access', err.message];
+  if (err instanceof ZitiApiError)
+    return ['The controller refused', `${err.message} (${err.code})`];
+  if (err instanceof TypeError)
+    return ['Network error', `A server could not be reached: ${err.message}`];
+  return ['Something went wrong', err instanceof Error ? err.message : String(err)];
+}
+
+async function run(): Promise<void> {
+  const url = new URL(location.href);
+  if (url.pathname === '/__zt/index.html' && url.searchParams.has('logout')) {
+    await step('Signing out and forgetting this device', logout);
+    setState('signed-out');
+    history.replaceState(null, '', '/');
+    return;
+  }
+  const config = await step('Reading configuration', () => loadBootstrapConfig());
+  if (url.pathname === CALLBACK_PATH) {
+    await finishLogin(config, url);
+    return;
+  }
+  const returnTo = requestedPath(url);
+  const identity = await loadIdentity();
+  if (identity && (await step('Checking this device', () => stillUsable(identity, config)))) {
+    onLogout(() => {
+      location.assign('/__zt/index.html?logout=1');
+    });
+    await enterApp(returnTo);
+    return;
+  }
+  await startLogin(config, returnTo);
+}
+
+function start(): void {
+  run().catch((err: unknown) => {
+    console.error(err);
+    const [title, detail] = explain(err);
+    showError(title, detail, start);
+  });
+}
+
+start();

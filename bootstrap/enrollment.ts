@@ -1,0 +1,102 @@
+import type { BootstrapConfig } from '../shared/config/bootstrap-config.ts';
+import { CONFIG_TYPES, SDK_INFO } from '../shared/identity/sdk-info.ts';
+import {
+  createCsrPem,
+  createSessionKey,
+  parseCertificateChain,
+} from '../shared/identity/session-key.ts';
+import type { IdpTokens, StoredIdentity } from '../shared/identity/store.ts';
+import { ControllerClient, type ZitiService } from '../shared/ziti/index.ts';
+
+export class AccessError extends Error {
+  override readonly name = 'AccessError';
+  constructor(
+    readonly code: 'ERR_NO_SERVICE' | 'ERR_NO_ROUTER',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Finds the configured service among those this identity may dial. */
+export async function findDialableService(
+  client: ControllerClient,
+  name: string,
+): Promise<ZitiService> {
+  const services = await client.services({
+    configTypes: [...CONFIG_TYPES],
+    filter: `name="${name.replaceAll('"', '\\"')}"`,
+  });
+  const service = services.find((s) => s.name === name);
+  if (!service || !service.permissions.includes('Dial')) {
+    throw new AccessError(
+      'ERR_NO_SERVICE',
+      `Your account has no permission to use "${name}". Ask your administrator for access.`,
+    );
+  }
+  return service;
+}
+
+/** Fails early, with a clear message, when no edge router that a browser can reach is online. */
+export async function requireOnlineRouter(
+  client: ControllerClient,
+  service: ZitiService,
+): Promise<void> {
+  const routers = await client.serviceEdgeRouters(service.id);
+  const usable = routers.filter(
+    (r) =>
+      r.isOnline !== false &&
+      (r.supportedProtocols?.wss || r.supportedProtocols?.ws || r.urls?.wss || r.urls?.ws),
+  );
+  if (usable.length === 0) {
+    throw new AccessError(
+      'ERR_NO_ROUTER',
+      `No edge router for "${service.name}" is online right now. Try again in a moment.`,
+    );
+  }
+}
+
+/**
+ * ext-jwt authentication, then an API-session certificate for a fresh non-extractable key (reference
+ * §1.4, §1.6, §8 steps 2-3).
+ */
+export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promise<StoredIdentity> {
+  const anonymous = new ControllerClient({ baseUrl: config.controller });
+  const apiSession = await anonymous.authenticateExtJwt(tokens.presented, {
+    configTypes: [...CONFIG_TYPES],
+    envInfo: { os: navigator.platform, arch: 'browser' },
+    sdkInfo: SDK_INFO,
+  });
+  const client = new ControllerClient({
+    baseUrl: config.controller,
+    sessionToken: apiSession.token,
+  });
+  const service = await findDialableService(client, config.service);
+  await requireOnlineRouter(client, service);
+
+  const identityId = apiSession.identity?.id ?? apiSession.identityId ?? '';
+  const keyPair = await createSessionKey();
+  const [issued, caBundle] = await Promise.all([
+    createCsrPem(keyPair, identityId).then((csr) => client.createSessionCertificate(csr)),
+    anonymous.caBundle(),
+  ]);
+  const { chain, notBefore, notAfter } = parseCertificateChain(issued.certificate);
+  return {
+    version: 1,
+    controller: config.controller,
+    config,
+    apiSession: {
+      token: apiSession.token,
+      id: apiSession.id,
+      identityId,
+      identityName: apiSession.identity?.name ?? identityId,
+    },
+    keyPair,
+    certificates: chain,
+    certificateNotBefore: notBefore,
+    certificateNotAfter: notAfter,
+    caBundle,
+    idp: tokens,
+    enrolledAt: Date.now(),
+  };
+}

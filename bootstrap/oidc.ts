@@ -1,0 +1,199 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as oauth from 'oauth4webapi';
+import { httpOptions } from '../shared/identity/idp-refresh.ts';
+import type { IdpTokens, PendingLogin } from '../shared/identity/store.ts';
+
+/** What the controller's `GET /external-jwt-signers` tells us about the company IdP (reference §6.2). */
+export interface SignerInfo {
+  name: string;
+  clientId?: string;
+  scopes?: string[];
+  openIdConfigurationUrl?: string;
+  externalAuthUrl?: string;
+  targetToken?: 'ACCESS' | 'ID';
+  audience?: string;
+}
+
+export class LoginError extends Error {
+  override readonly name = 'LoginError';
+  constructor(
+    readonly code:
+      | 'ERR_IDP_UNREACHABLE'
+      | 'ERR_IDP_MISCONFIGURED'
+      | 'ERR_LOGIN_REJECTED'
+      | 'ERR_TOKEN_INVALID',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The callback path is under our reserved prefix, so the service worker never tunnels it. */
+export const CALLBACK_PATH = '/__zt/callback';
+
+interface Discovered {
+  as: oauth.AuthorizationServer;
+  client: oauth.Client;
+  signer: SignerInfo;
+}
+
+export async function discoverIdp(signer: SignerInfo): Promise<Discovered> {
+  if (!signer.clientId || !signer.openIdConfigurationUrl) {
+    throw new LoginError(
+      'ERR_IDP_MISCONFIGURED',
+      `The controller's external-JWT signer "${signer.name}" has no clientId or openIdConfigurationUrl, so the browser cannot log in with it.`,
+    );
+  }
+  const configUrl = new URL(signer.openIdConfigurationUrl);
+  const issuer = new URL(configUrl.href.replace(/\/\.well-known\/openid-configuration$/, ''));
+  let response: Response;
+  try {
+    response = await fetch(configUrl, { headers: { accept: 'application/json' } });
+  } catch (cause) {
+    throw new LoginError(
+      'ERR_IDP_UNREACHABLE',
+      `The identity provider at ${configUrl.origin} is unreachable.`,
+      { cause },
+    );
+  }
+  try {
+    const as = await oauth.processDiscoveryResponse(issuer, response);
+    return { as, client: { client_id: signer.clientId }, signer };
+  } catch (cause) {
+    throw new LoginError(
+      'ERR_IDP_MISCONFIGURED',
+      `The identity provider's discovery document is invalid: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/** Builds the authorization URL (code + PKCE S256) and the state to keep across the redirect. */
+export async function beginLogin(
+  idp: Discovered,
+  returnTo: string,
+): Promise<{ url: URL; pending: PendingLogin }> {
+  const codeVerifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const nonce = oauth.generateRandomNonce();
+  const endpoint = idp.as.authorization_endpoint;
+  if (!endpoint)
+    throw new LoginError(
+      'ERR_IDP_MISCONFIGURED',
+      'The identity provider has no authorization endpoint.',
+    );
+  const url = new URL(endpoint);
+  const scopes = new Set(['openid', ...(idp.signer.scopes ?? [])]);
+  url.searchParams.set('client_id', idp.client.client_id);
+  url.searchParams.set('redirect_uri', new URL(CALLBACK_PATH, location.origin).href);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('scope', [...scopes].join(' '));
+  url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(codeVerifier));
+  url.searchParams.set('code_challenge_method', 'S256');
+  url.searchParams.set('state', state);
+  url.searchParams.set('nonce', nonce);
+  return {
+    url,
+    pending: {
+      state,
+      nonce,
+      codeVerifier,
+      returnTo,
+      signerName: idp.signer.name,
+      startedAt: Date.now(),
+    },
+  };
+}
+
+/** Exchanges the callback's code for tokens and checks the token we will present with jose. */
+export async function completeLogin(
+  idp: Discovered,
+  pending: PendingLogin,
+  callbackUrl: URL,
+): Promise<IdpTokens> {
+  let params: URLSearchParams;
+  try {
+    params = oauth.validateAuthResponse(idp.as, idp.client, callbackUrl, pending.state);
+  } catch (cause) {
+    throw new LoginError(
+      'ERR_LOGIN_REJECTED',
+      `The identity provider did not complete the login: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  const redirectUri = new URL(CALLBACK_PATH, location.origin).href;
+  const tokenEndpoint = new URL(idp.as.token_endpoint ?? '');
+  let result: oauth.TokenEndpointResponse;
+  try {
+    const response = await oauth.authorizationCodeGrantRequest(
+      idp.as,
+      idp.client,
+      oauth.None(),
+      params,
+      redirectUri,
+      pending.codeVerifier,
+      httpOptions(tokenEndpoint),
+    );
+    result = await oauth.processAuthorizationCodeResponse(idp.as, idp.client, response, {
+      expectedNonce: pending.nonce,
+      requireIdToken: true,
+    });
+  } catch (cause) {
+    throw new LoginError(
+      'ERR_LOGIN_REJECTED',
+      `The identity provider refused the login: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+
+  const targetToken = idp.signer.targetToken === 'ID' ? 'ID' : 'ACCESS';
+  const presented = targetToken === 'ID' ? result.id_token : result.access_token;
+  if (!presented)
+    throw new LoginError(
+      'ERR_TOKEN_INVALID',
+      `The identity provider returned no ${targetToken.toLowerCase()} token.`,
+    );
+  const expiresAt = await verifyPresentedToken(idp, presented);
+  return {
+    presented,
+    accessToken: result.access_token,
+    ...(result.id_token ? { idToken: result.id_token } : {}),
+    ...(result.refresh_token ? { refreshToken: result.refresh_token } : {}),
+    expiresAt,
+    issuer: idp.as.issuer,
+    clientId: idp.client.client_id,
+    tokenEndpoint: tokenEndpoint.href,
+    targetToken,
+  };
+}
+
+/**
+ * Checks signature (IdP JWKS), issuer, audience and time of the token the controller will see, so a
+ * misconfigured IdP fails here with a clear message instead of as a bare 401 from the controller.
+ */
+async function verifyPresentedToken(idp: Discovered, token: string): Promise<number> {
+  if (!idp.as.jwks_uri)
+    throw new LoginError('ERR_IDP_MISCONFIGURED', 'The identity provider publishes no JWKS.');
+  try {
+    const { payload, protectedHeader } = await jwtVerify(
+      token,
+      createRemoteJWKSet(new URL(idp.as.jwks_uri)),
+      {
+        issuer: idp.as.issuer,
+        ...(idp.signer.audience ? { audience: idp.signer.audience } : {}),
+      },
+    );
+    if (!protectedHeader.kid)
+      throw new Error('the token has no "kid" header, which the controller requires');
+    return (payload.exp ?? Math.floor(Date.now() / 1000) + 300) * 1000;
+  } catch (cause) {
+    throw new LoginError(
+      'ERR_TOKEN_INVALID',
+      `The identity provider's token is not acceptable: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}

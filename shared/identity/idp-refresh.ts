@@ -1,0 +1,36 @@
+import * as oauth from 'oauth4webapi';
+import type { IdpTokens } from './store.ts';
+
+const isLoopback = (url: URL) => ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+
+/** Plain http is allowed only for an IdP on this machine (development). */
+export const httpOptions = (url: URL) =>
+  url.protocol === 'http:' && isLoopback(url) ? { [oauth.allowInsecureRequests]: true } : {};
+
+/** Uses the refresh token, if the IdP gave one, to get a fresh token without a new login. */
+export async function refreshTokens(tokens: IdpTokens): Promise<IdpTokens | undefined> {
+  if (!tokens.refreshToken) return undefined;
+  const as: oauth.AuthorizationServer = {
+    issuer: tokens.issuer,
+    token_endpoint: tokens.tokenEndpoint,
+  };
+  const client = { client_id: tokens.clientId };
+  const response = await oauth.refreshTokenGrantRequest(
+    as,
+    client,
+    oauth.None(),
+    tokens.refreshToken,
+    httpOptions(new URL(tokens.tokenEndpoint)),
+  );
+  const result = await oauth.processRefreshTokenResponse(as, client, response);
+  const presented = tokens.targetToken === 'ID' ? result.id_token : result.access_token;
+  if (!presented) return undefined;
+  return {
+    ...tokens,
+    presented,
+    accessToken: result.access_token,
+    ...(result.id_token ? { idToken: result.id_token } : {}),
+    ...(result.refresh_token ? { refreshToken: result.refresh_token } : {}),
+    expiresAt: Date.now() + (result.expires_in ?? 300) * 1000,
+  };
+}

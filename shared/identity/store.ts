@@ -1,0 +1,71 @@
+import { clear, createStore, del, get, set, type UseStore } from 'idb-keyval';
+import type { BootstrapConfig } from '../config/bootstrap-config.ts';
+
+/** Tokens from the company IdP, kept so they can be refreshed and presented to the controller again. */
+export interface IdpTokens {
+  /** The token the controller's signer wants (`targetToken`: the access or the id token). */
+  presented: string;
+  accessToken: string;
+  idToken?: string;
+  refreshToken?: string;
+  /** Epoch ms at which `presented` expires. */
+  expiresAt: number;
+  issuer: string;
+  clientId: string;
+  tokenEndpoint: string;
+  targetToken: 'ACCESS' | 'ID';
+}
+
+/**
+ * Everything the service worker needs to reach the dark app, persisted in IndexedDB (never
+ * localStorage or cookies) so that a restarted service worker resumes without a new login.
+ */
+export interface StoredIdentity {
+  version: 1;
+  controller: string;
+  /** The bootstrap config this identity was enrolled for (so a restarted worker needs no fetch). */
+  config: BootstrapConfig;
+  /** API-session token (`zt-session`) and the session's ids. */
+  apiSession: { token: string; id: string; identityId: string; identityName: string };
+  /** ECDSA P-256; the private key is non-extractable and only ever used through WebCrypto. */
+  keyPair: CryptoKeyPair;
+  /** API-session certificate chain, PEM, leaf first. */
+  certificates: string[];
+  /** Epoch ms of the leaf's validity window. */
+  certificateNotBefore: number;
+  certificateNotAfter: number;
+  /** The network's CA bundle (PEM) from `/.well-known/est/cacerts`: trust anchors for routers. */
+  caBundle: string[];
+  idp?: IdpTokens;
+  enrolledAt: number;
+}
+
+/** Login in progress across the IdP redirect. */
+export interface PendingLogin {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  /** Path, query and hash the person first asked for. */
+  returnTo: string;
+  signerName: string;
+  startedAt: number;
+}
+
+const IDENTITY = 'identity';
+const PENDING = 'pending-login';
+
+let storeHandle: UseStore | undefined;
+/** One database, one object store: key/value rows for the identity, pending login and cookie jar. */
+export function ztStore(): UseStore {
+  storeHandle ??= createStore('zt', 'kv');
+  return storeHandle;
+}
+
+export const loadIdentity = () => get<StoredIdentity>(IDENTITY, ztStore());
+export const saveIdentity = (identity: StoredIdentity) => set(IDENTITY, identity, ztStore());
+export const loadPendingLogin = () => get<PendingLogin>(PENDING, ztStore());
+export const savePendingLogin = (pending: PendingLogin) => set(PENDING, pending, ztStore());
+export const clearPendingLogin = () => del(PENDING, ztStore());
+
+/** Wipes every row: identity, keys, tokens, pending login and the cookie jar. */
+export const wipeStore = () => clear(ztStore());
