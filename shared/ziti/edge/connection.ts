@@ -76,6 +76,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   #inflight: Promise<void> = Promise.resolve();
   #fin: Promise<void> | undefined;
   #finReceived = false;
+  /** A failure to report once the reader has taken the data that arrived before it. */
+  #deferredError: Error | undefined;
   #closeInfo: EdgeCloseInfo | undefined;
   #resolveClosed!: (info: EdgeCloseInfo) => void;
 
@@ -95,7 +97,13 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
         start: (c) => {
           this.#readController = c;
         },
-        pull: () => this.#releaseDrain(),
+        pull: () => {
+          if (this.#deferredError && this.queuedBytes === 0) {
+            this.#readController.error(this.#deferredError);
+            return;
+          }
+          this.#releaseDrain();
+        },
         cancel: () => {
           this.#readEnded = true;
           this.#releaseDrain();
@@ -163,7 +171,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
 
   onChannelClosed(info: ChannelCloseInfo): void {
     const error = new ZitiChannelClosedError('channel closed', { cause: info.error });
-    this.#finish({ initiator: 'channel', reason: 'channel closed', error }, error);
+    this.#finish({ initiator: 'channel', reason: 'channel closed', error }, error, true);
   }
 
   closeWrite(): Promise<void> {
@@ -285,16 +293,21 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   #fail(error: Error): void {
     if (this.#closeInfo) return;
     this.#sendStateClosed(error.message);
-    this.#finish({ initiator: 'error', reason: error.message, error }, error);
+    this.#finish({ initiator: 'error', reason: error.message, error }, error, true);
   }
 
-  #finish(info: EdgeCloseInfo, error: Error): void {
+  /**
+   * Ends the connection. With `afterQueued`, bytes already queued for the reader are still
+   * delivered before the readable errors (they were received intact, as in Go's reader).
+   */
+  #finish(info: EdgeCloseInfo, error: Error, afterQueued = false): void {
     if (this.#closeInfo) return;
     this.#closeInfo = info;
     this.#mux.unregister(this.connId, this);
     if (!this.#readEnded) {
       this.#readEnded = true;
-      this.#readController.error(error);
+      if (afterQueued && this.queuedBytes > 0) this.#deferredError = error;
+      else this.#readController.error(error);
     }
     this.#writeController.error(error);
     this.#early = [];

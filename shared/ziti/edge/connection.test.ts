@@ -1,0 +1,344 @@
+import sodium from 'libsodium-wrappers';
+import { describe, expect, it } from 'vitest';
+import { channelPair, readAll } from '../_test/fixtures.ts';
+import type { Channel } from '../channel/channel.ts';
+import { ContentType, EdgeErrorCode, EdgeFlag, HeaderId } from '../channel/constants.ts';
+import type { Message } from '../channel/message.ts';
+import {
+  ZitiChannelClosedError,
+  ZitiConnectionClosedError,
+  ZitiDialError,
+  ZitiE2EError,
+} from '../errors.ts';
+import { acceptConnect, rejectConnect } from './accept.ts';
+import { dialService } from './dial.ts';
+import {
+  decodeConnect,
+  decodeData,
+  encodeData,
+  encodeStateClosed,
+  encodeStateConnected,
+  joinMultipart,
+} from './messages.ts';
+import { EdgeMux } from './mux.ts';
+import type { EdgeConnection } from './types.ts';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Router that hosts every Connect itself and runs `serve` on the connection (not awaited). */
+function hostingRouter(
+  router: Channel,
+  serve: (conn: EdgeConnection, connect: Message) => Promise<void>,
+): Message[] {
+  const connects: Message[] = [];
+  router.handle(ContentType.Connect, (msg) => {
+    connects.push(msg);
+    void acceptConnect(router, msg, { circuitId: `circuit-${decodeConnect(msg).connId}` }).then(
+      (c) => serve(c, msg),
+    );
+  });
+  return connects;
+}
+
+async function echo(conn: EdgeConnection): Promise<void> {
+  const data = await readAll(conn.readable);
+  const w = conn.writable.getWriter();
+  await w.write(data);
+  await w.close();
+}
+
+/** Records every message the router receives of the given types (wraps the mux). */
+function recordData(router: Channel): Message[] {
+  const seen: Message[] = [];
+  const mux = EdgeMux.of(router);
+  const orig = mux.register.bind(mux);
+  mux.register = (connId, sink) =>
+    orig(connId, {
+      onMessage: (m) => {
+        seen.push(m);
+        return sink.onMessage(m);
+      },
+      onChannelClosed: (i) => sink.onChannelClosed(i),
+    });
+  return seen;
+}
+
+describe('dial', () => {
+  for (const encryptionRequired of [false, true]) {
+    it(`exchanges data and half-closes (encryption ${encryptionRequired})`, async () => {
+      const { client, router } = await channelPair();
+      const connects = hostingRouter(router, echo);
+      const seen = recordData(router);
+      const conn = await dialService(client, {
+        sessionToken: 'dial-token',
+        encryptionRequired,
+        appData: { dst_protocol: 'tcp', dst_hostname: 'app.ziti', dst_port: '80' },
+      });
+      expect(conn.encrypted).toBe(encryptionRequired);
+      expect(conn.circuitId).toBe(`circuit-${conn.connId}`);
+      const req = decodeConnect(connects[0]!);
+      expect(req.sessionToken).toBe('dial-token');
+      expect(req.seq).toBe(0);
+      expect(JSON.parse(str(req.appData!))).toEqual({
+        dst_protocol: 'tcp',
+        dst_hostname: 'app.ziti',
+        dst_port: '80',
+      });
+      expect(req.publicKey !== undefined).toBe(encryptionRequired);
+      expect(req.cryptoMethod).toBe(encryptionRequired ? 0 : undefined);
+
+      const w = conn.writable.getWriter();
+      await w.write(text('GET / HTTP/1.1\r\n\r\n'));
+      await w.write(new Uint8Array(100_000).fill(65)); // cut into ≤ 32 KiB Data frames
+      await w.close();
+      await w.close().catch(() => {});
+      await conn.closeWrite(); // idempotent
+      const back = await readAll(conn.readable);
+      expect(back.length).toBe(18 + 100_000);
+      expect(str(back.subarray(0, 18))).toBe('GET / HTTP/1.1\r\n\r\n');
+
+      const data = seen.filter((m) => m.contentType === ContentType.Data).map(decodeData);
+      expect(data.map((d) => d.seq)).toEqual(data.map((_, i) => i + 1));
+      expect(data.every((d) => d.body.length <= 32 * 1024)).toBe(true);
+      const fins = data.filter((d) => d.fin);
+      expect(fins).toHaveLength(1);
+      expect(fins[0]!.body).toHaveLength(0); // FIN: empty and never encrypted
+      if (encryptionRequired) expect(data[0]!.body).toHaveLength(24); // header alone first
+      const info = await conn.closed;
+      expect(info.reason).toBe('both sides finished');
+      await client.close();
+    });
+  }
+
+  it('maps StateClosed with ErrorCode + StructuredError to ZitiDialError', async () => {
+    const { client, router } = await channelPair();
+    router.handle(ContentType.Connect, (msg) => {
+      void rejectConnect(router, msg, {
+        reason: 'posture check failed',
+        errorCode: EdgeErrorCode.PostureCheckFailed,
+        structuredError: {
+          message: 'posture',
+          code: 15,
+          retryHint: 3,
+          failingPostureCheckIds: ['pc1'],
+        },
+      });
+    });
+    const err = await dialService(client, { sessionToken: 't', encryptionRequired: false }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(ZitiDialError);
+    expect(err.message).toBe('posture check failed');
+    expect(err.errorCode).toBe(15);
+    expect(err.structured).toEqual({
+      message: 'posture',
+      code: 15,
+      retryHint: 3,
+      failingPostureCheckIds: ['pc1'],
+    });
+    expect(EdgeMux.of(client).size).toBe(0);
+    await client.close();
+  });
+
+  it('fails closed when an encryptionRequired dial gets no terminator key', async () => {
+    const { client, router } = await channelPair();
+    const closes: Message[] = [];
+    router.handle(ContentType.StateClosed, (m) => void closes.push(m));
+    router.handle(ContentType.Connect, (msg) => {
+      void router.reply(msg, encodeStateConnected({ connId: decodeConnect(msg).connId }));
+    });
+    const err = await dialService(client, { sessionToken: 't', encryptionRequired: true }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(ZitiE2EError);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closes).toHaveLength(1);
+    await client.close();
+  });
+
+  it('times out a dial without answer and tells the router', async () => {
+    const { client, router } = await channelPair();
+    const closes: Message[] = [];
+    router.handle(ContentType.StateClosed, (m) => void closes.push(m));
+    const err = await dialService(client, {
+      sessionToken: 't',
+      encryptionRequired: false,
+      connectTimeoutMs: 30,
+    }).catch((e) => e);
+    expect(err.code).toBe('ERR_ZITI_TIMEOUT');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closes).toHaveLength(1);
+    await client.close();
+  });
+
+  it('multiplexes many connections on one channel', async () => {
+    const { client, router } = await channelPair();
+    hostingRouter(router, echo);
+    const results = await Promise.all(
+      Array.from({ length: 25 }, async (_, i) => {
+        const conn = await dialService(client, {
+          sessionToken: 't',
+          encryptionRequired: i % 2 === 0,
+        });
+        const w = conn.writable.getWriter();
+        await w.write(text(`conn ${i} `.repeat(1000)));
+        await w.close();
+        return str(await readAll(conn.readable));
+      }),
+    );
+    results.forEach((r, i) => expect(r).toBe(`conn ${i} `.repeat(1000)));
+    await client.close();
+  });
+
+  it('peer StateClosed ends the readable after buffered data; writes then fail', async () => {
+    const { client, router } = await channelPair();
+    hostingRouter(router, async (c) => {
+      const w = c.writable.getWriter();
+      await w.write(text('last words'));
+      await c.close('bye');
+    });
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
+    expect(str(await readAll(conn.readable))).toBe('last words');
+    const info = await conn.closed;
+    expect(info).toMatchObject({ initiator: 'remote', reason: 'bye' });
+    await expect(conn.writable.getWriter().write(text('x'))).rejects.toBeInstanceOf(
+      ZitiConnectionClosedError,
+    );
+    await client.close();
+  });
+
+  it('a closing channel ends every connection with ZitiChannelClosedError', async () => {
+    const { client, router } = await channelPair();
+    hostingRouter(router, async () => {});
+    const conns = await Promise.all(
+      [1, 2, 3].map(() => dialService(client, { sessionToken: 't', encryptionRequired: false })),
+    );
+    await router.close();
+    for (const c of conns) {
+      expect((await c.closed).initiator).toBe('channel');
+      await expect(c.readable.getReader().read()).rejects.toBeInstanceOf(ZitiChannelClosedError);
+    }
+  });
+});
+
+describe('E2E against a hand-written libsodium terminator', () => {
+  /**
+   * A router whose terminator uses libsodium directly (not our e2e module): StateConnected with its
+   * key, its header, then whatever `script` sends, all in one burst right after StateConnected.
+   */
+  async function setup(
+    script: (push: (m: Uint8Array, flags?: number) => Message, header: Uint8Array) => Message[],
+  ) {
+    await sodium.ready;
+    const { client, router } = await channelPair();
+    const received: Uint8Array[] = [];
+    const closes: number[] = [];
+    router.handle(ContentType.Connect, (msg) => {
+      const req = decodeConnect(msg);
+      const kp = sodium.crypto_kx_keypair();
+      const keys = sodium.crypto_kx_server_session_keys(
+        kp.publicKey,
+        kp.privateKey,
+        req.publicKey!,
+      );
+      const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(
+        keys.sharedTx,
+      );
+      let pull: sodium.StateAddress | undefined;
+      EdgeMux.of(router).register(req.connId, {
+        onMessage: (m) => {
+          if (m.contentType === ContentType.StateClosed) closes.push(req.connId);
+          if (m.contentType !== ContentType.Data) return;
+          const d = decodeData(m);
+          if (d.body.length === 0) return;
+          if (!pull)
+            pull = sodium.crypto_secretstream_xchacha20poly1305_init_pull(d.body, keys.sharedRx);
+          else {
+            const r = sodium.crypto_secretstream_xchacha20poly1305_pull(pull, d.body, null);
+            received.push(r ? r.message : text('<forged>'));
+          }
+        },
+        onChannelClosed: () => {},
+      });
+      let seq = 1;
+      const push = (m: Uint8Array, flags = 0) =>
+        encodeData({
+          connId: req.connId,
+          seq: seq++,
+          flags,
+          body: sodium.crypto_secretstream_xchacha20poly1305_push(state, m, null, 0),
+        });
+      const burst = [
+        encodeStateConnected({ connId: req.connId, circuitId: 'c', publicKey: kp.publicKey }),
+        ...script(push, header),
+      ];
+      void (async () => {
+        await router.reply(msg, burst[0]!);
+        for (const m of burst.slice(1)) await router.send(m);
+      })();
+    });
+    return { client, router, received, closes };
+  }
+
+  it('reads data that follows StateConnected at once, multipart included, and is read by libsodium', async () => {
+    const { client, received } = await setup((push, header) => {
+      const hdr = encodeData({ connId: 1, seq: 0, body: header });
+      return [
+        { ...hdr, headers: new Map([[HeaderId.ConnId, hdr.headers.get(HeaderId.ConnId)!]]) },
+        push(text('hello ')),
+        push(joinMultipart([text('multi'), text('part '), text('world')]), EdgeFlag.MULTIPART_MSG),
+        encodeData({ connId: 1, flags: EdgeFlag.FIN }),
+      ];
+    });
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
+    expect(conn.connId).toBe(1);
+    expect(str(await readAll(conn.readable))).toBe('hello multipart world');
+    const w = conn.writable.getWriter();
+    await w.write(text('from us'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(received.map(str)).toEqual(['from us']);
+    await client.close();
+  });
+
+  it('tampered ciphertext closes that connection only', async () => {
+    const { client, closes } = await setup((push, header) => {
+      const fine = push(text('fine '));
+      const bad = push(text('evil'));
+      bad.body[3]! ^= 0x40;
+      return [encodeData({ connId: 1, body: header }), fine, bad];
+    });
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
+    const reader = conn.readable.getReader();
+    expect(str((await reader.read()).value!)).toBe('fine ');
+    await expect(reader.read()).rejects.toBeInstanceOf(ZitiE2EError);
+    expect((await conn.closed).initiator).toBe('error');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closes).toEqual([1]);
+    expect(client.isClosed).toBe(false);
+    await client.close();
+  });
+
+  it('a peer header that is not 24 bytes closes that connection only', async () => {
+    const { client, closes } = await setup((_push, header) => [
+      encodeData({ connId: 1, body: new Uint8Array([...header, 0]) }),
+    ]);
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
+    await expect(conn.readable.getReader().read()).rejects.toBeInstanceOf(ZitiE2EError);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closes).toEqual([1]);
+    expect(client.isClosed).toBe(false);
+    await client.close();
+  });
+
+  it('StateClosed from the router during the burst is reported', async () => {
+    const { client } = await setup((_p, header) => [
+      encodeData({ connId: 1, body: header }),
+      encodeStateClosed({ connId: 1, reason: 'circuit gone' }),
+    ]);
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
+    expect(await readAll(conn.readable)).toHaveLength(0);
+    expect(await conn.closed).toMatchObject({ initiator: 'remote', reason: 'circuit gone' });
+    await client.close();
+  });
+});
