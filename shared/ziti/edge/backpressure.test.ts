@@ -1,0 +1,84 @@
+/**
+ * Backpressure (connection.ts policy): a reader that stops while the peer writes 64 MiB must keep
+ * memory bounded: the connection queues at most its window, then the channel stops reading, the
+ * transport fills, and the peer's writes stall. Nothing is lost once the reader resumes.
+ */
+import { describe, expect, it } from 'vitest';
+import { channelPair } from '../_test/fixtures.ts';
+import { ContentType } from '../channel/constants.ts';
+import { acceptConnect } from './accept.ts';
+import type { EdgeConnectionImpl } from './connection.ts';
+import { dialService } from './dial.ts';
+import type { EdgeConnection } from './types.ts';
+
+const TOTAL = 64 * 1024 * 1024;
+const CHUNK = 256 * 1024;
+const WINDOW = 1024 * 1024;
+const TRANSPORT_HWM = 64 * 1024;
+
+describe('backpressure', () => {
+  for (const encryptionRequired of [false, true]) {
+    it(`a stopped reader keeps memory bounded while the peer writes 64 MiB (encryption ${encryptionRequired})`, async () => {
+      const { client, router } = await channelPair({}, {}, TRANSPORT_HWM);
+      let accepted = 0;
+      let writerDone = false;
+      let sender: Promise<void> = Promise.resolve();
+      router.handle(ContentType.Connect, (msg) => {
+        void acceptConnect(router, msg).then((conn: EdgeConnection) => {
+          sender = (async () => {
+            const w = conn.writable.getWriter();
+            const chunk = new Uint8Array(CHUNK);
+            for (let sent = 0; sent < TOTAL; sent += CHUNK) {
+              chunk[0] = (sent / CHUNK) & 0xff;
+              await w.write(chunk);
+              accepted += CHUNK;
+            }
+            await w.close();
+            writerDone = true;
+          })();
+        });
+      });
+      const conn = (await dialService(client, {
+        sessionToken: 't',
+        encryptionRequired,
+        receiveWindowBytes: WINDOW,
+      })) as EdgeConnectionImpl;
+
+      // The reader does nothing for a while.
+      const heapBefore = process.memoryUsage().heapUsed;
+      await new Promise((r) => setTimeout(r, 400));
+      const frame = 32 * 1024 + 17 + 100;
+      // Bytes the sender got accepted: the receive window + both transports' buffers + frames in
+      // flight (one per hop) + the chunk being written. Far below 64 MiB.
+      const bound = WINDOW + 2 * TRANSPORT_HWM + CHUNK + 4 * frame;
+      expect(writerDone).toBe(false);
+      expect(accepted).toBeLessThanOrEqual(bound);
+      expect(conn.queuedBytes).toBeLessThanOrEqual(WINDOW + frame);
+      expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(32 * 1024 * 1024);
+
+      // Resume: everything arrives, in order.
+      let received = 0;
+      let expectedTag = 0;
+      const reader = conn.readable.getReader();
+      let offsetInChunk = 0;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (let i = 0; i < value.length; ) {
+          if (offsetInChunk === 0) {
+            expect(value[i]).toBe(expectedTag & 0xff);
+            expectedTag++;
+          }
+          const step = Math.min(value.length - i, CHUNK - offsetInChunk);
+          i += step;
+          offsetInChunk = (offsetInChunk + step) % CHUNK;
+        }
+        received += value.length;
+      }
+      await sender;
+      expect(received).toBe(TOTAL);
+      expect(writerDone).toBe(true);
+      await client.close();
+    }, 60_000);
+  }
+});
