@@ -207,6 +207,20 @@ describe('injectShim', () => {
     expect(r.headers.get('content-encoding')).toBe('br');
   });
 
+  it('also takes and returns a whole Response', async () => {
+    const res = new Response(html, {
+      status: 200,
+      statusText: 'OK',
+      headers: { 'content-type': 'text/html', 'x-a': '1' },
+    });
+    const out = injectShim(res);
+    expect(out.status).toBe(200);
+    expect(out.headers.get('x-a')).toBe('1');
+    expect(await out.text()).toBe(injected);
+    const js = new Response('x', { headers: { 'content-type': 'text/javascript' } });
+    expect(injectShim(js)).toBe(js);
+  });
+
   it('recognises the HTML MIME essence only', () => {
     expect(isHtml(new Headers({ 'content-type': 'TEXT/HTML ; charset=x' }))).toBe(true);
     expect(isHtml(new Headers({ 'content-type': 'text/html-sandboxed' }))).toBe(false);

@@ -238,11 +238,42 @@ export function isHtml(headers: Headers): boolean {
  * and Content-Length), then injects. Anything that is not a whole HTML document (another type, no
  * body, a 206 part, an encoding we cannot undo) is returned unchanged, with `injected: false`.
  */
+export function injectShim(response: Response, tag?: string): Response;
 export function injectShim(
   status: number,
   headers: Headers,
   body: ReadableStream<Uint8Array> | null,
-  tag: string = SHIM_TAG,
+  tag?: string,
+): { headers: Headers; body: ReadableStream<Uint8Array> | null; injected: boolean };
+export function injectShim(
+  statusOrResponse: number | Response,
+  headersOrTag?: Headers | string,
+  maybeBody?: ReadableStream<Uint8Array> | null,
+  maybeTag?: string,
+): Response | { headers: Headers; body: ReadableStream<Uint8Array> | null; injected: boolean } {
+  if (statusOrResponse instanceof Response) {
+    const res = statusOrResponse;
+    const r = injectParts(res.status, res.headers, res.body, (headersOrTag as string) ?? SHIM_TAG);
+    if (!r.injected) return res;
+    return new Response(r.body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: r.headers,
+    });
+  }
+  return injectParts(
+    statusOrResponse,
+    headersOrTag as Headers,
+    maybeBody ?? null,
+    maybeTag ?? SHIM_TAG,
+  );
+}
+
+function injectParts(
+  status: number,
+  headers: Headers,
+  body: ReadableStream<Uint8Array> | null,
+  tag: string,
 ): { headers: Headers; body: ReadableStream<Uint8Array> | null; injected: boolean } {
   if (!body || !isHtml(headers) || status === 206 || status < 200) {
     return { headers, body, injected: false };
