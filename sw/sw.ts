@@ -1,9 +1,20 @@
 /// <reference lib="webworker" />
+/**
+ * The service worker: every request of the app's origin (and of hosts a dialable service intercepts)
+ * goes over OpenZiti; our own files go to the network; nothing meant for the dark app ever does.
+ */
 import { clientsClaim } from 'workbox-core';
-import { registerRoute } from 'workbox-routing';
+import { Route, Router } from 'workbox-routing';
+import type { HTTPMethod } from 'workbox-routing/utils/constants.js';
+import type { PageToWorker, WorkerReply } from '../shared/identity/messages.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
+import { failClosedResponse } from './tunnel/fail-closed.ts';
+import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
+import { WorkerState } from './tunnel/worker-state.ts';
 
 declare const self: ServiceWorkerGlobalScope;
+
+const state = new WorkerState(self.location.protocol === 'https:');
 
 // A new build takes over at once; pages wait for `controllerchange`, never a timer.
 self.addEventListener('install', () => {
@@ -11,16 +22,76 @@ self.addEventListener('install', () => {
 });
 clientsClaim();
 
+const router = new Router();
+
 /** Answered by the service worker itself: proves it controls the page and reports its build. */
-registerRoute(
-  ({ url }) =>
-    url.origin === self.location.origin && url.pathname === `${RESERVED_PREFIX}sw-status`,
-  async () =>
-    new Response(JSON.stringify({ version: BUILD_VERSION, scope: self.registration.scope }), {
-      headers: {
-        'content-type': 'application/json',
-        'cache-control': 'no-store',
-        [SW_HEADER]: BUILD_VERSION,
-      },
-    }),
+router.registerRoute(
+  new Route(
+    ({ url }) =>
+      url.origin === self.location.origin && url.pathname === `${RESERVED_PREFIX}sw-status`,
+    async () =>
+      new Response(JSON.stringify({ version: BUILD_VERSION, scope: self.registration.scope }), {
+        headers: {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          [SW_HEADER]: BUILD_VERSION,
+        },
+      }),
+  ),
 );
+
+// Workbox's method type lists six methods, but a route matches any method string it is given.
+for (const method of TUNNEL_METHODS as readonly string[] as HTTPMethod[]) {
+  router.registerRoute(
+    new Route(
+      (ctx) => matchTunnelled(ctx, state),
+      (ctx) => handleTunnelled(ctx, state),
+      method,
+    ),
+  );
+}
+
+self.addEventListener('fetch', (event) => {
+  const handled = router.handleRequest({ event, request: event.request });
+  if (handled) {
+    event.respondWith(handled);
+    return;
+  }
+  // Fail closed for methods no route covers: a request meant for the dark app never leaves unheard.
+  const url = new URL(event.request.url);
+  if (matchTunnelled({ url, request: event.request }, state)) {
+    event.respondWith(
+      failClosedResponse(
+        'method-not-supported',
+        `the method ${event.request.method} is not carried`,
+        false,
+      ),
+    );
+  }
+});
+
+self.addEventListener('message', (event) => {
+  const message = event.data as PageToWorker;
+  const port = event.ports[0];
+  const reply = (answer: WorkerReply) => port?.postMessage(answer);
+  const work = (async () => {
+    switch (message?.type) {
+      case 'zt:claim':
+        await self.clients.claim();
+        break;
+      case 'zt:identity-changed':
+      case 'zt:logout':
+        await state.reset();
+        break;
+      default:
+        throw new Error(`unknown message ${JSON.stringify(message)}`);
+    }
+  })();
+  event.waitUntil(
+    work.then(
+      () => reply({ ok: true }),
+      (err: unknown) =>
+        reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+    ),
+  );
+});

@@ -1,0 +1,160 @@
+/// <reference lib="webworker" />
+import type { RouteHandlerCallbackOptions, RouteMatchCallbackOptions } from 'workbox-core';
+import { HttpError } from '../../shared/http/index.ts';
+import { ZitiApiError, ZitiDialError, ZitiError } from '../../shared/ziti/index.ts';
+import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
+import { decideRoute } from '../route-decision.ts';
+import { failClosedResponse, type TunnelFailure } from './fail-closed.ts';
+import { NoRouterError, RouterUnreachableError } from './router-channels.ts';
+import { ServiceAccessError } from './tunnel.ts';
+import type { WorkerState } from './worker-state.ts';
+
+declare const self: ServiceWorkerGlobalScope;
+
+/** Every method a route is registered for; anything else meant for the app is refused (fail closed). */
+export const TUNNEL_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+  'REPORT',
+  'SEARCH',
+] as const;
+
+/** What the match callback hands the handler. `service` undefined means the app's own service. */
+type TunnelMatch =
+  | { pending: false; service?: string; host: string; port: number }
+  | { pending: true };
+
+const DEFAULT_PORT: Record<string, number> = { 'http:': 80, 'https:': 443 };
+
+const isOwnPath = (path: string) => path.startsWith('/__zt/') || path === '/sw.js';
+
+/**
+ * Synchronous (workbox match callbacks are): the app's origin except our files, and hosts that a
+ * dialable service intercepts. Before the intercept list is known (a freshly started worker), every
+ * other http(s) request is matched as `pending` and decided in the handler.
+ */
+export function matchTunnelled(
+  { url }: Pick<RouteMatchCallbackOptions, 'url' | 'request'>,
+  state: WorkerState,
+): TunnelMatch | false {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  if (url.origin === self.location.origin) {
+    return isOwnPath(url.pathname)
+      ? false
+      : {
+          pending: false,
+          host: url.hostname,
+          port: Number(url.port) || DEFAULT_PORT[url.protocol]!,
+        };
+  }
+  const context = state.routeContext();
+  if (!context) return { pending: true };
+  const decision = decideRoute(url, context);
+  return decision.kind === 'tunnel'
+    ? { pending: false, service: decision.service, host: decision.host, port: decision.port }
+    : false;
+}
+
+function failureKind(err: unknown): [TunnelFailure, string] {
+  if (err instanceof NoRouterError) return ['no-router', err.message];
+  if (err instanceof RouterUnreachableError) return ['router-unreachable', err.message];
+  if (err instanceof ServiceAccessError) return ['service-unavailable', err.message];
+  if (err instanceof ZitiApiError)
+    return err.status === 401
+      ? ['identity-expired', err.message]
+      : ['service-unavailable', err.message];
+  if (err instanceof ZitiDialError) return ['dial-failed', err.message];
+  if (err instanceof ZitiError) return ['router-unreachable', err.message];
+  if (err instanceof HttpError) return ['upstream-error', err.message];
+  return ['upstream-error', err instanceof Error ? err.message : String(err)];
+}
+
+/** The bootstrap page, for navigations that need a login; the address bar keeps the app's URL. */
+async function bootstrapPage(): Promise<Response> {
+  const page = await fetch(`${self.location.origin}/__zt/index.html`, { cache: 'no-cache' });
+  return new Response(page.body, {
+    status: 200,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-zt-sw': 'bootstrap',
+    },
+  });
+}
+
+export async function handleTunnelled(
+  { request, url, params, event }: RouteHandlerCallbackOptions,
+  state: WorkerState,
+): Promise<Response> {
+  const navigation = request.mode === 'navigate';
+  let match = params as TunnelMatch;
+  if (match.pending) {
+    const context = await state.routeContextReady();
+    const decision = context ? decideRoute(url, context) : { kind: 'network' as const };
+    if (decision.kind !== 'tunnel') return fetch(request);
+    match = { pending: false, service: decision.service, host: decision.host, port: decision.port };
+  }
+
+  const tunnel = await state.tunnel().catch(() => undefined);
+  if (!tunnel || state.expired) {
+    if (navigation) return bootstrapPage();
+    return tunnel
+      ? failClosedResponse('identity-expired', 'sign in again: reload the page', false)
+      : failClosedResponse('no-identity', 'sign in on this site first', false);
+  }
+  const upkeep = state.maintain();
+  if (upkeep) event.waitUntil(upkeep);
+  try {
+    const serviceName = match.service ?? tunnel.identity.config.service;
+    const publicOrigin = self.location.origin;
+    const ownApp = match.service === undefined;
+    // The dark app is dialled at its intercept address; the Host header follows the config.
+    const target = ownApp
+      ? await tunnel.appTarget(serviceName, { host: match.host, port: match.port })
+      : { host: match.host, port: match.port };
+    const jar = await state.cookieJar();
+    const cookie = await jar.cookieHeader(url.href);
+    const { body, contentLength } = await readRequestBody(request);
+    const head = buildRequestHead(request, {
+      publicOrigin,
+      ...(ownApp && tunnel.identity.config.upstreamHost === 'intercept'
+        ? { host: `${target.host}:${target.port}` }
+        : {}),
+      cookie,
+      userAgent: navigator.userAgent,
+    });
+    const response = await tunnel.pool(serviceName, target).request({
+      ...head,
+      ...(body ? { body } : {}),
+      ...(contentLength !== undefined ? { contentLength } : {}),
+      signal: request.signal,
+    });
+    await jar.setFromResponse(url.href, response.setCookies);
+    // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
+    const document = request.destination === 'document' || request.destination === 'iframe';
+    return buildBrowserResponse(response, {
+      publicOrigin,
+      darkOrigins: [
+        `http://${target.host}:${target.port}`,
+        `https://${target.host}:${target.port}`,
+      ],
+      injectShim: document,
+    });
+  } catch (err) {
+    const [kind, detail] = failureKind(err);
+    if (kind === 'identity-expired' && navigation) return bootstrapPage();
+    return failClosedResponse(kind, detail, navigation);
+  }
+}

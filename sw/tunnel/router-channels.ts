@@ -1,0 +1,146 @@
+import { X509Certificate } from '@peculiar/x509';
+import type { StoredIdentity } from '../../shared/identity/store.ts';
+import { webSocketDuplex } from '../../shared/streams/websocket.ts';
+import { connectTls } from '../../shared/tls/index.ts';
+import { type Channel, type EdgeRouterInfo, openChannel } from '../../shared/ziti/index.ts';
+
+/** Backoff after a failed connect: doubles from the first value up to the last. */
+const BACKOFF_MS = { first: 500, max: 15_000 } as const;
+
+interface RouterState {
+  channel?: Promise<Channel>;
+  /** Time of the last successful connect (WebSocket + TLS + hello), a latency estimate. */
+  connectMs?: number;
+  failures: number;
+  retryAt: number;
+}
+
+export class RouterUnreachableError extends Error {
+  override readonly name = 'RouterUnreachableError';
+}
+export class NoRouterError extends Error {
+  override readonly name = 'NoRouterError';
+}
+
+/**
+ * The WebSocket URL a browser uses for a router (reference §5): `wss` preferred; `ws` only from a page
+ * that is itself plain http (development), since the browser forbids mixed content otherwise. The
+ * inner mutual TLS is what authenticates both ends either way.
+ */
+export function routerWebSocketUrl(
+  router: EdgeRouterInfo,
+  pageIsSecure: boolean,
+): string | undefined {
+  const urls = { ...router.urls, ...router.supportedProtocols };
+  const raw = urls.wss ?? (pageIsSecure ? undefined : urls.ws);
+  if (!raw) return undefined;
+  const url = new URL(raw);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/ws';
+  return url.href;
+}
+
+const pemToDer = (pem: string) => new Uint8Array(new X509Certificate(pem).rawData);
+
+/**
+ * One channel per edge router (WebSocket -> TLS 1.3 with the session certificate -> channel V2),
+ * shared by every request and tab. Picks an online router with an open channel, or the fastest
+ * known one, and backs off from routers that failed.
+ */
+export class RouterChannels {
+  readonly #routers = new Map<string, RouterState>();
+  #identity: StoredIdentity;
+  readonly #pageIsSecure: boolean;
+
+  constructor(identity: StoredIdentity, pageIsSecure: boolean) {
+    this.#identity = identity;
+    this.#pageIsSecure = pageIsSecure;
+  }
+
+  /** A renewed certificate applies to channels opened from now on; open ones stay authenticated. */
+  updateIdentity(identity: StoredIdentity): void {
+    this.#identity = identity;
+  }
+
+  async channelFor(routers: readonly EdgeRouterInfo[]): Promise<Channel> {
+    const urls = routers
+      .filter((r) => r.isOnline !== false && r.disabled !== true)
+      .sort((a, b) => (a.cost ?? 0) - (b.cost ?? 0))
+      .map((r) => routerWebSocketUrl(r, this.#pageIsSecure))
+      .filter((u): u is string => u !== undefined);
+    if (urls.length === 0)
+      throw new NoRouterError('no online edge router offers a WebSocket listener for this service');
+
+    const open = urls.filter((u) => this.#routers.get(u)?.channel);
+    if (open.length > 0) {
+      const fastest = open.sort(
+        (a, b) => (this.#routers.get(a)!.connectMs ?? 0) - (this.#routers.get(b)!.connectMs ?? 0),
+      )[0]!;
+      try {
+        return await this.#routers.get(fastest)!.channel!;
+      } catch {
+        // it failed while we waited; fall through and connect afresh
+      }
+    }
+    const now = Date.now();
+    const ready = urls.filter((u) => (this.#routers.get(u)?.retryAt ?? 0) <= now);
+    // When every router is backing off, still try the one due first: a request must not fail unheard.
+    const order =
+      ready.length > 0
+        ? ready
+        : [...urls]
+            .sort((a, b) => this.#routers.get(a)!.retryAt - this.#routers.get(b)!.retryAt)
+            .slice(0, 1);
+    const errors: string[] = [];
+    for (const url of order) {
+      try {
+        return await this.#connect(url);
+      } catch (err) {
+        errors.push(`${new URL(url).host}: ${(err as Error).message}`);
+      }
+    }
+    throw new RouterUnreachableError(errors.join('; '));
+  }
+
+  #connect(url: string): Promise<Channel> {
+    const state = this.#routers.get(url) ?? { failures: 0, retryAt: 0 };
+    this.#routers.set(url, state);
+    const started = performance.now();
+    const identity = this.#identity;
+    const channel = (async () => {
+      const transport = await webSocketDuplex(new WebSocket(url));
+      const tls = await connectTls(transport, {
+        trustedCertificates: identity.caBundle.map(pemToDer),
+        clientCertificateChain: identity.certificates.map(pemToDer),
+        clientKey: identity.keyPair.privateKey,
+      });
+      return openChannel(tls, { sessionToken: identity.apiSession.token });
+    })();
+    state.channel = channel;
+    channel.then(
+      (ch) => {
+        state.connectMs = performance.now() - started;
+        state.failures = 0;
+        state.retryAt = 0;
+        void ch.closed.then(() => {
+          if (state.channel === channel) delete state.channel;
+        });
+      },
+      () => {
+        if (state.channel === channel) delete state.channel;
+        state.failures += 1;
+        state.retryAt =
+          Date.now() + Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** (state.failures - 1));
+      },
+    );
+    return channel;
+  }
+
+  /** Closes every channel (logout, identity change). */
+  async closeAll(): Promise<void> {
+    const channels = [...this.#routers.values()]
+      .map((s) => s.channel)
+      .filter((c) => c !== undefined);
+    this.#routers.clear();
+    await Promise.allSettled(channels.map(async (c) => (await c).close()));
+  }
+}

@@ -1,0 +1,175 @@
+import { HttpPool } from '../../shared/http/index.ts';
+import { CONFIG_TYPES } from '../../shared/identity/sdk-info.ts';
+import type { StoredIdentity } from '../../shared/identity/store.ts';
+import {
+  ControllerClient,
+  dialService,
+  type EdgeConnection,
+  EdgeErrorCode,
+  type InterceptV1,
+  ZitiDialError,
+  type ZitiService,
+  type ZitiSession,
+} from '../../shared/ziti/index.ts';
+import type { DialableService } from '../route-decision.ts';
+import { RouterChannels } from './router-channels.ts';
+
+/** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
+const POOL_SIZE = 8;
+const POOL_IDLE_MS = 60_000;
+/** Services and intercepts are re-read this often (and after any identity change). */
+const SERVICE_TTL_MS = 5 * 60_000;
+
+export class ServiceAccessError extends Error {
+  override readonly name = 'ServiceAccessError';
+}
+
+export interface ServiceIndex {
+  byName: Map<string, ZitiService>;
+  intercepts: DialableService[];
+}
+
+const interceptOf = (service: ZitiService): InterceptV1 | undefined => {
+  const cfg = service.config['intercept.v1'] as InterceptV1 | undefined;
+  return cfg && Array.isArray(cfg.addresses) ? cfg : undefined;
+};
+
+/**
+ * The OpenZiti side of the service worker for one identity: the service directory, Dial sessions,
+ * router channels and an HTTP keep-alive pool per service. Built from IndexedDB state alone, so a
+ * restarted worker resumes without a login.
+ */
+export class Tunnel {
+  #identity: StoredIdentity;
+  readonly controller: ControllerClient;
+  readonly #routers: RouterChannels;
+  #services?: { at: number; index: Promise<ServiceIndex> };
+  readonly #sessions = new Map<string, Promise<ZitiSession>>();
+  readonly #pools = new Map<string, HttpPool>();
+
+  constructor(identity: StoredIdentity, pageIsSecure: boolean) {
+    this.#identity = identity;
+    this.controller = new ControllerClient({
+      baseUrl: identity.controller,
+      sessionToken: identity.apiSession.token,
+    });
+    this.#routers = new RouterChannels(identity, pageIsSecure);
+  }
+
+  get identity(): StoredIdentity {
+    return this.#identity;
+  }
+
+  /** A renewed certificate for the same API session: new channels use it, open ones stay up. */
+  updateIdentity(identity: StoredIdentity): void {
+    this.#identity = identity;
+    this.#routers.updateIdentity(identity);
+  }
+
+  services(): Promise<ServiceIndex> {
+    if (!this.#services || Date.now() - this.#services.at > SERVICE_TTL_MS) {
+      const index = this.#loadServices();
+      this.#services = { at: Date.now(), index };
+      index.catch(() => {
+        if (this.#services?.index === index) this.#services = undefined;
+      });
+    }
+    return this.#services.index;
+  }
+
+  async #loadServices(): Promise<ServiceIndex> {
+    const list = await this.controller.services({ configTypes: [...CONFIG_TYPES] });
+    const byName = new Map<string, ZitiService>();
+    const intercepts: DialableService[] = [];
+    for (const service of list) {
+      if (!service.permissions.includes('Dial')) continue;
+      byName.set(service.name, service);
+      const intercept = interceptOf(service);
+      if (intercept) intercepts.push({ name: service.name, intercept });
+    }
+    return { byName, intercepts };
+  }
+
+  async service(name: string): Promise<ZitiService> {
+    const service = (await this.services()).byName.get(name);
+    if (!service) throw new ServiceAccessError(`this identity may not dial the service "${name}"`);
+    return service;
+  }
+
+  #session(service: ZitiService): Promise<ZitiSession> {
+    let session = this.#sessions.get(service.id);
+    if (!session) {
+      session = this.controller.createSession(service.id, 'Dial');
+      this.#sessions.set(service.id, session);
+      session.catch(() => this.#sessions.delete(service.id));
+    }
+    return session;
+  }
+
+  /** Opens one edge connection to `serviceName`; a stale Dial session is replaced once. */
+  async dial(serviceName: string, target: { host: string; port: number }): Promise<EdgeConnection> {
+    const service = await this.service(serviceName);
+    const appData = {
+      dst_protocol: 'tcp',
+      dst_hostname: target.host,
+      dst_port: String(target.port),
+    };
+    for (let attempt = 0; ; attempt++) {
+      const session = await this.#session(service);
+      const channel = await this.#routers.channelFor(session.edgeRouters);
+      try {
+        return await dialService(channel, {
+          sessionToken: session.token,
+          encryptionRequired: service.encryptionRequired,
+          appData,
+        });
+      } catch (err) {
+        const stale =
+          err instanceof ZitiDialError &&
+          (err.errorCode === EdgeErrorCode.InvalidSession ||
+            err.errorCode === EdgeErrorCode.InvalidEdgeRouterForSession);
+        if (!stale || attempt > 0) throw err;
+        this.#sessions.delete(service.id);
+      }
+    }
+  }
+
+  /** The keep-alive pool for a service and dial target (one per target). */
+  pool(serviceName: string, target: { host: string; port: number }): HttpPool {
+    const key = `${serviceName}|${target.host}:${target.port}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = new HttpPool({
+        dial: async () => {
+          const conn = await this.dial(serviceName, target);
+          return {
+            readable: conn.readable,
+            writable: conn.writable,
+            close: () => void conn.close(),
+          };
+        },
+        maxConnections: POOL_SIZE,
+        idleTimeoutMs: POOL_IDLE_MS,
+      });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** The address the dark app is dialled at: the service's first intercept address and port. */
+  async appTarget(
+    serviceName: string,
+    fallback: { host: string; port: number },
+  ): Promise<{ host: string; port: number }> {
+    const intercept = interceptOf(await this.service(serviceName));
+    const host = intercept?.addresses.find((a) => !a.includes('*') && !a.includes('/'));
+    const port = intercept?.portRanges[0]?.low;
+    return host && port ? { host, port } : fallback;
+  }
+
+  async close(): Promise<void> {
+    for (const pool of this.#pools.values()) pool.close();
+    this.#pools.clear();
+    await this.#routers.closeAll();
+  }
+}
