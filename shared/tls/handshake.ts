@@ -298,7 +298,8 @@ export async function performHandshake(
   const hsSecrets = schedule.handshakeTrafficSecrets(transcript.digest());
   hs.assertEmpty();
   layer.read = new Epoch(suite, hsSecrets.server);
-  const clientHsEpoch = new Epoch(suite, hsSecrets.client);
+  // From here on our alerts, too, go out under the handshake keys (RFC 8446 §6).
+  layer.write = new Epoch(suite, hsSecrets.client);
 
   const ee = expect(await hs.next(), HandshakeType.encryptedExtensions, 'EncryptedExtensions');
   parseEncryptedExtensions(ee.body);
@@ -354,7 +355,6 @@ export async function performHandshake(
   layer.read = new Epoch(suite, apSecrets.server);
 
   // Client flight, under the client handshake keys.
-  layer.write = clientHsEpoch;
   const flight: Uint8Array[] = [];
   if (certRequest) {
     const canSign =

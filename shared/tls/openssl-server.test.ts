@@ -109,7 +109,7 @@ describe('openssl s_server -tls1_3 -Verify 1', () => {
     // k: KeyUpdate without request.
     // s_server drops the rest of a stdin read that began with a command: one line at a time.
     s.child.stdin.write('k\n');
-    await s.waitFor(/>>> [^\n]*KeyUpdate[^]*>>> [^\n]*KeyUpdate/);
+    await s.waitFor(/>>> [^\n]*KeyUpdate[\s\S]*>>> [^\n]*KeyUpdate/);
     s.child.stdin.write('after-k\n');
     await readUntil(reader, 'after-k');
     await writer.write(enc.encode('ping-three\n'));
@@ -119,5 +119,34 @@ describe('openssl s_server -tls1_3 -Verify 1', () => {
     writer.releaseLock();
     reader.releaseLock();
     await conn.close();
+  });
+});
+
+describe('openssl s_server refusing the client certificate', () => {
+  it('surfaces its alert as ERR_TLS_CLIENT_CERTIFICATE_REFUSED', async () => {
+    const s = startSServer([
+      '-cert',
+      files.write('server2.pem', pki.serverEc.pem),
+      '-cert_chain',
+      files.write('chain2.pem', pki.intermediate.pem),
+      '-key',
+      files.write('server2.key', pki.serverEc.keyPem!),
+      '-CAfile',
+      files.write('root2.pem', pki.root.pem),
+      '-Verify',
+      '1',
+      '-verify_return_error',
+    ]);
+    const port = Number((await s.waitFor(/ACCEPT [^\n]*:(\d+)/))[1]);
+    const conn = await connectTls(await connectNode(port), {
+      trustedCertificates: [pki.root.der],
+      clientCertificateChain: [pki.otherClient.der],
+      clientKey: pki.otherClient.keys.privateKey,
+    });
+    const err = await conn.readable
+      .getReader()
+      .read()
+      .catch((e) => e);
+    expect(err).toMatchObject({ code: 'ERR_TLS_CLIENT_CERTIFICATE_REFUSED', alert: 48 });
   });
 });

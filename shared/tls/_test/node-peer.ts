@@ -63,6 +63,7 @@ export async function startNodeTlsServer(
       key: options.key,
       cert: options.cert,
       minVersion: 'TLSv1.3',
+      noDelay: true,
       ...(options.clientCa
         ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true }
         : {}),
