@@ -30,6 +30,7 @@ export {
   openChannel,
 } from './channel/hello.ts';
 export * from './channel/message.ts';
+export { derToPem, pkcs7CertificatesToPem } from './controller/cacerts.ts';
 export {
   ControllerClient,
   type ControllerClientOptions,

@@ -3,8 +3,8 @@
  * into `ZitiApiError` (the controller's code and the HTTP status), and check the fields this client
  * relies on, so a bad answer fails here with `ZitiApiResponseError` and not later.
  */
-import { X509Certificates } from '@peculiar/x509';
 import { ZitiApiError, ZitiApiResponseError } from '../errors.ts';
+import { pkcs7CertificatesToPem } from './cacerts.ts';
 import type {
   ApiSession,
   EdgeRouterInfo,
@@ -178,9 +178,9 @@ export async function processCaCertsResponse(res: Response): Promise<string[]> {
     throw new ZitiApiResponseError(`cacerts answered ${res.status}`, res.status);
   }
   try {
-    const certs = new X509Certificates(text.replace(/\s+/g, ''));
-    if (certs.length === 0) throw new Error('no certificates');
-    return certs.map((c) => c.toString('pem'));
+    const pems = pkcs7CertificatesToPem(text);
+    if (pems.length === 0) throw new Error('no certificates');
+    return pems;
   } catch (cause) {
     throw new ZitiApiResponseError('cacerts is not a base64 PKCS#7 bundle', res.status, { cause });
   }
