@@ -24,7 +24,7 @@ function encodeResponse(
   if (!chunked) {
     return concat([enc.encode(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
   }
-  const parts = [enc.encode('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')];
+  const parts: Uint8Array[] = [enc.encode('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')];
   let o = 0;
   let i = 0;
   while (o < body.length) {
