@@ -1,4 +1,4 @@
-import sodium from 'libsodium-wrappers';
+import sodium, { type StateAddress } from 'libsodium-wrappers';
 import { describe, expect, it } from 'vitest';
 import { channelPair, readAll } from '../_test/fixtures.ts';
 import type { Channel } from '../channel/channel.ts';
@@ -245,7 +245,7 @@ describe('E2E against a hand-written libsodium terminator', () => {
       const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(
         keys.sharedTx,
       );
-      let pull: sodium.StateAddress | undefined;
+      let pull: StateAddress | undefined;
       EdgeMux.of(router).register(req.connId, {
         onMessage: (m) => {
           if (m.contentType === ContentType.StateClosed) closes.push(req.connId);
