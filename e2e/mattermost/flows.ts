@@ -1,0 +1,375 @@
+/**
+ * Mattermost fidelity flows, written against the demo app's UI and API but parameterised by the
+ * base URL, so the same code runs directly against the app and through the OpenZiti tunnel.
+ * Each flow asserts what it can see from the browser and returns measurements for the caller.
+ */
+import { type BrowserContext, expect, type Page, type Response } from '@playwright/test';
+
+/** Mattermost's CSP, which must arrive unchanged on every HTML response. */
+export const APP_CSP = "frame-ancestors 'self'; script-src 'self'";
+
+export interface Account {
+  username: string;
+  password: string;
+}
+
+export const ALICE: Account = { username: 'alice', password: 'alice-demo-pass' };
+export const BOB: Account = { username: 'bob', password: 'bob-demo-pass' };
+
+/** Collects every HTML document response of a context, for the CSP check. */
+export function recordDocuments(context: BrowserContext): Response[] {
+  const docs: Response[] = [];
+  context.on('response', (res) => {
+    if (res.request().resourceType() === 'document') docs.push(res);
+  });
+  return docs;
+}
+
+/** Every HTML response carries the app's own CSP header, and the page its meta CSP. */
+export async function assertAppCsp(docs: Response[]): Promise<number> {
+  expect(docs.length).toBeGreaterThan(0);
+  for (const res of docs) {
+    const headers = await res.allHeaders();
+    if (!(headers['content-type'] ?? '').startsWith('text/html')) continue;
+    expect(headers['content-security-policy'], res.url()).toBe(APP_CSP);
+  }
+  return docs.length;
+}
+
+export async function loginViaUi(page: Page, baseURL: string, account: Account): Promise<void> {
+  await page.goto(`${baseURL}/login`);
+  await expect(page.locator('#login-view')).toBeVisible();
+  await expect(page.locator('meta[http-equiv="Content-Security-Policy"]')).toHaveAttribute(
+    'content',
+    "script-src 'self'",
+  );
+  await page.locator('#login-id').fill(account.username);
+  await page.locator('#password').fill(account.password);
+  await page.locator('#login-submit').click();
+  await expect(page.locator('#chat-view')).toBeVisible();
+  await expect(page.locator('#me-name')).toHaveText(account.username);
+  await expect(page.locator('#ws-status')).toHaveText('live');
+}
+
+/** Posts through the composer and measures until the other page shows it (live, via websocket). */
+async function sendAndSeeOnOtherPage(from: Page, to: Page, text: string): Promise<number> {
+  await from.locator('#message-input').fill(text);
+  const start = Date.now();
+  await from.locator('#message-input').press('Enter');
+  await expect(to.locator('.post-message', { hasText: text })).toBeVisible({ timeout: 1000 });
+  return Date.now() - start;
+}
+
+/**
+ * Two users in two browser contexts chat in Town Square; each sees the other's post within 1 s
+ * without reloading. Returns both latencies in milliseconds.
+ */
+export async function twoUsersChat(
+  alicePage: Page,
+  bobPage: Page,
+  baseURL: string,
+): Promise<{ aliceToBobMs: number; bobToAliceMs: number }> {
+  await loginViaUi(alicePage, baseURL, ALICE);
+  await loginViaUi(bobPage, baseURL, BOB);
+  const tag = Math.random().toString(36).slice(2, 8);
+  const aliceToBobMs = await sendAndSeeOnOtherPage(alicePage, bobPage, `hi bob ${tag}`);
+  const bobToAliceMs = await sendAndSeeOnOtherPage(bobPage, alicePage, `hi alice ${tag}`);
+  // The sender sees their own post once (API response and websocket event are merged).
+  await expect(alicePage.locator('.post-message', { hasText: `hi bob ${tag}` })).toHaveCount(1);
+  return { aliceToBobMs, bobToAliceMs };
+}
+
+/**
+ * The app's writes carry X-CSRF-Token equal to the MMCSRF cookie, and a cookie-authenticated write
+ * without it is refused. Expects a logged-in page.
+ */
+export async function csrfIsSentAndRequired(
+  page: Page,
+  baseURL: string,
+): Promise<{ sentHeader: string; refusedStatus: number }> {
+  const request = page.waitForRequest(
+    (r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/v4/posts',
+  );
+  await page.locator('#message-input').fill('csrf probe');
+  await page.locator('#message-input').press('Enter');
+  const sent = await request;
+  const csrfCookie = await page.evaluate(() =>
+    document.cookie
+      .split('; ')
+      .find((c) => c.startsWith('MMCSRF='))
+      ?.slice('MMCSRF='.length),
+  );
+  const sentHeader = (await sent.allHeaders())['x-csrf-token'] ?? '';
+  expect(csrfCookie).toBeTruthy();
+  expect(sentHeader).toBe(csrfCookie);
+  expect((await sent.response())?.status()).toBe(201);
+  const refusedStatus = await page.evaluate(async (base) => {
+    const channelId = document.querySelector<HTMLElement>('#channel-list button.active')?.dataset
+      .channelId;
+    const res = await fetch(`${base}/api/v4/posts`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest' },
+      body: JSON.stringify({ channel_id: channelId, message: 'forged' }),
+    });
+    return res.status;
+  }, baseURL);
+  expect(refusedStatus).toBe(401);
+  await expect(page.locator('.post-message', { hasText: 'forged' })).toHaveCount(0);
+  return { sentHeader, refusedStatus };
+}
+
+/**
+ * MMAUTHTOKEN stays HttpOnly (never in document.cookie) while MMUSERID and MMCSRF are readable;
+ * a reload keeps the session; logout clears it. Expects a logged-in page.
+ */
+export async function cookiesReloadLogout(page: Page, baseURL: string): Promise<void> {
+  const visible = async () =>
+    (await page.evaluate(() => document.cookie))
+      .split('; ')
+      .filter(Boolean)
+      .map((c) => c.slice(0, c.indexOf('=')))
+      .sort();
+  expect(await visible()).toEqual(['MMCSRF', 'MMUSERID']);
+  const jar = await page.context().cookies(baseURL);
+  const auth = jar.find((c) => c.name === 'MMAUTHTOKEN');
+  expect(auth?.httpOnly).toBe(true);
+  expect(jar.find((c) => c.name === 'MMCSRF')?.httpOnly).toBe(false);
+
+  await page.reload();
+  await expect(page.locator('#chat-view')).toBeVisible();
+  await expect(page.locator('#ws-status')).toHaveText('live');
+
+  await page.locator('#logout').click();
+  await expect(page.locator('#login-view')).toBeVisible();
+  expect(await visible()).toEqual([]);
+  expect((await page.context().cookies(baseURL)).map((c) => c.name)).not.toContain('MMAUTHTOKEN');
+  const status = await page.evaluate(
+    async (base) => (await fetch(`${base}/api/v4/users/me`, { credentials: 'include' })).status,
+    baseURL,
+  );
+  expect(status).toBe(401);
+  await page.reload();
+  await expect(page.locator('#login-view')).toBeVisible();
+}
+
+/**
+ * A fast 64-bit content hash (two 32-bit lanes, FNV-1a and a multiply-xorshift), byte by byte so
+ * chunk boundaries do not matter. The page computes the same function (see the flows below).
+ */
+export function contentHash(chunks: Iterable<Uint8Array>): string {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length; i++) {
+      const v = chunk[i]!;
+      a = Math.imul(a ^ v, 0x01000193);
+      b = Math.imul(b + v + 1, 0x5bd1e995);
+      b ^= b >>> 15;
+    }
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
+export interface BigFileResult {
+  fileId: string;
+  size: number;
+  generatedHash: string;
+  downloadedHash: string;
+  progressValues: number[];
+  uploadMs: number;
+  resumedAt: number;
+  resumeStatus: number;
+  contentRange: string;
+  downloadMs: number;
+}
+
+/**
+ * Uploads a generated file of `size` bytes through the UI (XHR with progress), then downloads it
+ * back with fetch, stopping after a third and resuming with `Range`. Expects a logged-in page.
+ */
+export async function bigFileRoundTrip(
+  page: Page,
+  baseURL: string,
+  size: number,
+): Promise<BigFileResult> {
+  // Generate the file in the page, in chunks, hashing as it goes; hand it to the file input.
+  const generatedHash = await page.evaluate(async (total) => {
+    const chunkSize = 4 * 1024 * 1024;
+    const parts: Uint8Array[] = [];
+    let a = 0x811c9dc5;
+    let b = 0x9747b28c;
+    let x = 0x12345678;
+    for (let off = 0; off < total; off += chunkSize) {
+      const n = Math.min(chunkSize, total - off);
+      const bytes = new Uint8Array(n);
+      const words = new Uint32Array(bytes.buffer, 0, n >>> 2);
+      for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        words[i] = x >>> 0;
+      }
+      for (let i = 0; i < n; i++) {
+        const v = bytes[i]!;
+        a = Math.imul(a ^ v, 0x01000193);
+        b = Math.imul(b + v + 1, 0x5bd1e995);
+        b ^= b >>> 15;
+      }
+      parts.push(bytes);
+    }
+    const file = new File(parts as BlobPart[], 'big.bin', { type: 'application/octet-stream' });
+    const progress: number[] = [];
+    (window as unknown as { __progress: number[] }).__progress = progress;
+    const bar = document.getElementById('upload-progress') as HTMLProgressElement;
+    new MutationObserver(() => {
+      if (progress.at(-1) !== bar.value) progress.push(bar.value);
+    }).observe(bar, { attributes: true, attributeFilter: ['value'] });
+    const input = document.getElementById('file-input') as HTMLInputElement;
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+    (window as unknown as { __uploadStart: number }).__uploadStart = performance.now();
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+    return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+  }, size);
+
+  const link = page.locator('.post .file-download', { hasText: 'big.bin' }).last();
+  await expect(link).toBeVisible({ timeout: 150_000 });
+  const uploadMs = await page.evaluate(
+    () => performance.now() - (window as unknown as { __uploadStart: number }).__uploadStart,
+  );
+  const progressValues = await page.evaluate(
+    () => (window as unknown as { __progress: number[] }).__progress,
+  );
+  const fileId =
+    (await page
+      .locator('.post .file', { has: page.locator('.file-download', { hasText: 'big.bin' }) })
+      .last()
+      .getAttribute('data-file-id')) ?? '';
+  expect(fileId).toMatch(/^[a-z0-9]{26}$/);
+
+  const download = await page.evaluate(
+    async ({ base, id, total }) => {
+      const url = `${base}/api/v4/files/${id}?download=1`;
+      let a = 0x811c9dc5;
+      let b = 0x9747b28c;
+      const eat = (chunk: Uint8Array) => {
+        for (let i = 0; i < chunk.length; i++) {
+          const v = chunk[i]!;
+          a = Math.imul(a ^ v, 0x01000193);
+          b = Math.imul(b + v + 1, 0x5bd1e995);
+          b ^= b >>> 15;
+        }
+      };
+      const t0 = performance.now();
+      const first = await fetch(url, { credentials: 'include' });
+      if (first.status !== 200) throw new Error(`download status ${first.status}`);
+      let received = 0;
+      const r1 = first.body!.getReader();
+      while (received < total / 3) {
+        const { value, done } = await r1.read();
+        if (done) break;
+        eat(value);
+        received += value.length;
+      }
+      // Interrupt, as a dropped connection would, then resume from where we stopped.
+      await r1.cancel();
+      const resumedAt = received;
+      const second = await fetch(url, {
+        credentials: 'include',
+        headers: { Range: `bytes=${received}-` },
+      });
+      const contentRange = second.headers.get('content-range') ?? '';
+      const r2 = second.body!.getReader();
+      for (;;) {
+        const { value, done } = await r2.read();
+        if (done) break;
+        eat(value);
+        received += value.length;
+      }
+      return {
+        hash: (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0'),
+        received,
+        resumedAt,
+        resumeStatus: second.status,
+        contentRange,
+        ms: performance.now() - t0,
+      };
+    },
+    { base: baseURL, id: fileId, total: size },
+  );
+  expect(download.received).toBe(size);
+  expect(download.resumeStatus).toBe(206);
+  expect(download.contentRange).toBe(`bytes ${download.resumedAt}-${size - 1}/${size}`);
+  expect(download.hash).toBe(generatedHash);
+  // The bar advanced through several intermediate values up to 100.
+  const intermediate = progressValues.filter((v) => v > 0 && v < 100);
+  expect(intermediate.length).toBeGreaterThanOrEqual(3);
+  expect(progressValues).toEqual([...progressValues].sort((p, q) => p - q));
+  expect(progressValues.at(-1)).toBe(100);
+  return {
+    fileId,
+    size,
+    generatedHash,
+    downloadedHash: download.hash,
+    progressValues,
+    uploadMs,
+    resumedAt: download.resumedAt,
+    resumeStatus: download.resumeStatus,
+    contentRange: download.contentRange,
+    downloadMs: download.ms,
+  };
+}
+
+/**
+ * Uploads an 800x600 PNG drawn on a canvas; its thumbnail renders at Mattermost's size (133x100);
+ * the user's profile image loads (128x128). Expects a logged-in page.
+ */
+export async function imageThumbnailAndProfile(
+  page: Page,
+): Promise<{ thumbnail: [number, number]; profile: [number, number] }> {
+  await page.evaluate(async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 800;
+    canvas.height = 600;
+    const ctx = canvas.getContext('2d')!;
+    const grad = ctx.createLinearGradient(0, 0, 800, 600);
+    grad.addColorStop(0, '#1e325c');
+    grad.addColorStop(1, '#f5a623');
+    ctx.fillStyle = grad;
+    ctx.fillRect(0, 0, 800, 600);
+    ctx.fillStyle = '#fff';
+    ctx.beginPath();
+    ctx.arc(400, 300, 150, 0, Math.PI * 2);
+    ctx.fill();
+    const blob = await new Promise<Blob>((resolve) =>
+      canvas.toBlob((b) => resolve(b!), 'image/png'),
+    );
+    const input = document.getElementById('file-input') as HTMLInputElement;
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([blob], 'picture.png', { type: 'image/png' }));
+    input.files = transfer.files;
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  const thumb = page.locator('.post img.thumb[alt="picture.png"]').last();
+  await expect(thumb).toBeVisible({ timeout: 15_000 });
+  await expect
+    .poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+    .toBeTruthy();
+  const thumbnail = await thumb.evaluate((img: HTMLImageElement) => [
+    img.naturalWidth,
+    img.naturalHeight,
+  ]);
+  expect(thumbnail).toEqual([133, 100]);
+  const avatar = page.locator('#me-avatar');
+  await expect
+    .poll(() => avatar.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+    .toBeTruthy();
+  const profile = await avatar.evaluate((img: HTMLImageElement) => [
+    img.naturalWidth,
+    img.naturalHeight,
+  ]);
+  expect(profile).toEqual([128, 128]);
+  return { thumbnail: thumbnail as [number, number], profile: profile as [number, number] };
+}
