@@ -187,7 +187,7 @@ describe('dial', () => {
         return str(await readAll(conn.readable));
       }),
     );
-    results.forEach((r, i) => expect(r).toBe(`conn ${i} `.repeat(1000)));
+    for (const [i, r] of results.entries()) expect(r).toBe(`conn ${i} `.repeat(1000));
     await client.close();
   });
 
