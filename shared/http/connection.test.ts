@@ -282,7 +282,7 @@ describe('HttpConnection against Node http', () => {
     const port = await httpServer((_req, res) => {
       const block = new Uint8Array(64 * 1024);
       const pump = () => {
-        while (written < 64 * 1024 * 1024) {
+        while (written < 512 * 1024 * 1024) {
           written += block.length;
           if (!res.write(block)) return void res.once('drain', pump);
         }
@@ -295,8 +295,11 @@ describe('HttpConnection against Node http', () => {
     const reader = res.body!.getReader();
     await reader.read();
     await tick(300);
-    // Bounded by socket buffers on both sides, far below the 64 MiB the server wants to send.
-    expect(written).toBeLessThan(16 * 1024 * 1024);
+    console.info(
+      `response backpressure: server wrote ${written} bytes while the client read one chunk`,
+    );
+    // Bounded by socket buffers on both sides, far below the 512 MiB the server wants to send.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
     await reader.cancel();
     expect(conn.state).toBe('closed');
   });
@@ -317,7 +320,7 @@ describe('HttpConnection against Node http', () => {
     });
     await tick(300);
     expect(counter.pulled).toBeGreaterThan(0);
-    expect(counter.pulled).toBeLessThan(32 * 1024 * 1024);
+    expect(counter.pulled).toBeLessThan(64 * 1024 * 1024);
     ac.abort();
     await expect(p).rejects.toMatchObject({ code: 'ERR_HTTP_ABORTED' });
     expect(conn.state).toBe('closed');
