@@ -324,7 +324,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       201,
       {
         id,
-        certificate: certPem + `${state.pki.intermediate.toString('pem')}\n`,
+        certificate: `${certPem}${state.pki.intermediate.toString('pem')}\n`,
         cas: state.pki.caBundlePem,
         _links: entityLinks('current-api-session/certificates', id),
       },

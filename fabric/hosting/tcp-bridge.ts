@@ -7,6 +7,8 @@
  * Backpressure: `onData` resolves only once the socket took the bytes (drain), so the channel's
  * read loop stops while the app is slow; socket reads pause while a Data send is in flight.
  */
+// Must run before @peculiar/x509 loads (shared/ziti imports it).
+import '../_internal/reflect-metadata.ts';
 import type { Socket } from 'node:net';
 import {
   EdgeFlag,

@@ -4,10 +4,10 @@
  * host that has a `host.v1`, and for each Dial connects to that loopback address and acts as the
  * end-to-end server. Nothing listens on its side: the dark app is reachable only through here.
  */
+// Must run before @peculiar/x509 loads (shared/ziti imports it).
+import '../_internal/reflect-metadata.ts';
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import type { ByteDuplex } from '../../shared/streams/duplex.ts';
 import {
   type Channel,
   ContentType,
@@ -25,6 +25,7 @@ import {
   newKxKeyPair,
   openChannel,
 } from '../../shared/ziti/index.ts';
+import { nodeSocketDuplex } from '../_internal/node-duplex.ts';
 import type { HostV1 } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { ControllerRest } from './controller-rest.ts';
@@ -104,7 +105,7 @@ export async function startTunneler(opts: TunnelerOptions): Promise<RunningTunne
     sock.once('secureConnect', resolve);
     sock.once('error', reject);
   });
-  const channel = await openChannel(Duplex.toWeb(sock) as unknown as ByteDuplex, {
+  const channel = await openChannel(nodeSocketDuplex(sock), {
     sessionToken: rest.token!,
     latencyIntervalMs: 30_000,
   });

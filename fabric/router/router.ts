@@ -3,21 +3,22 @@
  * fabric-CA server certificate) whose binary messages carry an inner mutual-TLS byte stream, and
  * a plain `tls:` listener for hosting processes. Both end in the same edge channel logic.
  */
+// Must run before @peculiar/x509 loads (shared/ziti imports it).
+import '../_internal/reflect-metadata.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import {
   createServer as createTlsServer,
   type SecureContextOptions,
   type TLSSocket,
-  TLSSocket as TlsSocketCtor,
 } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { ByteDuplex } from '../../shared/streams/duplex.ts';
 import { BUILD_VERSION } from '../../shared/version.ts';
 import { acceptChannel, boolBytes, HeaderId, stringBytes } from '../../shared/ziti/index.ts';
 import { listen } from '../_internal/listen.ts';
+import { nodeSocketDuplex } from '../_internal/node-duplex.ts';
 import type { Logger } from '../log.ts';
 import { certFingerprint } from '../pki.ts';
 import type { FabricState } from '../state.ts';
@@ -84,9 +85,16 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
 
   /** Runs the channel on an authenticated inner-TLS socket. */
   async function serveChannel(sock: TLSSocket, via: string): Promise<void> {
+    // A bare TLSSocket (the WebSocket case) does not enforce rejectUnauthorized itself: check here
+    // that the client certificate chained to the fabric CA (§5 RequireAndVerifyClientCert).
+    if (!sock.authorized) {
+      log.warn(`${via} TLS refused: ${sock.authorizationError ?? 'no client certificate'}`);
+      sock.destroy();
+      return;
+    }
     const peerCert = sock.getPeerCertificate(false);
     const hasCert = peerCert && Object.keys(peerCert).length > 0;
-    const transport = Duplex.toWeb(sock) as unknown as ByteDuplex;
+    const transport = nodeSocketDuplex(sock);
     let apiSession: Awaited<ReturnType<typeof authenticateChannel>> | undefined;
     try {
       const channel = await acceptChannel(transport, {
@@ -139,23 +147,24 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     return s;
   }
 
-  /** Inner TLS server on an arbitrary byte duplex (the WebSocket stream). */
-  function innerTls(stream: Duplex, via: string): void {
-    const sock = new TlsSocketCtor(stream, { ...tlsOptions, isServer: true });
-    track(sock);
-    const timer = setTimeout(() => sock.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
-    sock.once('secure', () => {
-      clearTimeout(timer);
-      void serveChannel(sock, via);
-    });
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      log.debug(`${via} inner TLS: ${err.message}`);
-      sock.destroy();
-    });
+  /**
+   * Inner TLS over the WebSocket stream. Fed to a (non-listening) tls.Server rather than a bare
+   * TLSSocket, because only tls.Server enforces rejectUnauthorized and sets `authorized`.
+   */
+  const innerTlsServer = createTlsServer(
+    { ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+    (sock) => {
+      track(sock);
+      void serveChannel(sock, 'ws');
+    },
+  );
+  innerTlsServer.on('tlsClientError', (err) => log.info(`ws inner TLS refused: ${err.message}`));
+
+  function innerTls(stream: Duplex): void {
+    innerTlsServer.emit('connection', stream);
   }
 
-  function wsListener(server: HttpServer, via: string): WebSocketServer {
+  function wsListener(server: HttpServer, _via: string): WebSocketServer {
     const wss = new WebSocketServer({
       server,
       path: '/ws',
@@ -179,7 +188,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       ws.once('close', () => clearInterval(ping));
       const stream = createWebSocketStream(ws);
       stream.on('error', () => stream.destroy());
-      innerTls(stream, via);
+      innerTls(stream);
     });
     return wss;
   }

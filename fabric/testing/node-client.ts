@@ -3,7 +3,8 @@
  * Node's `tls` for the inner TLS, over the router's WebSocket or `tls:` listener. It dials like
  * the browser client does (Connect with PublicKey, header first, then sealed Data).
  */
-import { Duplex } from 'node:stream';
+// Must run before @peculiar/x509 loads (shared/ziti imports it).
+import '../_internal/reflect-metadata.ts';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { createWebSocketStream, WebSocket } from 'ws';
 import type { ByteDuplex } from '../../shared/streams/duplex.ts';
@@ -28,6 +29,7 @@ import {
   SecretStreamEncryptor,
   type StateClosedInfo,
 } from '../../shared/ziti/index.ts';
+import { nodeSocketDuplex } from '../_internal/node-duplex.ts';
 
 export interface ClientCreds {
   certChainPem?: string;
@@ -72,7 +74,7 @@ export async function connectInnerTls(
 }
 
 export function socketDuplex(sock: TLSSocket): ByteDuplex {
-  return Duplex.toWeb(sock) as unknown as ByteDuplex;
+  return nodeSocketDuplex(sock);
 }
 
 export async function openClientChannel(
