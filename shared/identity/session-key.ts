@@ -1,4 +1,4 @@
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../x509.ts';
 
 const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;

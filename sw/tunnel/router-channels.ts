@@ -1,7 +1,7 @@
-import { X509Certificate } from '@peculiar/x509';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import { webSocketDuplex } from '../../shared/streams/websocket.ts';
 import { connectTls } from '../../shared/tls/index.ts';
+import { X509Certificate } from '../../shared/x509.ts';
 import { type Channel, type EdgeRouterInfo, openChannel } from '../../shared/ziti/index.ts';
 
 /** Backoff after a failed connect: doubles from the first value up to the last. */
