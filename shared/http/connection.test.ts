@@ -93,6 +93,18 @@ describe('HttpConnection against Node http', () => {
     conn.close();
   });
 
+  it('is reusable as soon as the last body bytes are read', async () => {
+    const port = await httpServer((_req, res) => res.end('exactly this'));
+    const { conn } = await open(port);
+    const res = await conn.request({ method: 'GET', target: '/', headers: host });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('exactly this');
+    await tick(0);
+    expect(conn.state).toBe('idle');
+    expect((await reader.read()).done).toBe(true);
+    conn.close();
+  });
+
   it('reads chunked responses with trailers', async () => {
     const port = await httpServer((_req, res) => {
       res.writeHead(200, { Trailer: 'X-Checksum' });

@@ -239,6 +239,13 @@ export class HttpConnection {
                 if (ev) {
                   if (ev.type === 'data' && ev.data.length > 0) {
                     controller.enqueue(ev.data);
+                    // The last bytes: end the stream now, so the connection is reusable at once
+                    // even if the consumer never asks for the end.
+                    if (ended && queue.every((e) => e.type !== 'data' || e.data.length === 0)) {
+                      queue.length = 0;
+                      controller.close();
+                      finish(true);
+                    }
                     return;
                   }
                   continue;
