@@ -119,11 +119,23 @@ export async function csrfIsSentAndRequired(
   return { sentHeader, refusedStatus };
 }
 
+export interface CookieFlowOptions {
+  /**
+   * Whether the app's cookies live in the browser's own cookie store (direct access). Through the
+   * tunnel the service worker keeps them in its jar, so only what page script sees is checked.
+   */
+  browserCookieStore?: boolean;
+}
+
 /**
  * MMAUTHTOKEN stays HttpOnly (never in document.cookie) while MMUSERID and MMCSRF are readable;
  * a reload keeps the session; logout clears it. Expects a logged-in page.
  */
-export async function cookiesReloadLogout(page: Page, baseURL: string): Promise<void> {
+export async function cookiesReloadLogout(
+  page: Page,
+  baseURL: string,
+  { browserCookieStore = true }: CookieFlowOptions = {},
+): Promise<void> {
   const visible = async () =>
     (await page.evaluate(() => document.cookie))
       .split('; ')
@@ -131,10 +143,11 @@ export async function cookiesReloadLogout(page: Page, baseURL: string): Promise<
       .map((c) => c.slice(0, c.indexOf('=')))
       .sort();
   expect(await visible()).toEqual(['MMCSRF', 'MMUSERID']);
-  const jar = await page.context().cookies(baseURL);
-  const auth = jar.find((c) => c.name === 'MMAUTHTOKEN');
-  expect(auth?.httpOnly).toBe(true);
-  expect(jar.find((c) => c.name === 'MMCSRF')?.httpOnly).toBe(false);
+  if (browserCookieStore) {
+    const jar = await page.context().cookies(baseURL);
+    expect(jar.find((c) => c.name === 'MMAUTHTOKEN')?.httpOnly).toBe(true);
+    expect(jar.find((c) => c.name === 'MMCSRF')?.httpOnly).toBe(false);
+  }
 
   await page.reload();
   await expect(page.locator('#chat-view')).toBeVisible();
@@ -143,7 +156,9 @@ export async function cookiesReloadLogout(page: Page, baseURL: string): Promise<
   await page.locator('#logout').click();
   await expect(page.locator('#login-view')).toBeVisible();
   expect(await visible()).toEqual([]);
-  expect((await page.context().cookies(baseURL)).map((c) => c.name)).not.toContain('MMAUTHTOKEN');
+  if (browserCookieStore) {
+    expect((await page.context().cookies(baseURL)).map((c) => c.name)).not.toContain('MMAUTHTOKEN');
+  }
   const status = await page.evaluate(
     async (base) => (await fetch(`${base}/api/v4/users/me`, { credentials: 'include' })).status,
     baseURL,

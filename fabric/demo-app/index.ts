@@ -78,7 +78,10 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
   );
   const hub = new WebSocketHub(store);
-  const api = new Api({ store, files, hub });
+  const loginHint = options.users
+    ? ''
+    : `Demo accounts: ${DEFAULT_USERS.map((u) => `${u.username} / ${u.password}`).join(', ')}`;
+  const api = new Api({ store, files, hub, loginHint });
   const site = new StaticSite(options.webDir ?? resolve(import.meta.dirname, 'web/dist'));
   const requests: RequestRecord[] = [];
   const maxRecords = options.maxRequestRecords ?? 100_000;

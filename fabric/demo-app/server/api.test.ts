@@ -102,6 +102,21 @@ describe('session token', () => {
   });
 });
 
+describe('session length', () => {
+  it('ends the session and the cookies after sessionLengthSeconds', async () => {
+    const short = await startTestApp({ sessionLengthSeconds: 1 });
+    try {
+      const s = await login(short.app.url);
+      const me = () => fetch(`${short.app.url}/api/v4/users/me`, { headers: { Cookie: s.cookie } });
+      expect((await me()).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await me()).status).toBe(401);
+    } finally {
+      await short.close();
+    }
+  });
+});
+
 describe('CSRF (strict)', () => {
   const post = (headers: Record<string, string>, channelId: string) =>
     fetch(`${base}/api/v4/posts`, {
@@ -186,6 +201,8 @@ describe('driven by @mattermost/client Client4', () => {
     expect(list.order[0]).toBe(created.id);
     expect(list.posts[created.id]!.message).toBe('hello from Client4');
     expect(await client.getWebappPlugins()).toEqual([]);
+    const config = (await client.getClientConfig()) as unknown as Record<string, string>;
+    expect(config.DemoLoginHint).toContain('alice / alice-demo-pass');
     const profiles = await client.getProfilesByIds([me.id]);
     expect(profiles.map((p) => p.username)).toEqual(['bob']);
     await client.logout();

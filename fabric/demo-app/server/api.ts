@@ -52,6 +52,8 @@ export interface ApiDeps {
   store: DemoStore;
   files: FileStorage;
   hub: WebSocketHub;
+  /** Shown on the login page (the default demo accounts); empty for custom users. */
+  loginHint?: string;
 }
 
 /** The API v4 subset the demo needs, with Mattermost's auth, CSRF and error behaviour. */
@@ -69,7 +71,7 @@ export class Api {
       status: 'OK',
       ActiveSearchBackend: 'database',
     }));
-    this.add('GET', '/config/client', false, () => clientConfig());
+    this.add('GET', '/config/client', false, () => clientConfig(deps.loginHint ?? ''));
     this.add('GET', '/license/client', false, () => ({ IsLicensed: 'false' }));
     this.add('GET', '/plugins/webapp', false, () => []);
     this.add('GET', `/users/${me}`, true, (c) => sanitizeUser(this.user(c, c.params[0]!)));
@@ -351,8 +353,9 @@ function membership(channelId: string, userId: string, msgCount: number) {
   };
 }
 
-function clientConfig() {
+function clientConfig(loginHint: string) {
   return {
+    DemoLoginHint: loginHint,
     Version: SERVER_VERSION,
     BuildNumber: 'demo',
     SiteName: 'Demo Chat',

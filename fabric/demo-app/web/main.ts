@@ -40,9 +40,21 @@ async function boot(): Promise<void> {
   } catch {
     show('login');
     $('login-id').focus();
+    void showLoginHint();
     return;
   }
   await enterChat();
+}
+
+async function showLoginHint(): Promise<void> {
+  try {
+    const config = (await client.getClientConfig()) as unknown as Record<string, string>;
+    const hint = $('login-hint');
+    hint.textContent = config.DemoLoginHint ?? '';
+    hint.hidden = !hint.textContent;
+  } catch {
+    // The hint is a convenience; the login works without it.
+  }
 }
 
 async function enterChat(): Promise<void> {
