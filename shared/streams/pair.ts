@@ -15,7 +15,8 @@ export function duplexPair(options: DuplexPairOptions = {}): [ByteDuplex, ByteDu
   const pipe = () =>
     new TransformStream<Uint8Array, Uint8Array>(
       {},
-      { highWaterMark: 0, size: (c) => c.byteLength },
+      // 1 byte, not 0: with 0 `writer.ready` never resolves, so pipeTo into it would stall.
+      { highWaterMark: 1, size: (c) => c.byteLength },
       { highWaterMark: hwm, size: (c) => c.byteLength },
     );
   const aToB = pipe();

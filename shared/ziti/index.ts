@@ -17,7 +17,6 @@ export {
   MessageDecoder,
   type MessageDecoderOptions,
 } from './channel/codec.ts';
-// channel (reference §2)
 export * from './channel/constants.ts';
 export {
   type AcceptChannelOptions,
@@ -40,14 +39,13 @@ export {
 export * from './controller/pick-router.ts';
 export * from './controller/requests.ts';
 export * from './controller/responses.ts';
-// controller (reference §1)
 export * from './controller/types.ts';
-// end-to-end encryption (reference §4)
 export * from './e2e/sodium.ts';
-export { bindService } from './edge/bind.ts';
-export { dialService } from './edge/dial.ts';
-// edge (reference §3)
+export { type AcceptConnectOptions, acceptConnect, rejectConnect } from './edge/accept.ts';
+export { bindService, DEFAULT_ACCEPT_BACKLOG, DEFAULT_BIND_TIMEOUT_MS } from './edge/bind.ts';
+export { DEFAULT_RECEIVE_WINDOW_BYTES } from './edge/connection.ts';
+export { DEFAULT_CONNECT_TIMEOUT_MS, dialService } from './edge/dial.ts';
 export * from './edge/messages.ts';
+export { EdgeMux, type EdgeSink } from './edge/mux.ts';
 export * from './edge/types.ts';
-// errors
 export * from './errors.ts';
