@@ -37,6 +37,7 @@ test.afterAll(async () => {
 });
 
 test('two users chat: each sees the other within 1 s via the websocket', async ({ browser }) => {
+  const from = app.requests.length;
   const contexts = [await browser.newContext(), await browser.newContext()];
   const docLists = contexts.map((c) => recordDocuments(c));
   const [alice, bob] = await Promise.all(contexts.map((c) => c.newPage()));
@@ -46,10 +47,11 @@ test('two users chat: each sees the other within 1 s via the websocket', async (
   expect(latency.bobToAliceMs).toBeLessThan(1000);
   await assertAppCsp(docLists.flat());
   // Both posts and both websocket upgrades reached the app, with the browser's own headers.
-  const posts = app.requests.filter((r) => r.method === 'POST' && r.url === '/api/v4/posts');
+  const seen = app.requests.slice(from);
+  const posts = seen.filter((r) => r.method === 'POST' && r.url === '/api/v4/posts');
   expect(posts.length).toBeGreaterThanOrEqual(2);
   for (const p of posts) expect(p.headers['x-csrf-token']).toMatch(/^[a-z0-9]{26}$/);
-  const upgrades = app.requests.filter((r) => r.upgrade && r.url.startsWith('/api/v4/websocket?'));
+  const upgrades = seen.filter((r) => r.upgrade && r.url.startsWith('/api/v4/websocket?'));
   expect(upgrades.length).toBeGreaterThanOrEqual(2);
   for (const u of upgrades) {
     expect(u.headers.origin).toBe(app.url);
@@ -61,10 +63,11 @@ test('two users chat: each sees the other within 1 s via the websocket', async (
 
 test('CSRF header is sent by the app and required by the server', async ({ page }) => {
   await loginViaUi(page, app.url, ALICE);
+  const from = app.requests.length;
   const result = await csrfIsSentAndRequired(page, app.url);
-  const refused = app.requests.filter(
-    (r) => r.method === 'POST' && r.url === '/api/v4/posts' && !r.headers['x-csrf-token'],
-  );
+  const refused = app.requests
+    .slice(from)
+    .filter((r) => r.method === 'POST' && r.url === '/api/v4/posts' && !r.headers['x-csrf-token']);
   expect(refused.length).toBe(1);
   expect(result.refusedStatus).toBe(401);
 });

@@ -51,13 +51,39 @@ export async function loginViaUi(page: Page, baseURL: string, account: Account):
   await expect(page.locator('#ws-status')).toHaveText('live');
 }
 
-/** Posts through the composer and measures until the other page shows it (live, via websocket). */
+/**
+ * Posts through the composer and measures, with the pages' own clocks (one machine), from the
+ * submit to the moment the other page's DOM shows the post (a MutationObserver, so the figure does
+ * not depend on Playwright's polling).
+ */
 async function sendAndSeeOnOtherPage(from: Page, to: Page, text: string): Promise<number> {
+  await to.evaluate((wanted) => {
+    const w = window as unknown as { __seenAt?: Promise<number> };
+    w.__seenAt = new Promise<number>((resolve) => {
+      const list = document.getElementById('posts')!;
+      const observer = new MutationObserver(() => {
+        for (const node of list.querySelectorAll('.post-message')) {
+          if (node.textContent === wanted) {
+            observer.disconnect();
+            resolve(Date.now());
+            return;
+          }
+        }
+      });
+      observer.observe(list, { childList: true, subtree: true });
+    });
+  }, text);
   await from.locator('#message-input').fill(text);
-  const start = Date.now();
-  await from.locator('#message-input').press('Enter');
-  await expect(to.locator('.post-message', { hasText: text })).toBeVisible({ timeout: 1000 });
-  return Date.now() - start;
+  const sentAt = await from.evaluate(() => {
+    const at = Date.now();
+    (document.getElementById('composer') as HTMLFormElement).requestSubmit();
+    return at;
+  });
+  await expect(to.locator('.post-message', { hasText: text })).toBeVisible({ timeout: 5000 });
+  const seenAt = await to.evaluate(
+    () => (window as unknown as { __seenAt: Promise<number> }).__seenAt,
+  );
+  return seenAt - sentAt;
 }
 
 /**
