@@ -2,9 +2,56 @@
  * The page shim: injected by the service worker as the first element of the app's <head>, so it runs
  * before any app script. It must never throw into the app.
  */
+
+import { BRIDGE_CONNECT, BRIDGE_KEEPALIVE } from '../shared/websocket/bridge-protocol.ts';
+import { COOKIE_SNAPSHOT_GLOBAL, type CookieBridgeRequest } from '../sw/cookie-bridge.ts';
+import { installDocumentCookie } from './shim/document-cookie.ts';
 import { guardServiceWorkerRegister } from './shim/register-guard.ts';
+import { installWebSocket } from './shim/websocket.ts';
+import { installXhrUploadProgress } from './shim/xhr-upload.ts';
+
+const controller = () => navigator.serviceWorker?.controller ?? null;
+const sameOrigin = (u: URL) => u.host === location.host;
+
+function attempt(what: string, install: () => void): void {
+  try {
+    install();
+  } catch (e) {
+    console.error(`[zt] could not install the ${what} bridge`, e);
+  }
+}
 
 if (!('__ztShim' in window)) {
   Object.defineProperty(window, '__ztShim', { value: true });
   if ('serviceWorker' in navigator) guardServiceWorkerRegister(navigator.serviceWorker);
+
+  // Sockets to the app's own host go through the service worker (the one OpenZiti context).
+  attempt('WebSocket', () =>
+    installWebSocket(window, {
+      shouldTunnel: sameOrigin,
+      connect: () => {
+        const sw = controller();
+        if (!sw) throw new Error('no service worker controls this page');
+        const channel = new MessageChannel();
+        sw.postMessage({ type: BRIDGE_CONNECT }, [channel.port2]);
+        return channel.port1;
+      },
+      keepAlive: () => controller()?.postMessage({ type: BRIDGE_KEEPALIVE }),
+    }),
+  );
+
+  attempt('upload progress', () =>
+    installXhrUploadProgress(window, { shouldTag: (u) => u.origin === location.origin }),
+  );
+
+  // Present only when the service worker has no cookieStore and put the snapshot in front of us.
+  const snapshot = (window as unknown as Record<string, unknown>)[COOKIE_SNAPSHOT_GLOBAL];
+  if (typeof snapshot === 'string') {
+    attempt('document.cookie', () =>
+      installDocumentCookie(window, {
+        initial: snapshot,
+        send: (req: CookieBridgeRequest) => controller()?.postMessage(req),
+      }),
+    );
+  }
 }

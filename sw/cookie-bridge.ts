@@ -1,0 +1,91 @@
+/**
+ * `document.cookie` for browsers whose service worker has no `cookieStore` (Firefox): the SW's
+ * cookie jar is the truth, and the page shim (bootstrap/shim/document-cookie.ts) keeps a mirror
+ * so the getter stays synchronous.
+ *
+ * - Initial snapshot, synchronous by construction: the SW answers the page's request for
+ *   `/__zt/shim.js` itself, prefixing the script with `self.__ztDocumentCookie = "<cookies>";`
+ *   for the page's URL (`withCookieSnapshot`). The shim runs before any app script and finds the
+ *   value in place; no inline script (the app's CSP stays untouched) and no extra round trip.
+ *   That response is `no-store`: it carries per-page state.
+ * - Writes: the shim updates its mirror at once and posts `{ type: 'zt-cookie-set', url, cookie }`
+ *   to the SW (`handleCookieBridgeRequest`), which applies it to the jar with the page's URL.
+ * - Updates: after the jar changes (a tunnelled response set cookies, or a page wrote one), the SW
+ *   broadcasts `{ type: 'zt-cookies', url, cookie }` on `COOKIE_CHANNEL` (`announceCookies`); the
+ *   page whose URL it is replaces its mirror, other pages ask for their own (`zt-cookie-get`).
+ */
+import type { CookieJar } from './cookie-jar.ts';
+
+export const COOKIE_SNAPSHOT_GLOBAL = '__ztDocumentCookie';
+export const COOKIE_CHANNEL = 'zt-document-cookie';
+
+export type CookieBridgeRequest =
+  | { type: 'zt-cookie-set'; url: string; cookie: string }
+  | { type: 'zt-cookie-get'; url: string };
+
+export interface CookieUpdate {
+  type: 'zt-cookies';
+  url: string;
+  cookie: string;
+}
+
+export type DocumentCookieJar = Pick<CookieJar, 'documentCookie' | 'setFromDocument'>;
+
+/** The script line that hands the page its initial `document.cookie`. */
+export function cookieSnapshotPrelude(cookie: string): string {
+  return `self.${COOKIE_SNAPSHOT_GLOBAL}=${JSON.stringify(cookie)};\n`;
+}
+
+/** The shim's response with the page's cookies in front; not cacheable. */
+export async function withCookieSnapshot(
+  shim: Response,
+  jar: DocumentCookieJar,
+  pageUrl: string,
+): Promise<Response> {
+  const prelude = cookieSnapshotPrelude(await jar.documentCookie(pageUrl));
+  const body = await shim.text();
+  const headers = new Headers(shim.headers);
+  headers.set('Cache-Control', 'no-store');
+  headers.set('Content-Type', 'text/javascript; charset=utf-8');
+  headers.delete('Content-Length');
+  headers.delete('ETag');
+  headers.delete('Last-Modified');
+  return new Response(prelude + body, { status: 200, headers });
+}
+
+export function isCookieBridgeRequest(data: unknown): data is CookieBridgeRequest {
+  if (typeof data !== 'object' || data === null) return false;
+  const d = data as Record<string, unknown>;
+  if (typeof d.url !== 'string') return false;
+  return d.type === 'zt-cookie-get' || (d.type === 'zt-cookie-set' && typeof d.cookie === 'string');
+}
+
+/**
+ * Applies a page's request and returns the page's `document.cookie` afterwards. `appOrigin`
+ * bounds it: a page may only read or write cookies for URLs of the app's origin.
+ */
+export async function handleCookieBridgeRequest(
+  req: CookieBridgeRequest,
+  jar: DocumentCookieJar,
+  appOrigin: string,
+): Promise<CookieUpdate> {
+  const url = new URL(req.url);
+  if (url.origin !== appOrigin)
+    throw new Error(`cookie request for a foreign origin: ${url.origin}`);
+  if (req.type === 'zt-cookie-set') await jar.setFromDocument(url.href, req.cookie);
+  return { type: 'zt-cookies', url: url.href, cookie: await jar.documentCookie(url.href) };
+}
+
+let channel: BroadcastChannel | null = null;
+
+/** Tells pages the jar changed (`pageUrl`: the page that caused it, which gets its value). */
+export async function announceCookies(
+  jar: DocumentCookieJar,
+  pageUrl: string,
+  post: (m: CookieUpdate) => void = (m) => {
+    channel ??= new BroadcastChannel(COOKIE_CHANNEL);
+    channel.postMessage(m);
+  },
+): Promise<void> {
+  post({ type: 'zt-cookies', url: pageUrl, cookie: await jar.documentCookie(pageUrl) });
+}
