@@ -160,12 +160,23 @@ describe('websocket', () => {
     const replay = await again.next();
     expect(replay).toMatchObject({ event: 'posted', seq: 1 });
     expect(JSON.parse(replay.data!.post as string).id).toBe(missed.id);
-    expect(await again.next()).toMatchObject({
-      event: 'hello',
-      seq: 2,
-      data: { connection_id: id },
-    });
+    // No hello on a lossless resume; numbering simply continues.
+    const later = await post(s, channelId, 'after resume');
+    const next = await again.next();
+    expect(next).toMatchObject({ event: 'posted', seq: 2 });
+    expect(JSON.parse(next.data!.post as string).id).toBe(later.id);
     again.ws.close();
+    await again.closed;
+    // A sequence number that was never kept starts over: new connection id, hello at seq 0.
+    const lost = open(`${wsBase}/api/v4/websocket?connection_id=${id}&sequence_number=999`, {
+      Cookie: s.cookie,
+      ...origin(),
+    });
+    await lost.opened;
+    const fresh = await lost.next();
+    expect(fresh).toMatchObject({ event: 'hello', seq: 0 });
+    expect(fresh.data!.connection_id).not.toBe(id);
+    lost.ws.close();
   });
 
   it('closes the sockets of a session at logout', async () => {

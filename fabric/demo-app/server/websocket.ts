@@ -58,7 +58,8 @@ function rejectUpgrade(socket: Duplex, status: number, reason: string): void {
 }
 
 /**
- * The websocket side of the app (Mattermost's hub and web connections): `hello` first, a `seq` on
+ * The websocket side of the app (Mattermost's hub and web connections): `hello` first on a new
+ * connection (or when a resume finds events lost, with a new connection id), a `seq` on
  * every server event counted per connection, replies with `seq_reply` to client actions (ping,
  * authentication_challenge, user_typing), and `posted` fanned out to every member of the channel.
  */
@@ -147,15 +148,18 @@ export class WebSocketHub {
     const wantedId = url.searchParams.get('connection_id') ?? '';
     const wantedSeq = Number(url.searchParams.get('sequence_number') ?? '0');
     const old = wantedId ? this.connections.get(wantedId) : undefined;
-    if (old && old.userId === session.userId && !old.socket && Number.isInteger(wantedSeq)) {
+    if (old && old.userId === session.userId && Number.isInteger(wantedSeq)) {
       const firstKept = old.sent.length > 0 ? old.sent[0]!.seq : old.nextSeq;
       if (wantedSeq >= firstKept && wantedSeq <= old.nextSeq) {
-        // Resume: replay what the client missed with its original numbers, then a hello.
+        // The client reconnects before we noticed the old socket die: that socket is stale.
+        // (Its close handler leaves the connection alone, as it no longer owns it.)
+        old.socket?.terminate();
+        // Resume (web_conn.go writePump): replay what the client missed with its original
+        // numbers and carry on; no hello, the client keeps its connection id and sequence.
         old.socket = ws;
         old.closedAt = undefined;
         old.token = session.token;
         for (const event of old.sent) if (event.seq >= wantedSeq) ws.send(event.text);
-        this.sendEvent(old, 'hello', this.helloData(old), this.userBroadcast(old.userId));
         return old;
       }
     }
