@@ -176,6 +176,18 @@ describe('requests, replies, probes, close', () => {
     await expect(client.send(newMessage(60999))).rejects.toBeInstanceOf(ZitiChannelClosedError);
   });
 
+  it('close() returns even when the peer stopped reading', async () => {
+    const { client, router } = await channelPair({}, {}, 16 * 1024);
+    router.handle(60999, () => new Promise<void>(() => {})); // blocks the router's read loop
+    const sends = Array.from({ length: 8 }, () =>
+      client.send(newMessage(60999, new Map(), new Uint8Array(64 * 1024))),
+    );
+    for (const p of sends) p.catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+    await client.close();
+    expect((await client.closed).initiator).toBe('local');
+  });
+
   it('a protocol error from the peer closes the channel with that error', async () => {
     const [a, b] = duplexPair();
     const routerSide = (async () => {

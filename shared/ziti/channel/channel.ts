@@ -190,8 +190,13 @@ export class Channel {
   async close(reason = 'closed locally'): Promise<void> {
     if (!this.#closeInfo) {
       this.#terminate({ initiator: 'local' }, reason);
-      await this.#writer.close().catch(() => {});
-      await this.#reader.cancel().catch(() => {});
+      // Not awaited: frames already queued are still flushed, but a peer that stopped reading
+      // must not keep close() from returning.
+      void this.#writer
+        .close()
+        .catch(() => {})
+        .then(() => this.#reader.cancel())
+        .catch(() => {});
     }
     await this.closed;
   }
@@ -227,7 +232,7 @@ export class Channel {
                 )
               : undefined;
           this.#terminate({ initiator: error ? 'error' : 'remote', error }, 'closed by peer');
-          await this.#writer.close().catch(() => {});
+          this.#writer.close().catch(() => {});
           return;
         }
         this.#receivedSinceHello++;
