@@ -5,11 +5,13 @@
 import { type BootstrapConfig, loadBootstrapConfig } from '../shared/config/bootstrap-config.ts';
 import {
   clearPendingLogin,
+  clearSignedOut,
   loadIdentity,
   loadPendingLogin,
   type StoredIdentity,
   saveIdentity,
   savePendingLogin,
+  wasSignedOut,
   wipeStore,
 } from '../shared/identity/store.ts';
 import { ControllerClient, type ExternalJwtSigner, ZitiApiError } from '../shared/ziti/index.ts';
@@ -82,7 +84,7 @@ async function startLogin(config: BootstrapConfig, returnTo: string): Promise<vo
     pickSigner(await controller.externalJwtSigners(), config.signer),
   );
   const idp = await discoverIdp(signer);
-  const { url, pending } = await beginLogin(idp, returnTo);
+  const { url, pending } = await beginLogin(idp, returnTo, await wasSignedOut());
   await savePendingLogin(pending);
   setState('redirecting');
   location.assign(url);
@@ -100,6 +102,7 @@ async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<v
     const signer = pickSigner(await controller.externalJwtSigners(), pending.signerName);
     const tokens = await completeLogin(await discoverIdp(signer), pending, callbackUrl);
     await clearPendingLogin();
+    if (pending.forcedLogin) await clearSignedOut();
     return tokens;
   });
   const identity = await step('Enrolling this browser', () => enroll(config, tokens));

@@ -75,6 +75,7 @@ export async function discoverIdp(signer: SignerInfo): Promise<Discovered> {
 export async function beginLogin(
   idp: Discovered,
   returnTo: string,
+  forceLogin = false,
 ): Promise<{ url: URL; pending: PendingLogin }> {
   const codeVerifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
@@ -95,6 +96,8 @@ export async function beginLogin(
   url.searchParams.set('code_challenge_method', 'S256');
   url.searchParams.set('state', state);
   url.searchParams.set('nonce', nonce);
+  // After a sign-out the IdP must authenticate the person again, not reuse its own session.
+  if (forceLogin) url.searchParams.set('prompt', 'login');
   return {
     url,
     pending: {
@@ -102,6 +105,7 @@ export async function beginLogin(
       nonce,
       codeVerifier,
       returnTo,
+      forcedLogin: forceLogin,
       signerName: idp.signer.name,
       startedAt: Date.now(),
     },

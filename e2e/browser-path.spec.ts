@@ -1,5 +1,6 @@
 import type { Page } from '@playwright/test';
-import { expect, test } from './support/fabric.ts';
+import { expect, type FabricFixture, test } from './support/fabric.ts';
+import { PROBE_TITLE } from './support/probe-app.ts';
 
 /** Signs in at the fabric's IdP login page (the real oidc-provider interaction). */
 async function signInAtIdp(page: Page, user: { name: string; password: string }): Promise<void> {
@@ -8,18 +9,177 @@ async function signInAtIdp(page: Page, user: { name: string; password: string })
   await page.locator('button[type="submit"]').click();
 }
 
+/** Opens `path` as a new user would and signs in; resolves on the app's page at that URL. */
+async function enterApp(page: Page, zt: FabricFixture, path = '/'): Promise<string> {
+  const url = `${zt.siteOrigin}${path}`;
+  await page.goto(url);
+  await signInAtIdp(page, zt.user);
+  await page.waitForURL(url, { timeout: 30_000 });
+  await expect(page).toHaveTitle(PROBE_TITLE);
+  return url;
+}
+
+/** Our own files: the only paths the open network may be asked for on the app's origin. */
+const isOwnPath = (path: string) => path.startsWith('/__zt/') || path === '/sw.js';
+
 test('a new user opens a deep link, signs in, and the app appears there over the tunnel', async ({
   page,
   zt,
 }) => {
-  const deepLink = `${zt.siteOrigin}/channels/town-square?view=1#latest`;
-  await page.goto(deepLink);
-  await signInAtIdp(page, zt.user);
-  await page.waitForURL(deepLink, { timeout: 30_000 });
+  const deepPath = '/channels/town-square?view=1#latest';
+  const before = zt.siteRequests.length;
+  await enterApp(page, zt, deepPath);
+
   // The document is the dark app's, with the shim as the first element of <head>.
-  await expect(page.locator('head > script').first()).toHaveAttribute('src', '/__zt/shim.js');
   const first = await page.evaluate(() => document.head.firstElementChild?.getAttribute('src'));
   expect(first).toBe('/__zt/shim.js');
-  const appSaw = zt.app.requests.filter((r) => r.url.startsWith('/channels/town-square'));
-  expect(appSaw.length).toBeGreaterThan(0);
+  await expect(page.locator('#probe')).toHaveText('dark /channels/town-square');
+  expect(zt.appRequests.some((r) => r.url === '/channels/town-square?view=1')).toBe(true);
+
+  // The open network saw the first visit (answered with the bootstrap page) and our own files only.
+  const site = zt.siteRequests.slice(before);
+  expect(site[0]).toBe('/channels/town-square?view=1');
+  expect(site.slice(1).filter((p) => !isOwnPath(p))).toEqual([]);
+});
+
+test('every app request after login goes through the tunnel, none to the open network', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt, '/start');
+  const before = zt.siteRequests.length;
+  const appBefore = zt.appRequests.length;
+  const statuses = await page.evaluate(async () => {
+    const paths = ['/api/a', '/api/b?x=1', '/static/app.js', '/'];
+    const out: number[] = [];
+    for (const p of paths)
+      out.push(
+        (await fetch(p, { method: p === '/' ? 'POST' : 'GET', body: p === '/' ? 'x' : null }))
+          .status,
+      );
+    return out;
+  });
+  expect(statuses).toEqual([200, 200, 200, 200]);
+  await page.reload();
+  await expect(page.locator('#probe')).toHaveText('dark /start');
+  expect(zt.siteRequests.slice(before).filter((p) => !isOwnPath(p))).toEqual([]);
+  const seen = zt.appRequests.slice(appBefore).map((r) => `${r.method} ${r.url}`);
+  expect(seen).toEqual(
+    expect.arrayContaining([
+      'GET /api/a',
+      'GET /api/b?x=1',
+      'GET /static/app.js',
+      'POST /',
+      'GET /start',
+    ]),
+  );
+});
+
+test('HttpOnly cookies stay in the worker; others are visible to the page', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt);
+  const result = await page.evaluate(async () => {
+    await fetch('/cookies/set');
+    const echoed = await (await fetch('/cookies/echo')).text();
+    return { echoed, documentCookie: document.cookie };
+  });
+  expect(result.echoed).toContain('probe_session=secret-value');
+  expect(result.echoed).toContain('probe_visible=hello');
+  expect(result.documentCookie).toContain('probe_visible=hello');
+  expect(result.documentCookie).not.toContain('probe_session');
+});
+
+test('absolute redirects to the dark host come back pointing at the public origin', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt);
+  await page.goto(`${zt.siteOrigin}/redirect`);
+  await page.waitForURL(`${zt.siteOrigin}/landing?from=redirect`);
+  await expect(page.locator('#probe')).toHaveText('dark /landing');
+});
+
+const MiB = 1024 * 1024;
+
+test('a 100 MiB upload and a 200 MiB download stream through with matching content', async ({
+  page,
+  zt,
+}) => {
+  test.setTimeout(180_000);
+  await enterApp(page, zt);
+  const upload = await page.evaluate(async (size) => {
+    // The xorshift stream, built in 1 MiB parts, sent as one Blob body.
+    const parts: Uint32Array[] = [];
+    let x = 1;
+    for (let done = 0; done < size; done += 1024 * 1024) {
+      const words = new Uint32Array(Math.min(1024 * 1024, size - done) / 4);
+      for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x >>>= 0;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
+        words[i] = x;
+      }
+      parts.push(words);
+    }
+    const body = new Blob(parts as BlobPart[]);
+    const response = await fetch('/upload', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    return (await response.json()) as { length: number; matches: boolean };
+  }, 100 * MiB);
+  expect(upload).toEqual(expect.objectContaining({ length: 100 * MiB, matches: true }));
+
+  const download = await page.evaluate(async (size) => {
+    const response = await fetch(`/bytes?n=${size}`);
+    const reader = response.body!.getReader();
+    let x = 1;
+    let length = 0;
+    let mismatches = 0;
+    let carry = new Uint8Array(0);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      length += value.length;
+      let bytes = value;
+      if (carry.length) {
+        bytes = new Uint8Array(carry.length + value.length);
+        bytes.set(carry);
+        bytes.set(value, carry.length);
+      }
+      const usable = bytes.length & ~3;
+      const words = new Uint32Array(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + usable),
+      );
+      for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x >>>= 0;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
+        if (words[i] !== x) mismatches++;
+      }
+      carry = bytes.slice(usable);
+    }
+    return { length, mismatches, contentLength: response.headers.get('content-length') };
+  }, 200 * MiB);
+  expect(download).toEqual({ length: 200 * MiB, mismatches: 0, contentLength: String(200 * MiB) });
+});
+
+test('signing out wipes the device; the next visit needs a new login', async ({ page, zt }) => {
+  await enterApp(page, zt);
+  await page.goto(`${zt.siteOrigin}/__zt/index.html?logout=1`);
+  await expect(page.locator('html')).toHaveAttribute('data-zt-state', 'signed-out');
+  const left = await page.evaluate(async () => ({
+    registrations: (await navigator.serviceWorker.getRegistrations()).length,
+    caches: (await caches.keys()).length,
+  }));
+  expect(left).toEqual({ registrations: 0, caches: 0 });
+  await page.goto(`${zt.siteOrigin}/again`);
+  await expect(page.locator('input[name="username"]')).toBeVisible();
 });

@@ -1,26 +1,34 @@
 /**
- * A whole local OpenZiti fabric in the test process (controller, IdP, router, tunneler, the demo dark
- * app and the built bootstrap site), on 127.0.0.1 with ephemeral ports, so tests can read its state.
+ * A whole local OpenZiti fabric in the test process (controller, IdP, router, tunneler, a dark app
+ * and the built bootstrap site), on 127.0.0.1 with ephemeral ports, so tests can read its state.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test as base } from '@playwright/test';
 import { parseFabricConfig } from '../../fabric/config.ts';
-import { type DemoApp, startDemoApp } from '../../fabric/demo-app/index.ts';
+import { startDemoApp } from '../../fabric/demo-app/index.ts';
 import { type RunningFabric, startFabric } from '../../fabric/fabric.ts';
 import { createLogger } from '../../fabric/log.ts';
+import { startProbeApp } from './probe-app.ts';
 
 export interface FabricFixture {
   fabric: RunningFabric;
-  app: DemoApp;
+  /** Every request the dark app received, oldest first. */
+  appRequests: readonly { method: string; url: string }[];
   /** The bootstrap site's origin, e.g. http://127.0.0.1:40123 */
   siteOrigin: string;
+  /** Paths the bootstrap site (the open network) was asked for, in order. */
+  siteRequests: string[];
   /** IdP credentials of the person trying the app. */
   user: { name: string; password: string };
 }
 
+/** `probe`: the browser-path test app; `demo`: the Mattermost-compatible demo app. */
+export type DarkAppKind = 'probe' | 'demo';
+
 export async function startE2eFabric(
+  kind: DarkAppKind,
   overrides: Record<string, unknown> = {},
 ): Promise<FabricFixture> {
   const config = parseFabricConfig({
@@ -33,33 +41,38 @@ export async function startE2eFabric(
     demoApp: { host: '127.0.0.1', port: 0 },
     ...overrides,
   });
-  let app: DemoApp | undefined;
+  let appRequests: readonly { method: string; url: string }[] | undefined;
   const fabric = await startFabric({
     config,
     log: createLogger((process.env.ZT_TEST_LOG as 'debug' | undefined) ?? 'warn'),
     siteRoot: resolve(import.meta.dirname, '../../dist'),
     startApp: async (listen) => {
-      app = await startDemoApp(listen);
-      return { host: listen.host, port: app.port, close: () => app!.close() };
+      const app = kind === 'demo' ? await startDemoApp(listen) : await startProbeApp(listen.host);
+      appRequests = app.requests;
+      return { host: listen.host, port: app.port, close: () => app.close() };
     },
   });
   const user = fabric.devUser;
-  if (!app || !fabric.siteUrl || !user?.password)
-    throw new Error('the e2e fabric needs the demo app, the site and a dev user');
+  if (!appRequests || !fabric.siteUrl || !user?.password) {
+    throw new Error('the e2e fabric needs a dark app, the site and a dev user');
+  }
+  const siteRequests: string[] = [];
+  fabric.site?.on('request', (req: { url?: string }) => siteRequests.push(req.url ?? ''));
   return {
     fabric,
-    app,
+    appRequests,
+    siteRequests,
     siteOrigin: new URL(fabric.siteUrl).origin,
     user: { name: user.name, password: user.password },
   };
 }
 
-/** `fabric` is started once per worker and shared by the tests of a file. */
-export const test = base.extend<object, { zt: FabricFixture }>({
+/** The fabric is started once per worker and shared by a file's tests; `darkApp` picks the app. */
+export const test = base.extend<object, { zt: FabricFixture; darkApp: DarkAppKind }>({
+  darkApp: ['probe', { scope: 'worker', option: true }],
   zt: [
-    // biome-ignore lint/correctness/noEmptyPattern: Playwright fixtures take their dependencies by destructuring.
-    async ({}, use) => {
-      const zt = await startE2eFabric();
+    async ({ darkApp }, use) => {
+      const zt = await startE2eFabric(darkApp);
       await use(zt);
       await zt.fabric.close();
     },

@@ -49,10 +49,13 @@ export interface PendingLogin {
   returnTo: string;
   signerName: string;
   startedAt: number;
+  /** The IdP was asked to authenticate again (after a sign-out). */
+  forcedLogin: boolean;
 }
 
 const IDENTITY = 'identity';
 const PENDING = 'pending-login';
+const SIGNED_OUT = 'signed-out';
 
 let storeHandle: UseStore | undefined;
 /** One database, one object store: key/value rows for the identity, pending login and cookie jar. */
@@ -67,5 +70,15 @@ export const loadPendingLogin = () => get<PendingLogin>(PENDING, ztStore());
 export const savePendingLogin = (pending: PendingLogin) => set(PENDING, pending, ztStore());
 export const clearPendingLogin = () => del(PENDING, ztStore());
 
-/** Wipes every row: identity, keys, tokens, pending login and the cookie jar. */
-export const wipeStore = () => clear(ztStore());
+/**
+ * Wipes every row (identity, keys, tokens, pending login, cookie jar) and remembers only that this
+ * browser signed out, so the next login asks the IdP for a fresh authentication (`prompt=login`)
+ * instead of silently reusing the IdP's own session.
+ */
+export async function wipeStore(): Promise<void> {
+  await clear(ztStore());
+  await set(SIGNED_OUT, true, ztStore());
+}
+
+export const wasSignedOut = async () => (await get<boolean>(SIGNED_OUT, ztStore())) === true;
+export const clearSignedOut = () => del(SIGNED_OUT, ztStore());

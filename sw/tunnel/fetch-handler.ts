@@ -4,6 +4,7 @@ import { HttpError } from '../../shared/http/index.ts';
 import { ZitiApiError, ZitiDialError, ZitiError } from '../../shared/ziti/index.ts';
 import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
 import { decideRoute } from '../route-decision.ts';
+import { mirrorToPage } from './cookie-mirror.ts';
 import { failClosedResponse, type TunnelFailure } from './fail-closed.ts';
 import { NoRouterError, RouterUnreachableError } from './router-channels.ts';
 import { ServiceAccessError } from './tunnel.ts';
@@ -141,7 +142,10 @@ export async function handleTunnelled(
       ...(contentLength !== undefined ? { contentLength } : {}),
       signal: request.signal,
     });
-    await jar.setFromResponse(url.href, response.setCookies);
+    if (response.setCookies.length > 0) {
+      await jar.setFromResponse(url.href, response.setCookies);
+      if (ownApp) await mirrorToPage(response.setCookies);
+    }
     // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
     const document = request.destination === 'document' || request.destination === 'iframe';
     return buildBrowserResponse(response, {

@@ -1,0 +1,134 @@
+/**
+ * The dark app of the browser-path tests: a loopback HTTP server that records every request and
+ * offers what the tests measure: pages, cookies, large deterministic downloads, uploads it verifies
+ * as they stream in, and redirects.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ProbeRequest {
+  method: string;
+  url: string;
+  host: string;
+  cookie: string;
+  remoteAddress: string;
+}
+
+/** The xorshift32 stream both sides can produce and check without storing it. */
+export function fillXorshift(out: Uint32Array, seed: number): number {
+  let x = seed >>> 0 || 0x9e3779b9;
+  for (let i = 0; i < out.length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x;
+  }
+  return x;
+}
+
+const CHUNK_WORDS = 16 * 1024;
+
+export const PROBE_TITLE = 'probe app behind the tunnel';
+
+export async function startProbeApp(host: string) {
+  const requests: ProbeRequest[] = [];
+  const server = createServer(async (req: IncomingMessage, res) => {
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      host: req.headers.host ?? '',
+      cookie: req.headers.cookie ?? '',
+      remoteAddress: req.socket.remoteAddress ?? '',
+    });
+    const url = new URL(req.url ?? '/', 'http://probe');
+    switch (url.pathname) {
+      case '/bytes': {
+        // n bytes of the xorshift stream (n a multiple of 4), streamed with backpressure.
+        const n = Number(url.searchParams.get('n') ?? 0) & ~3;
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': n,
+          'cache-control': 'no-store',
+        });
+        let seed = 1;
+        for (let sent = 0; sent < n; sent += CHUNK_WORDS * 4) {
+          const words = new Uint32Array(Math.min(CHUNK_WORDS, (n - sent) / 4));
+          seed = fillXorshift(words, seed);
+          if (!res.write(new Uint8Array(words.buffer)))
+            await new Promise((r) => res.once('drain', r));
+        }
+        res.end();
+        return;
+      }
+      case '/upload': {
+        // Verifies the xorshift stream as it arrives and reports length, sha-256 and whether it matched.
+        const hash = createHash('sha256');
+        let length = 0;
+        let seed = 1;
+        let ok = true;
+        let pending: Buffer = Buffer.alloc(0);
+        for await (const chunk of req as AsyncIterable<Buffer>) {
+          hash.update(chunk);
+          length += chunk.length;
+          pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+          const usable = pending.length & ~3;
+          const got = new Uint32Array(
+            pending.buffer.slice(pending.byteOffset, pending.byteOffset + usable),
+          );
+          const want = new Uint32Array(got.length);
+          seed = fillXorshift(want, seed);
+          for (let i = 0; i < got.length && ok; i++) if (got[i] !== want[i]) ok = false;
+          pending = pending.subarray(usable);
+        }
+        const body = JSON.stringify({
+          length,
+          sha256: hash.digest('hex'),
+          matches: ok && pending.length === 0,
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+        return;
+      }
+      case '/cookies/set':
+        res.writeHead(204, {
+          'set-cookie': [
+            'probe_session=secret-value; Path=/; HttpOnly; SameSite=Lax',
+            'probe_visible=hello; Path=/; SameSite=Lax',
+          ],
+        });
+        res.end();
+        return;
+      case '/cookies/echo':
+        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+        res.end(req.headers.cookie ?? '');
+        return;
+      case '/redirect':
+        res.writeHead(302, { location: `http://${req.headers.host}/landing?from=redirect` });
+        res.end();
+        return;
+      default: {
+        const html = `<!doctype html><html><head><meta charset="utf-8"><title>${PROBE_TITLE}</title></head><body><h1 id="probe">dark ${url.pathname}</h1></body></html>`;
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': "script-src 'self'",
+          'cache-control': 'no-store',
+        });
+        res.end(html);
+      }
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,60 @@
+/// <reference lib="webworker" />
+import { Cookie } from 'tough-cookie';
+
+/** The Cookie Store API as Chromium exposes it in service workers (not yet in the TS DOM lib). */
+interface CookieStoreLike {
+  set(options: {
+    name: string;
+    value: string;
+    path?: string;
+    expires?: number | null;
+    sameSite?: 'strict' | 'lax' | 'none';
+  }): Promise<void>;
+  delete(options: { name: string; path?: string }): Promise<void>;
+}
+
+const cookieStore = (): CookieStoreLike | undefined =>
+  (globalThis as { cookieStore?: CookieStoreLike }).cookieStore;
+
+/** True where the worker can write the page's cookies itself (Chromium); elsewhere the shim mirrors them. */
+export const canMirrorCookies = () => cookieStore() !== undefined;
+
+/**
+ * Makes the app's non-HttpOnly cookies visible to page script (`document.cookie`), as they would be
+ * without the tunnel: the worker's jar stays the source of truth for requests, and HttpOnly cookies
+ * never leave it. Browsers ignore Set-Cookie on responses a worker builds, hence this copy.
+ */
+export async function mirrorToPage(setCookies: readonly string[], now = Date.now()): Promise<void> {
+  const store = cookieStore();
+  if (!store) return;
+  for (const header of setCookies) {
+    const cookie = Cookie.parse(header);
+    if (!cookie || cookie.httpOnly) continue;
+    const maxAge = typeof cookie.maxAge === 'number' ? cookie.maxAge : undefined;
+    const expires =
+      maxAge !== undefined
+        ? now + maxAge * 1000
+        : cookie.expires instanceof Date
+          ? cookie.expires.getTime()
+          : null;
+    const path = cookie.path ?? '/';
+    try {
+      if (expires !== null && expires <= now) {
+        await store.delete({ name: cookie.key, path });
+      } else {
+        const sameSite = cookie.sameSite?.toLowerCase();
+        await store.set({
+          name: cookie.key,
+          value: cookie.value,
+          path,
+          expires,
+          ...(sameSite === 'strict' || sameSite === 'lax' || sameSite === 'none'
+            ? { sameSite }
+            : {}),
+        });
+      }
+    } catch {
+      // A cookie the browser refuses (e.g. Secure on plain http) stays in the jar only.
+    }
+  }
+}
