@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -129,6 +130,38 @@ describe('files', () => {
       stored.update(b);
     expect(stored.digest('hex')).toBe(sent.digest('hex'));
   }, 60_000);
+
+  it('cleans up when the client drops an upload halfway', async () => {
+    const boundary = 'abortBoundary';
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="channel_id"\r\n\r\n${channelId}\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="half.bin"\r\n\r\n`,
+    );
+    const req = request(`${base}/api/v4/files`, {
+      method: 'POST',
+      headers: {
+        ...browserHeaders(alice),
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Content-Length': head.length + 64 * 1024 * 1024,
+      },
+    });
+    req.on('error', () => {});
+    req.write(head);
+    req.write(Buffer.alloc(4 * 1024 * 1024, 1));
+    const dir = join(h.dataDir, 'files');
+    const before = new Set(await readdir(dir).catch(() => [] as string[]));
+    await expect
+      .poll(async () => (await readdir(dir).catch(() => [] as string[])).length)
+      .toBeGreaterThan(before.size);
+    req.destroy();
+    // The partial file goes away and the server keeps answering.
+    await expect
+      .poll(async () => (await readdir(dir)).filter((d) => !before.has(d)).length, {
+        timeout: 5000,
+      })
+      .toBe(0);
+    expect((await fetch(`${base}/api/v4/system/ping`)).status).toBe(200);
+  });
 
   it('serves Range requests with 206, suffix ranges, 416 and If-Range', async () => {
     const bytes = new Uint8Array(100_000).map((_, i) => (i * 7) % 256);
