@@ -2,7 +2,11 @@
  * Browser bundle for the TLS e2e test and benchmark (built to an IIFE that sets
  * `globalThis.tlsTest`): runs in a page and in a service worker.
  */
+import { TlsConnectionImpl } from '../../shared/tls/connection.ts';
+import { HandshakeReader } from '../../shared/tls/handshake.ts';
 import { connectTls, type TlsConnection } from '../../shared/tls/index.ts';
+import { SUITES } from '../../shared/tls/keyschedule.ts';
+import { Epoch, RecordLayer } from '../../shared/tls/record-layer.ts';
 import { openWebSocketDuplex } from './websocket-duplex.ts';
 
 export interface RunParams {
@@ -152,4 +156,131 @@ export async function aeadCeiling(inFlight: number, ms: number) {
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   return (done * data.length) / ((performance.now() - started) / 1000) / 1e6;
+}
+
+/**
+ * The record pipeline alone (no network): `upload` encrypts through a TlsConnection into a
+ * counting sink; `download` decrypts pre-encrypted records from memory (64 KiB transport chunks).
+ * Isolates our per-record overhead from the WebSocket and the server.
+ */
+export async function pipelineThroughput(direction: 'download' | 'upload', bytes: number) {
+  const suite = SUITES[0]!;
+  const secret = randomBytes(32);
+  const result = {
+    suite,
+    group: 'x25519' as const,
+    peerCertificates: [],
+    clientAuthRequested: false,
+  };
+  const record = randomBytes(16384);
+  if (direction === 'upload') {
+    let n = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    const layer = new RecordLayer({
+      readable: new ReadableStream(),
+      writable: new WritableStream({
+        write(chunk) {
+          n += chunk.length;
+          if (n >= bytes) done();
+        },
+      }),
+    });
+    layer.write = new Epoch(suite, secret);
+    layer.read = new Epoch(suite, secret);
+    const conn = new TlsConnectionImpl(layer, new HandshakeReader(layer), result);
+    const writer = conn.writable.getWriter();
+    const started = performance.now();
+    for (let sent = 0; sent < bytes; sent += record.length) await writer.write(record);
+    await finished;
+    return bytes / ((performance.now() - started) / 1000) / 1e6;
+  }
+  // Produce the records with a writer-side layer, then replay them.
+  const chunks: Uint8Array[] = [];
+  const producer = new RecordLayer({
+    readable: new ReadableStream(),
+    writable: new WritableStream({
+      write(chunk) {
+        chunks.push(chunk);
+      },
+    }),
+  });
+  producer.write = new Epoch(suite, secret);
+  for (let sent = 0; sent < bytes; sent += record.length) {
+    await producer.send(23, record);
+  }
+  await producer.flush();
+  const wire: Uint8Array[] = [];
+  for (let i = 0; i < chunks.length; i += 4) {
+    const group = chunks.slice(i, i + 4);
+    const out = new Uint8Array(group.reduce((a, c) => a + c.length, 0));
+    let o = 0;
+    for (const c of group) {
+      out.set(c, o);
+      o += c.length;
+    }
+    wire.push(out);
+  }
+  let next = 0;
+  const layer = new RecordLayer({
+    readable: new ReadableStream({
+      pull(controller) {
+        if (next < wire.length) controller.enqueue(wire[next++]!);
+        else controller.close();
+      },
+    }),
+    writable: new WritableStream(),
+  });
+  layer.read = new Epoch(suite, secret);
+  layer.write = new Epoch(suite, secret);
+  const conn = new TlsConnectionImpl(layer, new HandshakeReader(layer), result);
+  const reader = conn.readable.getReader();
+  const started = performance.now();
+  let got = 0;
+  while (got < bytes) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    got += value.length;
+  }
+  return got / ((performance.now() - started) / 1000) / 1e6;
+}
+
+/** The WebSocket transport alone (no TLS), same sizes as `throughput`. */
+export async function rawWebSocketThroughput(
+  params: RunParams,
+  direction: 'download' | 'upload',
+  bytes: number,
+) {
+  const mode = direction === 'download' ? 'source' : 'sink';
+  const ws = new WebSocket(`${params.wsUrl}?raw=${mode}:${bytes}`);
+  ws.binaryType = 'arraybuffer';
+  await new Promise((r) => {
+    ws.onopen = r;
+  });
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    let n = 0;
+    ws.onmessage = (e) => {
+      if (direction === 'upload') return resolve();
+      n += (e.data as ArrayBuffer).byteLength;
+      if (n >= bytes) resolve();
+    };
+    if (direction === 'upload') {
+      const record = randomBytes(16384);
+      let sent = 0;
+      const pump = () => {
+        while (sent < bytes) {
+          if (ws.bufferedAmount > 1 << 20) return void setTimeout(pump, 1);
+          ws.send(record);
+          sent += record.length;
+        }
+      };
+      pump();
+    }
+  });
+  const mbps = bytes / ((performance.now() - started) / 1000) / 1e6;
+  ws.close();
+  return mbps;
 }

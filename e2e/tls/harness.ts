@@ -120,8 +120,40 @@ function serveTlsSocket(socket: tls.TLSSocket) {
   socket.on('data', onHead);
 }
 
+/**
+ * The transport alone, for comparison: `raw=source:<n>` sends n bytes in 64 KiB messages;
+ * `raw=sink:<n>` counts n bytes and answers "ok".
+ */
+function serveRawWebSocket(ws: import('ws').WebSocket, spec: string) {
+  const [mode, arg] = spec.split(':');
+  const n = Number(arg);
+  if (mode === 'source') {
+    const chunk = Buffer.alloc(65536, 7);
+    let sent = 0;
+    const pump = () => {
+      while (sent < n) {
+        if (ws.bufferedAmount > 1 << 20) return void setTimeout(pump, 1);
+        const piece = chunk.subarray(0, Math.min(chunk.length, n - sent));
+        sent += piece.length;
+        ws.send(piece);
+      }
+    };
+    pump();
+  } else {
+    let got = 0;
+    ws.on('message', (d: Buffer) => {
+      got += d.length;
+      if (got >= n) ws.send('ok');
+    });
+  }
+}
+
 export interface TlsHarness {
   origin: string;
+  /** The TLS server itself, for Node clients that connect over TCP. */
+  tlsPort: number;
+  /** Test PKI: trust anchor and a client identity for Node clients. */
+  pki: Awaited<ReturnType<typeof createPki>>;
   params(echoBytes: number): RunParams;
   close(): Promise<void>;
 }
@@ -186,7 +218,9 @@ export async function startTlsHarness(): Promise<TlsHarness> {
     s.on('close', () => sockets.delete(s));
   });
   const wss = new WebSocketServer({ server: httpServer, path: '/ws' });
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
+    const raw = new URL(req.url ?? '/', 'http://x').searchParams.get('raw');
+    if (raw) return serveRawWebSocket(ws, raw);
     const upstream = net.connect(tlsPort, '127.0.0.1');
     upstream.setNoDelay(true);
     ws.on('message', (data) => upstream.write(data as Buffer));
@@ -211,6 +245,8 @@ export async function startTlsHarness(): Promise<TlsHarness> {
 
   return {
     origin,
+    tlsPort,
+    pki,
     params: (echoBytes) => ({
       wsUrl: `ws://127.0.0.1:${port}/ws`,
       issueUrl: `${origin}/issue`,

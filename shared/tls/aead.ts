@@ -6,7 +6,11 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import type { SuiteParams, TrafficKeys } from './keyschedule.ts';
 
 export interface RecordCipher {
-  /** Encrypts with the per-record nonce for `seq`; returns ciphertext || tag. */
+  /**
+   * Encrypts with the per-record nonce for `seq`; returns ciphertext || tag. Reads `aad` and
+   * `plaintext` before it returns (WebCrypto copies its inputs synchronously), so the caller may
+   * reuse those buffers at once.
+   */
   seal(seq: number, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
   /** Decrypts and authenticates; rejects on a bad tag. */
   open(seq: number, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
@@ -34,21 +38,32 @@ const buf = (b: Uint8Array): Uint8Array<ArrayBuffer> =>
 
 class WebCryptoAesGcm implements RecordCipher {
   private readonly key: Promise<CryptoKey>;
+  private readyKey?: CryptoKey;
   constructor(private readonly keys: TrafficKeys) {
     this.key = crypto.subtle.importKey('raw', buf(keys.key), 'AES-GCM', false, [
       'encrypt',
       'decrypt',
     ]);
-    this.key.catch(() => {}); // surfaced by seal/open
-  }
-  async seal(seq: number, aad: Uint8Array, plaintext: Uint8Array) {
-    const iv = nonceFor(this.keys.iv, seq);
-    const out = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv, additionalData: buf(aad) },
-      await this.key,
-      buf(plaintext),
+    this.key.then(
+      (k) => {
+        this.readyKey = k;
+      },
+      () => {}, // surfaced by seal/open
     );
-    return new Uint8Array(out);
+  }
+  seal(seq: number, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
+    const params = { name: 'AES-GCM', iv: nonceFor(this.keys.iv, seq), additionalData: buf(aad) };
+    if (this.readyKey) {
+      // Called synchronously: WebCrypto has copied the inputs when this returns.
+      return crypto.subtle
+        .encrypt(params, this.readyKey, buf(plaintext))
+        .then((out) => new Uint8Array(out));
+    }
+    const copy = plaintext.slice();
+    params.additionalData = new Uint8Array(aad);
+    return this.key
+      .then((key) => crypto.subtle.encrypt(params, key, copy))
+      .then((out) => new Uint8Array(out));
   }
   async open(seq: number, aad: Uint8Array, ciphertext: Uint8Array) {
     const iv = nonceFor(this.keys.iv, seq);

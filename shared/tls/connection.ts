@@ -206,9 +206,12 @@ export class TlsConnectionImpl implements ByteDuplex {
     if (this.failure) throw this.failure;
     for (let i = 0; i < chunk.length; i += MAX_PLAINTEXT) {
       if (++this.recordsSinceKeyUpdate >= KEY_UPDATE_AFTER_RECORDS) this.updateWriteKeys(false);
-      // Copy: the caller may reuse its buffer once the write resolved, before encryption read it.
-      const piece = chunk.slice(i, i + MAX_PLAINTEXT);
-      const sent = this.layer.send(ContentType.applicationData, piece);
+      // send() copies the piece into the record's inner plaintext synchronously, so the caller
+      // may reuse its buffer as soon as this write resolves.
+      const sent = this.layer.send(
+        ContentType.applicationData,
+        chunk.subarray(i, i + MAX_PLAINTEXT),
+      );
       this.writesPending.add(sent);
       sent.then(
         () => this.writesPending.delete(sent),

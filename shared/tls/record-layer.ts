@@ -14,6 +14,7 @@ import {
   AlertLevel,
   ContentType,
   MAX_CIPHERTEXT,
+  MAX_PLAINTEXT,
   RECORD_HEADER_LENGTH,
 } from './constants.ts';
 import { TlsClosedError, TlsIntegrityError, TlsProtocolError } from './errors.ts';
@@ -21,7 +22,6 @@ import { nextTrafficSecret, type SuiteParams, trafficKeys } from './keyschedule.
 import { encodeAlert } from './messages.ts';
 import {
   decodeInnerPlaintext,
-  encodeInnerPlaintext,
   encodePlaintextRecord,
   encodeRecordHeader,
   RecordReader,
@@ -53,6 +53,18 @@ export const badRecordMac = (cause?: unknown) =>
 export const transportClosed = (what: string) =>
   new TlsClosedError('ERR_TLS_TRANSPORT_CLOSED', `transport closed ${what}`);
 
+interface OutgoingRecord {
+  parts?: Uint8Array[];
+  error?: unknown;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+const SLAB_SIZE = 1 << 18;
+
+/** Largest transport write we assemble from finished records. */
+const MAX_WRITE_BATCH = 4 * (MAX_CIPHERTEXT + RECORD_HEADER_LENGTH);
+
 export class RecordLayer {
   readonly records = new RecordReader();
   read?: Epoch;
@@ -60,7 +72,12 @@ export class RecordLayer {
   eof = false;
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
-  private queueTail: Promise<void> = Promise.resolve();
+  private readonly outgoing: OutgoingRecord[] = [];
+  private readonly innerScratch = new Uint8Array(MAX_PLAINTEXT + 1);
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
+  private pumping = false;
+  private lastSent: Promise<void> = Promise.resolve();
   private writeError?: unknown;
   private transportClosed = false;
 
@@ -121,51 +138,107 @@ export class RecordLayer {
    * transport accepted it.
    */
   send(type: number, content: Uint8Array): Promise<void> {
-    let make: Promise<Uint8Array>;
     const epoch = this.write;
-    if (epoch) {
-      const inner = encodeInnerPlaintext(content, type);
-      const header = encodeRecordHeader(
-        ContentType.applicationData,
-        inner.length + AEAD_TAG_LENGTH,
-      );
-      make = epoch.cipher.seal(epoch.seq++, header, inner).then((sealed) => {
-        const record = new Uint8Array(RECORD_HEADER_LENGTH + sealed.length);
-        record.set(header);
-        record.set(sealed, RECORD_HEADER_LENGTH);
-        return record;
-      });
-    } else {
-      make = Promise.resolve(encodePlaintextRecord(type, content));
-    }
-    return this.enqueue(make);
+    if (!epoch) return this.enqueue([encodePlaintextRecord(type, content)]);
+    // TLSInnerPlaintext is built in a reused buffer: seal() has read it when it returns.
+    const inner = this.innerScratch.subarray(0, content.length + 1);
+    inner.set(content);
+    inner[content.length] = type;
+    const header = encodeRecordHeader(ContentType.applicationData, inner.length + AEAD_TAG_LENGTH);
+    return this.enqueue(
+      epoch.cipher.seal(epoch.seq++, header, inner).then((sealed) => [header, sealed]),
+    );
   }
 
   /** Sends bytes already framed (the first ClientHello uses legacy version 0x0301). */
   sendRaw(bytes: Uint8Array): Promise<void> {
-    return this.enqueue(Promise.resolve(bytes));
+    return this.enqueue([bytes]);
   }
 
-  private enqueue(make: Promise<Uint8Array>): Promise<void> {
-    make.catch(() => {});
-    let accepted: Promise<void> = Promise.resolve();
-    const queued = this.queueTail.then(async () => {
-      if (this.writeError !== undefined) throw this.writeError;
-      let record: Uint8Array;
-      try {
-        record = await make;
-      } catch (err) {
-        this.writeError = err;
-        throw err;
-      }
-      if (this.transportClosed) throw transportClosed('for writing');
-      accepted = this.writer.write(record);
-      accepted.catch((err) => {
-        this.writeError ??= err;
-      });
+  private enqueue(parts: Uint8Array[] | Promise<Uint8Array[]>): Promise<void> {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
-    this.queueTail = queued.catch(() => {});
-    return queued.then(() => accepted);
+    const entry: OutgoingRecord = { resolve, reject };
+    this.outgoing.push(entry);
+    const ready = (value: Uint8Array[] | { error: unknown }) => {
+      if (Array.isArray(value)) entry.parts = value;
+      else entry.error = value.error;
+      this.pumpOutgoing();
+    };
+    if (Array.isArray(parts)) ready(parts);
+    else parts.then(ready, (error) => ready({ error }));
+    this.lastSent = done.catch(() => {});
+    return done;
+  }
+
+  /**
+   * Writes finished records in order. While one transport write is outstanding, records that
+   * finish encrypting gather up and go out together as one write (one WebSocket message), which
+   * costs one copy instead of a message per record.
+   */
+  private pumpOutgoing() {
+    if (this.pumping) return;
+    this.pumping = true;
+    void (async () => {
+      try {
+        for (;;) {
+          const batch: OutgoingRecord[] = [];
+          let size = 0;
+          while (size < MAX_WRITE_BATCH) {
+            const head = this.outgoing[0];
+            if (!head || (head.parts === undefined && head.error === undefined)) break;
+            this.outgoing.shift();
+            if (head.error !== undefined) this.writeError ??= head.error;
+            batch.push(head);
+            for (const p of head.parts ?? []) size += p.length;
+          }
+          if (batch.length === 0) return;
+          if (this.writeError === undefined && this.transportClosed) {
+            this.writeError = transportClosed('for writing');
+          }
+          if (this.writeError !== undefined) {
+            for (const e of batch) e.reject(this.writeError);
+            continue;
+          }
+          const bytes = this.allocate(size);
+          let offset = 0;
+          for (const e of batch) {
+            for (const p of e.parts!) {
+              bytes.set(p, offset);
+              offset += p.length;
+            }
+          }
+          try {
+            await this.writer.write(bytes);
+            for (const e of batch) e.resolve();
+          } catch (err) {
+            this.writeError ??= err;
+            for (const e of batch) e.reject(err);
+          }
+        }
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  /**
+   * Transport writes are carved from 1 MiB slabs: allocating an ArrayBuffer per write costs more
+   * than encrypting it in browsers. Slabs are never reused (the transport may hold on to a write),
+   * so a slab is freed once every write cut from it is gone.
+   */
+  private allocate(size: number): Uint8Array {
+    if (this.slabUsed + size > this.slab.length) {
+      this.slab = new Uint8Array(Math.max(SLAB_SIZE, size));
+      this.slabUsed = 0;
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + size);
+    this.slabUsed += size;
+    return out;
   }
 
   /** Sends an alert (best effort: a broken transport is not reported again). */
@@ -179,9 +252,9 @@ export class RecordLayer {
     }
   }
 
-  /** Waits until every record sent so far reached the transport. */
+  /** Waits until every record sent so far reached the transport (or failed). */
   flush(): Promise<void> {
-    return this.queueTail;
+    return this.lastSent;
   }
 
   /** Half-closes the transport's writable after the queued records. */
