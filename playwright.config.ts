@@ -26,6 +26,8 @@ export default defineConfig({
     },
     {
       name: 'firefox',
+      // `*.chromium.spec.ts` drive what only Chromium exposes (CDP), e.g. stopping a service worker.
+      testIgnore: '**/*.chromium.spec.ts',
       use: {
         browserName: 'firefox',
         channel: 'moz-firefox',

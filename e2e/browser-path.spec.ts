@@ -1,23 +1,8 @@
-import type { Page } from '@playwright/test';
-import { expect, type FabricFixture, test } from './support/fabric.ts';
-import { PROBE_TITLE } from './support/probe-app.ts';
-
-/** Signs in at the fabric's IdP login page (the real oidc-provider interaction). */
-async function signInAtIdp(page: Page, user: { name: string; password: string }): Promise<void> {
-  await page.locator('input[name="username"]').fill(user.name);
-  await page.locator('input[name="password"]').fill(user.password);
-  await page.locator('button[type="submit"]').click();
-}
-
-/** Opens `path` as a new user would and signs in; resolves on the app's page at that URL. */
-async function enterApp(page: Page, zt: FabricFixture, path = '/'): Promise<string> {
-  const url = `${zt.siteOrigin}${path}`;
-  await page.goto(url);
-  await signInAtIdp(page, zt.user);
-  await page.waitForURL(url, { timeout: 30_000 });
-  await expect(page).toHaveTitle(PROBE_TITLE);
-  return url;
-}
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { enterApp } from './support/enter-app.ts';
+import { expect, test } from './support/fabric.ts';
 
 /** Our own files: the only paths the open network may be asked for on the app's origin. */
 const isOwnPath = (path: string) => path.startsWith('/__zt/') || path === '/sw.js';
@@ -182,4 +167,31 @@ test('signing out wipes the device; the next visit needs a new login', async ({ 
   expect(left).toEqual({ registrations: 0, caches: 0 });
   await page.goto(`${zt.siteOrigin}/again`);
   await expect(page.locator('input[name="username"]')).toBeVisible();
+});
+
+test('after a browser restart the app comes back from IndexedDB without a new login', async ({
+  playwright,
+  browserName,
+  zt,
+}, testInfo) => {
+  const browserType = playwright[browserName];
+  // A persistent profile, closed and reopened: the service worker starts from nothing but its
+  // IndexedDB state (key, certificate, tokens, cookies), as after the browser stopped it.
+  const profile = mkdtempSync(join(tmpdir(), 'zt-profile-'));
+  const launch = { ...testInfo.project.use.launchOptions, serviceWorkers: 'allow' as const };
+  let context = await browserType.launchPersistentContext(profile, launch);
+  const page = context.pages()[0] ?? (await context.newPage());
+  await enterApp(page, zt, '/before-restart');
+  await page.evaluate(() => fetch('/cookies/set'));
+  await context.close();
+
+  context = await browserType.launchPersistentContext(profile, launch);
+  const again = context.pages()[0] ?? (await context.newPage());
+  const appBefore = zt.appRequests.length;
+  await again.goto(`${zt.siteOrigin}/after-restart`);
+  await expect(again.locator('#probe')).toHaveText('dark /after-restart');
+  const echoed = await again.evaluate(async () => (await fetch('/cookies/echo')).text());
+  expect(echoed).toContain('probe_session=secret-value');
+  expect(zt.appRequests.slice(appBefore).map((r) => r.url)).toContain('/after-restart');
+  await context.close();
 });
