@@ -48,4 +48,5 @@ export { DEFAULT_CONNECT_TIMEOUT_MS, dialService } from './edge/dial.ts';
 export * from './edge/messages.ts';
 export { EdgeMux, type EdgeSink } from './edge/mux.ts';
 export * from './edge/types.ts';
+export { encodeUpdateToken, updateToken } from './edge/update-token.ts';
 export * from './errors.ts';

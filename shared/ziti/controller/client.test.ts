@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZitiApiError, ZitiApiResponseError } from '../errors.ts';
 import { ControllerClient } from './client.ts';
-import { pickEdgeRouter, rankEdgeRouters, routerWebSocketUrl } from './pick-router.ts';
+import {
+  controllerSupportsOidc,
+  pickEdgeRouter,
+  rankEdgeRouters,
+  routerWebSocketUrl,
+} from './pick-router.ts';
 import { processApiSessionResponse, processCaCertsResponse, processEnvelope } from './responses.ts';
 
 const BASE = 'https://ctrl.example:1280';
@@ -239,6 +244,9 @@ describe('ControllerClient', () => {
     const v = await client.version();
     expect(v.capabilities).toEqual(['OIDC_AUTH', 'OIDC_AUTH_WITH_CSR']);
     expect(v.apiVersions['edge-oidc']?.v1?.path).toBe('/oidc');
+    expect(controllerSupportsOidc(v)).toBe(true);
+    expect(controllerSupportsOidc({ ...v, apiVersions: {} })).toBe(false);
+    expect(controllerSupportsOidc({ ...v, capabilities: [] })).toBe(false);
     const signers = await client.externalJwtSigners();
     expect(signers[0]).toMatchObject({ id: 'sig-1', targetToken: 'ACCESS' });
     for (const s of ctrl.seen) {

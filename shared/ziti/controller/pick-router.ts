@@ -48,3 +48,16 @@ export function routerWebSocketUrl(url: string, forceSecure = true): string {
   if (u.pathname === '' || u.pathname === '/') u.pathname = '/ws';
   return u.toString();
 }
+
+/**
+ * Whether the controller offers OIDC authentication: capability `OIDC_AUTH` and an `edge-oidc` v1
+ * binding, the C SDK's rule (reference §1.3).
+ */
+export function controllerSupportsOidc(version: {
+  capabilities: string[];
+  apiVersions: Record<string, Record<string, unknown>>;
+}): boolean {
+  return (
+    version.capabilities.includes('OIDC_AUTH') && version.apiVersions['edge-oidc']?.v1 !== undefined
+  );
+}
