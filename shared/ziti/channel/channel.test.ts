@@ -176,6 +176,15 @@ describe('requests, replies, probes, close', () => {
     await expect(client.send(newMessage(60999))).rejects.toBeInstanceOf(ZitiChannelClosedError);
   });
 
+  it('closes when a latency probe goes unanswered and nothing was read meanwhile', async () => {
+    const { client, router } = await channelPair({ latencyIntervalMs: 30, requestTimeoutMs: 40 });
+    router.handle(60999, () => new Promise<void>(() => {})); // the router stops answering
+    await client.send(newMessage(60999));
+    const info = await client.closed;
+    expect(info.initiator).toBe('error');
+    expect(info.error).toBeInstanceOf(ZitiTimeoutError);
+  });
+
   it('close() returns even when the peer stopped reading', async () => {
     const { client, router } = await channelPair({}, {}, 16 * 1024);
     router.handle(60999, () => new Promise<void>(() => {})); // blocks the router's read loop
