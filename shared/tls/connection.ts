@@ -129,12 +129,6 @@ export class TlsConnectionImpl implements ByteDuplex {
           : await head.result;
         if (next === undefined) continue; // more bytes arrived: dispatch them first
         this.inFlight.shift();
-        if (head.epoch !== this.layer.read) {
-          // Dispatched before a KeyUpdate took effect: decrypt again with the new keys.
-          this.inFlight.unshift(head);
-          this.redispatch();
-          continue;
-        }
         if (!next.ok) throw next.error;
         if (next.type === ContentType.applicationData) {
           if (next.content.length > 0) {
@@ -144,6 +138,9 @@ export class TlsConnectionImpl implements ByteDuplex {
           continue;
         }
         await this.onControlRecord(next.type, next.content);
+        // After a KeyUpdate every record still in flight was dispatched under the old keys (none
+        // were dispatched since `head` was taken): decrypt them again, in order, with the new ones.
+        if (this.layer.read !== head.epoch) this.redispatch();
       }
     } catch (err) {
       await this.fail(asTlsError(err), true);

@@ -135,6 +135,16 @@ describe('scripted hostile server', () => {
     });
   }
 
+  it('re-decrypts records already in flight behind a KeyUpdate with the new keys', async () => {
+    const s = await scripted('key-update-burst');
+    const conn = await connectTls(await connectNode(s.port), options());
+    const reader = conn.readable.getReader();
+    const got: number[] = [];
+    while (got.length < 12_000) got.push(...(await reader.read()).value!);
+    for (let i = 0; i < 12; i++) expect(got[i * 1000]).toBe(i);
+    expect(s.alerts).toEqual([]);
+  });
+
   it('times out a silent server', async () => {
     const s = await scripted('silent');
     const started = Date.now();

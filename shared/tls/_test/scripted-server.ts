@@ -12,6 +12,7 @@ import { ContentType, ExtensionType, HandshakeType } from '../constants.ts';
 import {
   finishedVerifyData,
   KeySchedule,
+  nextTrafficSecret,
   SUITES,
   Transcript,
   trafficKeys,
@@ -21,6 +22,7 @@ import {
   encodeCertificate,
   encodeCertificateVerify,
   encodeHandshake,
+  encodeKeyUpdate,
 } from '../messages.ts';
 import {
   decodeInnerPlaintext,
@@ -39,7 +41,9 @@ export type Misbehaviour =
   | 'oversized-record'
   | 'truncated-record'
   | 'tls12-downgrade'
-  | 'silent';
+  | 'silent'
+  /** Right after its Finished: a KeyUpdate and 12 records under the new keys, in one write. */
+  | 'key-update-burst';
 
 export interface ScriptedServerOptions {
   chain: Uint8Array[];
@@ -181,6 +185,24 @@ export async function startScriptedServer(
         if (options.misbehave === 'bad-finished') verify[0]! ^= 1;
         const fin = encodeHandshake(HandshakeType.finished, verify);
         await send(ContentType.handshake, concat([ee, cert, cv, fin]));
+        if (options.misbehave === 'key-update-burst') {
+          transcript.add(fin);
+          const ap = schedule.applicationTrafficSecrets(transcript.digest());
+          const seal = async (secret: Uint8Array, seqNo: number, type: number, c: Uint8Array) => {
+            const cipher = createRecordCipher(suite, trafficKeys(suite, secret));
+            const inner = encodeInnerPlaintext(c, type);
+            const header = encodeRecordHeader(ContentType.applicationData, inner.length + 16);
+            return concat([header, await cipher.seal(seqNo, header, inner)]);
+          };
+          const burst = [await seal(ap.server, 0, ContentType.handshake, encodeKeyUpdate(false))];
+          const next = nextTrafficSecret(suite, ap.server);
+          for (let i = 0; i < 12; i++) {
+            burst.push(
+              await seal(next, i, ContentType.applicationData, new Uint8Array(1000).fill(i)),
+            );
+          }
+          socket.write(concat(burst));
+        }
       }
     });
   });
