@@ -2,6 +2,12 @@
  * Mattermost fidelity flows, written against the demo app's UI and API but parameterised by the
  * base URL, so the same code runs directly against the app and through the OpenZiti tunnel.
  * Each flow asserts what it can see from the browser and returns measurements for the caller.
+ *
+ * Through the tunnel, pass the public base URL and pages whose context has already finished the
+ * bootstrap (IdP login, service worker in control); give `cookiesReloadLogout` the option
+ * `{ browserCookieStore: false }`, since the service worker keeps the app's cookies in its own jar.
+ * Everything else is the same: the flows only use the app's UI, `fetch` from the page and
+ * `document.cookie`, which is what the unmodified app itself can see.
  */
 import { type BrowserContext, expect, type Page, type Response } from '@playwright/test';
 
