@@ -3,7 +3,7 @@
  * itself is right. The flows live in ./mattermost/flows.ts and take the base URL, so the same
  * flows run through the OpenZiti tunnel elsewhere.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ let app: DemoApp;
 let dataDir: string;
 
 test.beforeAll(async () => {
+  const ui = join(import.meta.dirname, '../fabric/demo-app/web/dist/index.html');
+  if (!existsSync(ui)) throw new Error('the demo chat UI is not built: run `npm run build:demo`');
   dataDir = await mkdtemp(join(tmpdir(), 'mattermost-e2e-'));
   app = await startDemoApp({ host: '127.0.0.1', port: 0, dataDir });
 });
