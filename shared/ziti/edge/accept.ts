@@ -6,7 +6,7 @@
 import type { Channel } from '../channel/channel.ts';
 import type { Message } from '../channel/message.ts';
 import { generateKxKeyPair, serverSessionKeys } from '../e2e/sodium.ts';
-import type { StructuredError } from '../errors.ts';
+import { type StructuredError, ZitiDialError } from '../errors.ts';
 import { EdgeConnectionImpl } from './connection.ts';
 import { decodeConnect, encodeStateClosed, encodeStateConnected } from './messages.ts';
 import { EdgeMux } from './mux.ts';
@@ -27,8 +27,14 @@ export async function acceptConnect(
   options: AcceptConnectOptions = {},
 ): Promise<EdgeConnection> {
   const request = decodeConnect(connect);
-  const keyPair = request.publicKey ? await generateKxKeyPair() : undefined;
   const mux = EdgeMux.of(channel);
+  if (mux.has(request.connId)) {
+    // A client reusing a live id: refuse this Connect, keep the channel and the other connection.
+    const reason = `connection id ${request.connId} is already in use`;
+    await channel.reply(connect, encodeStateClosed({ connId: request.connId, reason }));
+    throw new ZitiDialError(reason);
+  }
+  const keyPair = request.publicKey ? await generateKxKeyPair() : undefined;
   const conn = new EdgeConnectionImpl(channel, mux, {
     connId: request.connId,
     receiveWindowBytes: options.receiveWindowBytes,

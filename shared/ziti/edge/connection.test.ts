@@ -15,6 +15,7 @@ import { dialService } from './dial.ts';
 import {
   decodeConnect,
   decodeData,
+  encodeConnect,
   encodeData,
   encodeStateClosed,
   encodeStateConnected,
@@ -169,6 +170,29 @@ describe('dial', () => {
     expect(err.code).toBe('ERR_ZITI_TIMEOUT');
     await new Promise((r) => setTimeout(r, 20));
     expect(closes).toHaveLength(1);
+    await client.close();
+  });
+
+  it('acceptConnect refuses a Connect that reuses a live connection id', async () => {
+    const { client, router } = await channelPair();
+    const outcomes: unknown[] = [];
+    router.handle(ContentType.Connect, (msg) => {
+      void acceptConnect(router, msg).then(
+        (c) => outcomes.push(c.connId),
+        (e) => outcomes.push(e),
+      );
+    });
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    // A second Connect with the same ConnId, sent by hand.
+    const dup = await client.request(encodeConnect({ connId: conn.connId, sessionToken: 't' }));
+    expect(dup.contentType).toBe(ContentType.StateClosed);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(outcomes[0]).toBe(conn.connId);
+    expect(outcomes[1]).toBeInstanceOf(ZitiDialError);
+    const w = conn.writable.getWriter();
+    await w.write(text('still alive'));
+    await w.close();
+    expect(client.isClosed || router.isClosed).toBe(false);
     await client.close();
   });
 

@@ -65,6 +65,10 @@ export class EdgeMux {
     }
   }
 
+  has(connId: number): boolean {
+    return this.#sinks.has(connId);
+  }
+
   register(connId: number, sink: EdgeSink): void {
     if (this.#sinks.has(connId)) throw new Error(`connection id ${connId} is in use`);
     this.#sinks.set(connId, sink);
