@@ -1,43 +1,230 @@
 /**
- * `npm start`: serves the browser build on http://localhost:8080/ (flags: --host, --port, --root).
+ * `npm start`: the whole local dev fabric (IdP, controller, edge router, tunneler, dark demo app)
+ * and the bootstrap site on http://localhost:8080/. See fabric/README.md for flags and the config.
+ * `--static-only` serves just the build (no fabric), as the foundation's CLI did.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PortInUseError } from './_internal/listen.ts';
+import {
+  DEFAULT_CONFIG_INPUT,
+  type FabricConfig,
+  FabricConfigError,
+  loadFabricConfigFile,
+  parseFabricConfig,
+} from './config.ts';
+import { type DarkApp, type RunningFabric, startFabric } from './fabric.ts';
+import { createLogger, type LogLevel } from './log.ts';
 import { serveStaticSite } from './static-site.ts';
+
+const USAGE = `usage: tsx fabric/cli.ts [options]
+  --config <file>        fabric config (YAML or JSON); env ZT_FABRIC_CONFIG
+  --host <host>          host for the site and every listener, and in advertised URLs (default localhost); env ZT_HOST
+  --port <port>          bootstrap site port (default 8080); env ZT_PORT
+  --controller-port <p>  controller port (default 1280)
+  --idp-port <p>         IdP port (default 8081)
+  --router-port <p>      router ws:// port (default 3023)
+  --router-tls-port <p>  router tls: port for hosting (default 3022)
+  --ephemeral-ports      controller, IdP and router on free ports (tests, parallel runs)
+  --data-dir <dir>       PKI and app data (default fabric/.data)
+  --dev-user <name>      name of the person's login (default developer); env ZT_DEV_USER
+  --dev-password <pw>    their password (default zt-dev-password); env ZT_DEV_PASSWORD
+  --root <dir>           the browser build to serve (default dist/)
+  --static-only          serve only the build, no fabric
+  --log <level>          debug|info|warn|error (default info); env ZT_LOG
+  --help`;
 
 const { values } = parseArgs({
   options: {
-    host: { type: 'string', default: process.env.ZT_HOST ?? 'localhost' },
-    port: { type: 'string', default: process.env.ZT_PORT ?? '8080' },
+    config: { type: 'string', default: process.env.ZT_FABRIC_CONFIG },
+    host: { type: 'string', default: process.env.ZT_HOST },
+    port: { type: 'string', default: process.env.ZT_PORT },
+    'controller-port': { type: 'string' },
+    'idp-port': { type: 'string' },
+    'router-port': { type: 'string' },
+    'router-tls-port': { type: 'string' },
+    'ephemeral-ports': { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+    'dev-user': { type: 'string', default: process.env.ZT_DEV_USER },
+    'dev-password': { type: 'string', default: process.env.ZT_DEV_PASSWORD },
     root: { type: 'string', default: resolve(import.meta.dirname, '../dist') },
+    'static-only': { type: 'boolean', default: false },
+    log: { type: 'string', default: process.env.ZT_LOG ?? 'info' },
+    help: { type: 'boolean', default: false },
   },
 });
 
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`error: --port must be an integer 0-65535, got "${values.port}"`);
-  process.exit(2);
-}
-if (!existsSync(resolve(values.root, 'index.html'))) {
-  console.error(`error: no build in ${values.root}; run \`npm run build\` first`);
-  process.exit(2);
+let demoUsers: readonly { username: string; password: string }[] = [];
+
+function fail(message: string, code = 2): never {
+  console.error(`error: ${message}`);
+  process.exit(code);
 }
 
-try {
-  const server = await serveStaticSite({ root: values.root, host: values.host, port });
-  const address = server.address();
-  const shownPort = typeof address === 'object' && address ? address.port : port;
-  console.log(`Open http://${values.host}:${shownPort}/`);
-  const stop = () => server.close(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-} catch (err) {
-  const code = (err as NodeJS.ErrnoException).code;
-  console.error(
-    code === 'EADDRINUSE'
-      ? `error: ${values.host}:${port} is already in use; stop the other server or pass --port`
-      : `error: ${(err as Error).message}`,
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function portOf(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    fail(`--${name} must be an integer 0-65535, got "${raw}"`);
+  return n;
+}
+
+const sitePort = portOf('port', values.port);
+if (!existsSync(resolve(values.root, 'index.html'))) {
+  fail(`no build in ${values.root}; run \`npm run build\` first`);
+}
+const log = createLogger(values.log as LogLevel);
+
+if (values['static-only']) {
+  const host = values.host ?? 'localhost';
+  try {
+    const server = await serveStaticSite({ root: values.root, host, port: sitePort ?? 8080 });
+    const address = server.address();
+    console.log(
+      `Open http://${host}:${typeof address === 'object' && address ? address.port : sitePort}/`,
+    );
+    const stop = () => server.close(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(
+      code === 'EADDRINUSE'
+        ? `${host}:${sitePort} is already in use; stop the other server or pass --port`
+        : (err as Error).message,
+      1,
+    );
+  }
+} else {
+  await runFabric();
+}
+
+/** Applies flags on top of the config file (or the defaults). */
+function buildConfig(): { config: FabricConfig; baseDir: string } {
+  let config: FabricConfig;
+  let baseDir = resolve(import.meta.dirname, '..');
+  try {
+    if (values.config) {
+      config = loadFabricConfigFile(values.config);
+      baseDir = dirname(resolve(values.config));
+    } else {
+      config = parseFabricConfig(DEFAULT_CONFIG_INPUT);
+    }
+  } catch (err) {
+    if (err instanceof FabricConfigError) fail(err.message);
+    fail(`cannot read ${values.config}: ${(err as Error).message}`);
+  }
+  if (values.host) {
+    config.advertiseHost = values.host;
+    config.site.host = values.host;
+    config.controller.host = values.host;
+    config.idp.host = values.host;
+    config.router.host = values.host;
+  }
+  if (sitePort !== undefined) config.site.port = sitePort;
+  const eph = values['ephemeral-ports'] ? 0 : undefined;
+  config.controller.port =
+    portOf('controller-port', values['controller-port']) ?? eph ?? config.controller.port;
+  config.idp.port = portOf('idp-port', values['idp-port']) ?? eph ?? config.idp.port;
+  config.router.wsPort =
+    portOf('router-port', values['router-port']) ?? eph ?? config.router.wsPort;
+  config.router.tlsPort =
+    portOf('router-tls-port', values['router-tls-port']) ?? eph ?? config.router.tlsPort;
+  if (values['data-dir']) config.dataDir = resolve(values['data-dir']);
+  const dev = config.identities.find(
+    (i) => i.password !== undefined && i.name !== config.tunnelerIdentity,
   );
-  process.exit(1);
+  if (dev && values['dev-user']) {
+    dev.name = values['dev-user'];
+    dev.externalId = values['dev-user'];
+  }
+  if (dev && values['dev-password']) dev.password = values['dev-password'];
+  return { config, baseDir };
+}
+
+/** The Mattermost-compatible demo app, when its module is present. */
+async function demoAppStarter(): Promise<
+  ((o: { host: string; port: number; dataDir: string }) => Promise<DarkApp>) | undefined
+> {
+  const path = resolve(import.meta.dirname, 'demo-app/index.ts');
+  if (!existsSync(path)) return undefined;
+  const mod = (await import(path)) as {
+    startDemoApp(o: {
+      host: string;
+      port: number;
+      dataDir: string;
+    }): Promise<{ port: number; close(): Promise<void> }>;
+    DEFAULT_USERS?: readonly { username: string; password: string }[];
+  };
+  demoUsers = mod.DEFAULT_USERS ?? [];
+  return async (o) => {
+    const app = await mod.startDemoApp(o);
+    return { host: o.host, port: app.port, close: () => app.close() };
+  };
+}
+
+async function runFabric(): Promise<void> {
+  const { config, baseDir } = buildConfig();
+  let startApp = await demoAppStarter();
+  if (!startApp) {
+    const { startTestApp } = await import('./testing/test-app.ts');
+    log.warn('fabric/demo-app not found: hosting a minimal test page instead');
+    startApp = async ({ host }) => {
+      const app = await startTestApp(host);
+      return { host, port: app.port, close: app.close };
+    };
+  }
+  let fabric: RunningFabric;
+  try {
+    fabric = await startFabric({ config, baseDir, log, siteRoot: values.root, startApp });
+  } catch (err) {
+    if (err instanceof PortInUseError) fail(`${err.message} (see --help for the port flags)`, 1);
+    fail((err as Error).stack ?? String(err), 1);
+  }
+  const dev = fabric.devUser;
+  const lines = [
+    '',
+    '  zt-browser dev fabric is running',
+    '',
+    `  Open:        ${fabric.siteUrl}`,
+    dev
+      ? `  Sign in as:  ${dev.name} / ${dev.password}   (at the fabric IdP)`
+      : '  (no identity with a password may dial a service)',
+    demoUsers.length > 0
+      ? `  Then in the demo app: ${demoUsers.map((u) => `${u.username} / ${u.password}`).join(', ')}`
+      : '',
+    '',
+    `  controller   ${fabric.controller.url}`,
+    `  IdP          ${fabric.idp.issuer}`,
+    `  router       ${Object.values(fabric.router.urls).join('  ')}`,
+    fabric.app
+      ? `  dark app     ${fabric.app.host}:${fabric.app.port} (loopback only, reached through the tunneler)`
+      : '',
+    '',
+    '  Ctrl-C stops everything.',
+    '',
+  ];
+  console.log(lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    await fabric.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -97,7 +97,7 @@ export class FabricConfigError extends Error {
 
 /** The built-in defaults: what `npm start` runs with no config file. */
 export const DEFAULT_CONFIG_INPUT = {
-  dataDir: '.fabric',
+  dataDir: 'fabric/.data',
   trustDomain: 'zt-dev',
   advertiseHost: 'localhost',
   site: { host: 'localhost', port: 8080 },

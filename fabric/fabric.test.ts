@@ -116,7 +116,7 @@ describe('a Node client from shared/ziti through the fabric', () => {
       )!;
       expect(svc.permissions).toContain('Dial');
       const session = await client.createSession(svc.id, 'Dial');
-      const router = pickEdgeRouter(session.edgeRouters, ['ws']);
+      const router = pickEdgeRouter(session.edgeRouters, 'ws');
       expect(router).toBeDefined();
       const { channel } = await openClientChannel(
         { wsUrl: fabric.router.urls.ws! },

@@ -112,8 +112,14 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
     let site: Server | undefined;
     let siteUrl: string | undefined;
     let sitePort = config.site.port;
+    let markReady!: () => void;
+    const ready = new Promise<void>((r) => {
+      markReady = r;
+    });
+    closers.push(async () => markReady());
     if (opts.siteRoot) {
       site = await serveStaticSite({
+        ready,
         root: opts.siteRoot,
         host: config.site.host,
         port: config.site.port,
@@ -207,6 +213,7 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
       closers.push(() => t.close());
     }
 
+    markReady();
     const devUser = config.identities.find(
       (i) =>
         i.password !== undefined &&

@@ -8,6 +8,8 @@ export interface StaticSiteOptions {
   port: number;
   /** Generated JSON files, by path (e.g. `/__zt/config.json`), computed on each request. */
   generated?: Record<string, () => unknown>;
+  /** Requests wait for this (the site listens before the rest of the fabric is up). */
+  ready?: Promise<unknown>;
 }
 
 /**
@@ -19,6 +21,7 @@ export function serveStaticSite({
   host,
   port,
   generated = {},
+  ready,
 }: StaticSiteOptions): Promise<Server> {
   const files = sirv(root, {
     single: true,
@@ -31,7 +34,8 @@ export function serveStaticSite({
       }
     },
   });
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
+    if (ready) await ready.catch(() => {});
     const path = new URL(req.url ?? '/', 'http://site').pathname;
     const make = Object.hasOwn(generated, path) ? generated[path] : undefined;
     if (make && (req.method === 'GET' || req.method === 'HEAD')) {

@@ -1,0 +1,127 @@
+/**
+ * Smoke test of the command `npm start` runs after its build (`tsx fabric/cli.ts`), against a
+ * stand-in build folder so it does not depend on (or race with) `vite build`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = resolve(import.meta.dirname, '..');
+const tsx = join(repo, 'node_modules/.bin/tsx');
+let root = '';
+let dataDir = '';
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'zt-cli-site-'));
+  mkdirSync(join(root, '__zt'));
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>bootstrap stand-in</title>');
+  dataDir = mkdtempSync(join(tmpdir(), 'zt-cli-data-'));
+});
+
+afterEach(() => {
+  for (const c of children.splice(0))
+    if (c.exitCode === null && c.pid) process.kill(-c.pid, 'SIGKILL');
+});
+
+function run(args: string[]) {
+  // Own process group, so a SIGINT to the group is what Ctrl-C in a terminal does.
+  const child = spawn(tsx, ['fabric/cli.ts', '--root', root, '--data-dir', dataDir, ...args], {
+    cwd: repo,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ZT_LOG: 'warn' },
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const waitFor = (re: RegExp, ms = 30_000) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const t0 = Date.now();
+      const timer = setInterval(() => {
+        const m = re.exec(out);
+        if (m) {
+          clearInterval(timer);
+          resolve(m);
+        } else if (Date.now() - t0 > ms || child.exitCode !== null) {
+          clearInterval(timer);
+          reject(new Error(`no ${re} in output:\n${out}`));
+        }
+      }, 50);
+    });
+  return { child, exited, waitFor, output: () => out };
+}
+
+describe('fabric CLI', () => {
+  it('starts, prints a URL that answers and the dev login, serves /__zt/config.json, exits 0 on SIGINT', async () => {
+    const cli = run(['--host', '127.0.0.1', '--port', '0', '--ephemeral-ports']);
+    const [, url] = await cli.waitFor(/Open:\s+(\S+)/);
+    expect(cli.output()).toMatch(/Sign in as:\s+developer \/ zt-dev-password/);
+    const page = await fetch(url!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('bootstrap stand-in');
+    const cfg = (await (await fetch(new URL('/__zt/config.json', url))).json()) as {
+      controller: string;
+      service: string;
+    };
+    expect(cfg.service).toBe('demo');
+    const version = await fetch(`${cfg.controller}/version`);
+    expect(version.status).toBe(200);
+    const signers = (await (
+      await fetch(`${cfg.controller}/edge/client/v1/external-jwt-signers`)
+    ).json()) as {
+      data: { externalAuthUrl: string }[];
+    };
+    const disco = await fetch(
+      `${signers.data[0]!.externalAuthUrl}/.well-known/openid-configuration`,
+    );
+    expect(disco.status).toBe(200);
+    process.kill(-cli.child.pid!, 'SIGINT');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('says clearly which port is in use and exits 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const cli = run([
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--ephemeral-ports',
+        '--controller-port',
+        String(port),
+      ]);
+      expect(await cli.exited).toBe(1);
+      expect(cli.output()).toContain(`controller: 127.0.0.1:${port} is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('rejects an invalid config file with every problem listed', async () => {
+    const file = join(dataDir, 'bad.yaml');
+    writeFileSync(
+      file,
+      'controller:\n  port: 99999\nservices:\n  - encryptionRequired: maybe\nbogus: 1\n',
+    );
+    const cli = run(['--config', file]);
+    expect(await cli.exited).toBe(2);
+    const out = cli.output();
+    expect(out).toContain('controller.port: expected an integer 0-65535');
+    expect(out).toContain('services[0].name: expected a non-empty string');
+    expect(out).toContain('services[0].encryptionRequired: expected true or false');
+    expect(out).toContain('config.bogus: unknown key');
+  });
+});
