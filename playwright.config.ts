@@ -36,7 +36,7 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `tsx fabric/cli.ts --host 127.0.0.1 --port ${port}`,
+    command: `tsx fabric/cli.ts --host 127.0.0.1 --port ${port} --ephemeral-ports`,
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     stdout: 'pipe',
