@@ -16,6 +16,8 @@ export interface FabricFixture {
   fabric: RunningFabric;
   /** Every request the dark app received, oldest first. */
   appRequests: readonly { method: string; url: string }[];
+  /** The dark app's own loopback origin (for direct-access baselines only). */
+  appOrigin: string;
   /** The bootstrap site's origin, e.g. http://127.0.0.1:40123 */
   siteOrigin: string;
   /** Paths the bootstrap site (the open network) was asked for, in order. */
@@ -42,6 +44,7 @@ export async function startE2eFabric(
     ...overrides,
   });
   let appRequests: readonly { method: string; url: string }[] | undefined;
+  let appOrigin = '';
   const fabric = await startFabric({
     config,
     log: createLogger((process.env.ZT_TEST_LOG as 'debug' | undefined) ?? 'warn'),
@@ -49,6 +52,7 @@ export async function startE2eFabric(
     startApp: async (listen) => {
       const app = kind === 'demo' ? await startDemoApp(listen) : await startProbeApp(listen.host);
       appRequests = app.requests;
+      appOrigin = `http://${listen.host}:${app.port}`;
       return { host: listen.host, port: app.port, close: () => app.close() };
     },
   });
@@ -61,6 +65,7 @@ export async function startE2eFabric(
   return {
     fabric,
     appRequests,
+    appOrigin,
     siteRequests,
     siteOrigin: new URL(fabric.siteUrl).origin,
     user: { name: user.name, password: user.password },

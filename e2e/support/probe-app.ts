@@ -105,11 +105,49 @@ export async function startProbeApp(host: string) {
         res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
         res.end(req.headers.cookie ?? '');
         return;
+      case '/shell': {
+        // An app shell: HTML, a script, a stylesheet and images, as a warm page load fetches them.
+        const assets = [
+          '<script src="/asset/app.js?size=300000"></script>',
+          '<link rel="stylesheet" href="/asset/app.css?size=40000">',
+          ...Array.from(
+            { length: 8 },
+            (_, i) => `<img src="/asset/img${i}.png?size=30000" alt="">`,
+          ),
+        ];
+        const html = `<!doctype html><html><head><meta charset="utf-8"><title>${PROBE_TITLE}</title>${assets.slice(0, 2).join('')}</head><body><h1 id="probe">shell</h1>${assets.slice(2).join('')}</body></html>`;
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-cache',
+        });
+        res.end(html);
+        return;
+      }
       case '/redirect':
         res.writeHead(302, { location: `http://${req.headers.host}/landing?from=redirect` });
         res.end();
         return;
       default: {
+        if (url.pathname.startsWith('/asset/')) {
+          const size = Number(url.searchParams.get('size') ?? 1000);
+          const type = url.pathname.endsWith('.js')
+            ? 'text/javascript'
+            : url.pathname.endsWith('.css')
+              ? 'text/css'
+              : 'image/png';
+          const body =
+            type === 'image/png'
+              ? Buffer.alloc(size)
+              : Buffer.from(`/*${'x'.repeat(Math.max(0, size - 4))}*/`);
+          // no-cache: every load revalidates, so warm loads still cross the tunnel.
+          res.writeHead(200, {
+            'content-type': type,
+            'content-length': body.length,
+            'cache-control': 'no-store',
+          });
+          res.end(body);
+          return;
+        }
         const html = `<!doctype html><html><head><meta charset="utf-8"><title>${PROBE_TITLE}</title></head><body><h1 id="probe">dark ${url.pathname}</h1></body></html>`;
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
