@@ -37,3 +37,35 @@ describe('serveStaticSite', () => {
     expect(await res.text()).toBe('window;');
   });
 });
+
+describe('serveStaticSite generated files', () => {
+  it('serves /__zt/config.json from a function, answering only once the fabric is ready', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'zt-static-'));
+    writeFileSync(join(root, 'index.html'), '<!doctype html><title>bootstrap</title>');
+    let controller = '';
+    let markReady!: () => void;
+    const ready = new Promise<void>((r) => {
+      markReady = r;
+    });
+    const server = await serveStaticSite({
+      root,
+      host: '127.0.0.1',
+      port: 0,
+      ready,
+      generated: { '/__zt/config.json': () => ({ controller, service: 'demo' }) },
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/__zt/config.json`;
+      const pending = fetch(url);
+      await new Promise((r) => setTimeout(r, 50));
+      controller = 'http://127.0.0.1:1280';
+      markReady();
+      const res = await pending;
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      expect(await res.json()).toEqual({ controller: 'http://127.0.0.1:1280', service: 'demo' });
+    } finally {
+      server.close();
+    }
+  });
+});
