@@ -128,6 +128,7 @@ export class TlsConnectionImpl implements ByteDuplex {
           ? await Promise.race([head.result, this.transportRead.then(() => undefined)])
           : await head.result;
         if (next === undefined) continue; // more bytes arrived: dispatch them first
+        if (this.readDone) return; // close() or a failure ended the stream meanwhile
         this.inFlight.shift();
         if (!next.ok) throw next.error;
         if (next.type === ContentType.applicationData) {

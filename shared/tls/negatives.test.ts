@@ -191,3 +191,33 @@ describe('record layer on the wire (proxy between client and Node server)', () =
     expect(String(s.errors[0])).toMatch(/bad record mac/i);
   });
 });
+
+describe('transport failures', () => {
+  it('maps a transport that errors mid-handshake to ERR_TLS_TRANSPORT_CLOSED', async () => {
+    const transport = {
+      readable: new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.error(new Error('socket reset'));
+        },
+      }),
+      writable: new WritableStream<Uint8Array>(),
+    };
+    const err = await connectTls(transport, options()).catch((e) => e);
+    expect(err).toMatchObject({ code: 'ERR_TLS_TRANSPORT_CLOSED' });
+    expect((err as TlsError).cause).toBeInstanceOf(Error);
+  });
+
+  it('reports a transport that refuses writes as a TlsError', async () => {
+    const transport = {
+      readable: new ReadableStream<Uint8Array>(),
+      writable: new WritableStream<Uint8Array>({
+        write() {
+          throw new Error('broken pipe');
+        },
+      }),
+    };
+    const err = await connectTls(transport, options({ handshakeTimeoutMs: 2000 })).catch((e) => e);
+    expect(err).toBeInstanceOf(TlsError);
+    expect(err).toMatchObject({ code: 'ERR_TLS_TRANSPORT_CLOSED' });
+  });
+});

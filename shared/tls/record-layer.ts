@@ -91,7 +91,14 @@ export class RecordLayer {
   /** Reads one transport chunk into the record parser; false at end of stream. */
   async fill(): Promise<boolean> {
     if (this.eof) return false;
-    const { value, done } = await this.reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await this.reader.read();
+    } catch (cause) {
+      this.eof = true;
+      throw new TlsClosedError('ERR_TLS_TRANSPORT_CLOSED', 'transport failed', { cause });
+    }
+    const { value, done } = chunk;
     if (done) {
       this.eof = true;
       return false;
@@ -215,9 +222,15 @@ export class RecordLayer {
           try {
             await this.writer.write(bytes);
             for (const e of batch) e.resolve();
-          } catch (err) {
-            this.writeError ??= err;
-            for (const e of batch) e.reject(err);
+          } catch (cause) {
+            this.writeError ??= new TlsClosedError(
+              'ERR_TLS_TRANSPORT_CLOSED',
+              'transport write failed',
+              {
+                cause,
+              },
+            );
+            for (const e of batch) e.reject(this.writeError);
           }
         }
       } finally {
