@@ -226,3 +226,76 @@ describe('a Node client from shared/ziti through the fabric', () => {
     await channel.close();
   });
 });
+
+describe("the browser's own stack (shared/streams WebSocket + shared/tls + shared/ziti) against the router", () => {
+  async function browserStyleLogin() {
+    const { webcrypto } = await import('node:crypto');
+    const x509 = await import('./_internal/x509.ts');
+    const client = new ControllerClient({ baseUrl: fabric.controller.url });
+    await client.authenticatePassword(TEST_USER.name, TEST_USER.password);
+    // A non-extractable key, as the bootstrap page makes it.
+    const keys = (await webcrypto.subtle.generateKey(
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['sign', 'verify'],
+    )) as CryptoKeyPair;
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: '',
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    });
+    const cert = await client.createSessionCertificate(csr.toString('pem'));
+    const der = (pem: string) => x509.PemConverter.decode(pem).map((b) => new Uint8Array(b));
+    return {
+      client,
+      keys,
+      chain: der(cert.certificate),
+      cas: der((await client.caBundle()).join('\n')),
+    };
+  }
+
+  async function openBrowserChannel(withCert: boolean) {
+    const { WebSocket } = await import('ws');
+    const { webSocketDuplex } = await import('../shared/streams/websocket.ts');
+    const { connectTls } = await import('../shared/tls/index.ts');
+    const { openChannel } = await import('../shared/ziti/index.ts');
+    const login = await browserStyleLogin();
+    const ws = new WebSocket(`${fabric.router.urls.ws}/ws`);
+    const transport = await webSocketDuplex(ws as unknown as globalThis.WebSocket);
+    const tls = await connectTls(transport, {
+      trustedCertificates: login.cas,
+      clientCertificateChain: withCert ? login.chain : undefined,
+      clientKey: withCert ? login.keys.privateKey : undefined,
+    });
+    const channel = await openChannel(tls, {
+      sessionToken: login.client.auth.sessionToken!,
+      callerId: 'ws:',
+      latencyIntervalMs: 0,
+    });
+    return { ...login, tls, channel };
+  }
+
+  it('negotiates TLS 1.3 inside the WebSocket, opens a channel, and fetches 16 MiB end-to-end encrypted', async () => {
+    const { client, tls, channel } = await openBrowserChannel(true);
+    expect(tls.cipherSuite).toMatch(/^TLS_/);
+    const svc = (await client.services()).find((s) => s.name === 'demo')!;
+    const session = await client.createSession(svc.id, 'Dial');
+    const n = 16 * 1024 * 1024;
+    const conn = await dialService(channel, {
+      sessionToken: session.token,
+      encryptionRequired: true,
+    });
+    const res = await httpGet(conn, `/bytes?n=${n}`);
+    expect(res.bodyBytes).toBe(n);
+    expect(res.sha256).toBe(expectedSha256(n));
+    await channel.close();
+  });
+
+  it('is refused without a client certificate', async () => {
+    const { TlsClientCertificateRefusedError } = await import('../shared/tls/index.ts');
+    const err = await openBrowserChannel(false).catch((e: Error) => e);
+    // TLS 1.3: the router's alert certificate_required (116) arrives after the client's Finished.
+    expect(err).toBeInstanceOf(TlsClientCertificateRefusedError);
+    expect((err as Error).message).toContain('116');
+  });
+});
