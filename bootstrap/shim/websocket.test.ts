@@ -40,15 +40,16 @@ Object.defineProperty(NativeStandIn.prototype, Symbol.toStringTag, { value: 'Web
 let server: Server;
 let port: number;
 let wss: WebSocketServer;
-const serverClosed: [number, string][] = [];
+const serverClosed = new Map<string, [number, string]>();
 
 beforeAll(async () => {
   server = createServer();
   wss = new WebSocketServer({ server, handleProtocols: (p) => (p.has('b') ? 'b' : false) });
   wss.on('connection', (ws, req) => {
-    ws.on('close', (code, reason) => serverClosed.push([code, reason.toString()]));
-    if (req.url === '/echo') ws.on('message', (d, bin) => ws.send(d, { binary: bin }));
-    if (req.url === '/bye') ws.close(4321, 'server bye');
+    const url = new URL(req.url ?? '/', 'http://x');
+    ws.on('close', (code, reason) => serverClosed.set(url.search, [code, reason.toString()]));
+    if (url.pathname === '/echo') ws.on('message', (d, bin) => ws.send(d, { binary: bin }));
+    if (url.pathname === '/bye') ws.close(4321, 'server bye');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
@@ -80,7 +81,7 @@ function setup(opts: { connect?: () => MessagePort | Promise<MessagePort>; hb?: 
         void bridgeWebSocket(ch.port2, async (url, protocols) => {
           const http = new HttpConnection(await dialer(port)());
           return connectWebSocket((req) => http.upgrade(req), {
-            url: `ws://127.0.0.1:${port}${new URL(url).pathname}`,
+            url: `ws://127.0.0.1:${port}${new URL(url).pathname}${new URL(url).search}`,
             protocols,
           });
         });
@@ -139,7 +140,7 @@ describe('installWebSocket', () => {
 
   it('opens, echoes text, ArrayBuffer, views and Blobs, with honest bufferedAmount', async () => {
     const { WS, win } = setup();
-    const ws = new WS('wss://app.test/echo', ['a', 'b']);
+    const ws = new WS('wss://app.test/echo?id=main', ['a', 'b']);
     expect(ws.readyState).toBe(0);
     expect(() => ws.send('x')).toThrow(expect.objectContaining({ name: 'InvalidStateError' }));
     const opened: string[] = [];
@@ -182,7 +183,8 @@ describe('installWebSocket', () => {
     const c = await closing;
     expect([c.code, c.reason, c.wasClean]).toEqual([4000, 'bye', true]);
     expect(ws.readyState).toBe(3);
-    expect(serverClosed.at(-1)).toEqual([4000, 'bye']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(serverClosed.get('?id=main')).toEqual([4000, 'bye']);
   });
 
   it('checks close() arguments', async () => {

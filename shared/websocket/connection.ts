@@ -218,10 +218,9 @@ export class WebSocketClientConnection {
   #sendClose(payload: Uint8Array): void {
     if (this.#closeSent) return;
     this.#closeSent = true;
-    // Nothing follows a close frame (§5.5.1): half-close our side right after it.
-    void this.#control(Opcode.Close, payload)
-      .then(() => this.#writer.close())
-      .catch(() => {});
+    // Nothing follows a close frame (§5.5.1). No half-close after it: some transports (a WebSocket
+    // relay) have none and would end the whole stream before the peer's close frame came back.
+    void this.#control(Opcode.Close, payload).catch(() => {});
   }
 
   #armCloseTimer(): void {
