@@ -45,6 +45,7 @@ export { type AcceptConnectOptions, acceptConnect, rejectConnect } from './edge/
 export { bindService, DEFAULT_ACCEPT_BACKLOG, DEFAULT_BIND_TIMEOUT_MS } from './edge/bind.ts';
 export { DEFAULT_RECEIVE_WINDOW_BYTES } from './edge/connection.ts';
 export { DEFAULT_CONNECT_TIMEOUT_MS, dialService } from './edge/dial.ts';
+export * from './edge/hosting-messages.ts';
 export * from './edge/messages.ts';
 export { EdgeMux, type EdgeSink } from './edge/mux.ts';
 export * from './edge/types.ts';

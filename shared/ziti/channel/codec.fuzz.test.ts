@@ -3,11 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeBind,
-  decodeConnect,
-  decodeData,
   decodeDial,
   decodeDialFailed,
   decodeDialSuccess,
+} from '../edge/hosting-messages.ts';
+import {
+  decodeConnect,
+  decodeData,
   decodeStateClosed,
   decodeStateConnected,
   encodeConnect,

@@ -8,16 +8,18 @@ import { describe, expect, it } from 'vitest';
 import { hex, toHex } from '../_test/fixtures.ts';
 import {
   decodeBind,
-  decodeData,
   decodeDial,
   decodeDialSuccess,
-  decodeStateClosed,
-  decodeStateConnected,
   encodeBind,
-  encodeConnect,
-  encodeData,
   encodeDial,
   encodeDialSuccess,
+} from '../edge/hosting-messages.ts';
+import {
+  decodeData,
+  decodeStateClosed,
+  decodeStateConnected,
+  encodeConnect,
+  encodeData,
   encodeStateClosed,
   encodeStateConnected,
 } from '../edge/messages.ts';

@@ -12,14 +12,12 @@ import { bindService } from './bind.ts';
 import { dialService } from './dial.ts';
 import {
   decodeBind,
-  decodeConnect,
   decodeDialFailed,
   decodeDialSuccess,
   encodeBindSuccess,
   encodeDial,
-  encodeStateClosed,
-  encodeStateConnected,
-} from './messages.ts';
+} from './hosting-messages.ts';
+import { decodeConnect, encodeStateClosed, encodeStateConnected } from './messages.ts';
 import { EdgeMux } from './mux.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);

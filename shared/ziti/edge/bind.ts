@@ -11,12 +11,12 @@ import { ZitiBindError, ZitiChannelClosedError, ZitiError, ZitiProtocolError } f
 import { EdgeConnectionImpl } from './connection.ts';
 import {
   decodeDial,
-  decodeStateClosed,
   encodeBind,
   encodeDialFailed,
   encodeDialSuccess,
   encodeUnbind,
-} from './messages.ts';
+} from './hosting-messages.ts';
+import { decodeStateClosed } from './messages.ts';
 import { EdgeMux, type EdgeSink } from './mux.ts';
 import type { BindOptions, EdgeCloseInfo, EdgeConnection, EdgeListener } from './types.ts';
 
