@@ -86,6 +86,15 @@ async function browserFigures(page: Page, h: TlsHarness): Promise<Figures> {
   return { handshakeMs, ...best } as unknown as Figures;
 }
 
+const primitiveRows = (runtime: string, timings: Record<string, number>): BenchResult[] =>
+  Object.entries(timings).map(([name, value]) => ({
+    suite: 'tls',
+    name: `${runtime} ${name}`,
+    value,
+    unit: 'us',
+    note: 'handshake primitive choice',
+  }));
+
 function rows(runtime: string, f: Figures): BenchResult[] {
   const ceiling = { name: 'AES-GCM x8 ceiling', value: f.ceiling8 };
   const transport = runtime === 'node' ? 'TCP' : 'WebSocket';
@@ -175,13 +184,23 @@ const bench: Bench = async () => {
   try {
     const client = await import('../e2e/tls/client-entry.ts');
     results.push(...rows('node', await nodeFigures(harness, client)));
+    results.push(...primitiveRows('node', await client.primitiveTimings()));
     for (const name of ['chromium', 'firefox'] as const) {
       const browser =
         name === 'chromium'
           ? await chromium.launch({ executablePath: browsers.chromium.path, args: chromiumArgs })
           : await firefox.launch({ channel: 'moz-firefox', executablePath: browsers.firefox.path });
       try {
-        results.push(...rows(name, await browserFigures(await browser.newPage(), harness)));
+        const page = await browser.newPage();
+        results.push(...rows(name, await browserFigures(page, harness)));
+        const timings = await page.evaluate(() =>
+          (
+            globalThis as unknown as {
+              tlsTest: { primitiveTimings(): Promise<Record<string, number>> };
+            }
+          ).tlsTest.primitiveTimings(),
+        );
+        results.push(...primitiveRows(name, timings));
       } finally {
         await browser.close();
       }

@@ -2,6 +2,9 @@
  * Browser bundle for the TLS e2e test and benchmark (built to an IIFE that sets
  * `globalThis.tlsTest`): runs in a page and in a service worker.
  */
+import { x25519 } from '@noble/curves/ed25519.js';
+import { expand } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { TlsConnectionImpl } from '../../shared/tls/connection.ts';
 import { HandshakeReader } from '../../shared/tls/handshake.ts';
 import { connectTls, type TlsConnection } from '../../shared/tls/index.ts';
@@ -283,4 +286,53 @@ export async function rawWebSocketThroughput(
   const mbps = bytes / ((performance.now() - started) / 1000) / 1e6;
   ws.close();
   return mbps;
+}
+
+/**
+ * Handshake primitives, WebCrypto against @noble (microseconds per operation): what the choices
+ * in shared/tls/keyshare.ts and keyschedule.ts rest on.
+ */
+export async function primitiveTimings() {
+  const time = async (n: number, fn: () => unknown) => {
+    await fn();
+    const started = performance.now();
+    for (let i = 0; i < n; i++) await fn();
+    return ((performance.now() - started) * 1000) / n;
+  };
+  const peer = x25519.getPublicKey(x25519.utils.randomSecretKey());
+  const out: Record<string, number> = {};
+  try {
+    out['x25519 WebCrypto keygen+export+derive'] = await time(50, async () => {
+      const pair = (await crypto.subtle.generateKey({ name: 'X25519' }, false, [
+        'deriveBits',
+      ])) as CryptoKeyPair;
+      await crypto.subtle.exportKey('raw', pair.publicKey);
+      const pub = await crypto.subtle.importKey('raw', peer, { name: 'X25519' }, true, []);
+      await crypto.subtle.deriveBits({ name: 'X25519', public: pub }, pair.privateKey, 256);
+    });
+  } catch {
+    out['x25519 WebCrypto keygen+export+derive'] = Number.NaN;
+  }
+  out['x25519 noble keygen+derive'] = await time(50, () => {
+    const priv = x25519.utils.randomSecretKey();
+    x25519.getPublicKey(priv);
+    x25519.getSharedSecret(priv, peer);
+  });
+  const secret = randomBytes(32);
+  const info = randomBytes(50);
+  out['HKDF-Expand 32 B noble'] = await time(500, () => expand(sha256, secret, info, 32));
+  const hkdfKey = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveBits']);
+  out['HKDF-Expand 32 B WebCrypto'] = await time(200, () =>
+    crypto.subtle.deriveBits(
+      { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info },
+      hkdfKey,
+      256,
+    ),
+  );
+  const transcript = randomBytes(4000);
+  out['SHA-256 4 KB noble'] = await time(500, () => sha256(transcript));
+  out['SHA-256 4 KB WebCrypto'] = await time(200, () =>
+    crypto.subtle.digest('SHA-256', transcript),
+  );
+  return out;
 }

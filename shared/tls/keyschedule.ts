@@ -2,7 +2,7 @@
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha384 } from '@noble/hashes/sha2.js';
-import { ByteWriter, concat, utf8 } from './_internal/bytes.ts';
+import { ByteWriter, utf8 } from './_internal/bytes.ts';
 import { CipherSuite, type CipherSuiteName } from './constants.ts';
 
 type HashFn = typeof sha256;
@@ -134,28 +134,36 @@ export class KeySchedule {
 }
 
 /**
- * The running transcript (RFC 8446 §4.4.1). Messages are buffered until the suite (and so the hash)
- * is known; after a HelloRetryRequest, ClientHello1 is replaced by its message_hash.
+ * The running transcript (RFC 8446 §4.4.1), hashed incrementally: a digest clones the running
+ * state instead of hashing every message again. Messages are buffered until the suite (and so the
+ * hash) is known; after a HelloRetryRequest, ClientHello1 is replaced by its message_hash.
  */
 export class Transcript {
-  private messages: Uint8Array[] = [];
+  private pending: Uint8Array[] = [];
+  private state?: ReturnType<HashFn['create']>;
   private hash?: HashFn;
 
   add(message: Uint8Array) {
-    this.messages.push(message);
+    if (this.state) this.state.update(message);
+    else this.pending.push(message);
   }
 
   setHash(hash: HashFn) {
     this.hash = hash;
+    this.state = hash.create();
+    for (const m of this.pending) this.state.update(m);
+    this.pending = [];
   }
 
   /** RFC 8446 §4.4.1: message_hash(254) || 00 00 len || Hash(ClientHello1). */
   replaceWithMessageHash() {
-    const h = this.hash!(concat(this.messages));
-    this.messages = [new Uint8Array([254, 0, 0, h.length]), h];
+    const h = this.digest();
+    this.state = this.hash!.create();
+    this.state.update(new Uint8Array([254, 0, 0, h.length]));
+    this.state.update(h);
   }
 
   digest(): Uint8Array {
-    return this.hash!(concat(this.messages));
+    return this.state!.clone().digest();
   }
 }
