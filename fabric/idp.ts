@@ -4,7 +4,7 @@
  * (ES256, with a `kid`, published on the JWKS) that the controller accepts as ext-jwt (§6.2).
  */
 import { randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
@@ -56,8 +56,11 @@ async function loadOrCreateJwk(dataDir: string): Promise<JWK & { kid: string }> 
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
   const out = { ...jwk, kid, alg: 'ES256', use: 'sig' };
-  writeFileSync(file, JSON.stringify(out), { mode: 0o600 });
-  return out;
+  // Write then rename: another process starting at the same time reads a whole file or none.
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(out), { mode: 0o600 });
+  renameSync(tmp, file);
+  return JSON.parse(readFileSync(file, 'utf8'));
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

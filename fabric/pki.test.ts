@@ -152,3 +152,21 @@ describe('fabric PKI', () => {
     expect(fp).toBe(out);
   });
 });
+
+describe('fabric PKI shared by processes starting together', () => {
+  it('creates one consistent CA when several loaders race on a fresh directory', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'zt-pki-race-'));
+    const all = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        loadOrCreatePki(fresh, { trustDomain: 'zt-race', routerHosts: ['localhost'] }),
+      ),
+    );
+    expect(new Set(all.map((p) => p.root.serialNumber)).size).toBe(1);
+    expect(new Set(all.map((p) => p.router.cert.serialNumber)).size).toBe(1);
+    for (const p of all) {
+      expect(
+        await p.router.cert.verify({ publicKey: p.intermediate.publicKey, signatureOnly: true }),
+      ).toBe(true);
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { createHash, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { withDirLock } from './_internal/dir-lock.ts';
 import * as x509 from './_internal/x509.ts';
 
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -222,6 +223,13 @@ export async function loadOrCreatePki(
   opts: { trustDomain: string; routerHosts: string[] },
 ): Promise<FabricPki> {
   mkdirSync(dir, { recursive: true });
+  return withDirLock(dir, () => loadOrCreateLocked(dir, opts));
+}
+
+async function loadOrCreateLocked(
+  dir: string,
+  opts: { trustDomain: string; routerHosts: string[] },
+): Promise<FabricPki> {
   const file = (n: string) => join(dir, n);
   const read = (n: string) => readFileSync(file(n), 'utf8');
   const write = (n: string, s: string) => writeFileSync(file(n), s, { mode: 0o600 });

@@ -55,6 +55,7 @@ beforeAll(async () => {
       ],
       services: [
         { name: 'demo', roleAttributes: ['demo'], target: 'demo-app', configs: {} },
+        { name: 'orphan', roleAttributes: ['plain'], target: 'demo-app', configs: {} },
         {
           name: 'plain',
           roleAttributes: ['plain'],
@@ -385,6 +386,27 @@ describe('router strictness (§3.3)', () => {
       }).catch((e) => e);
       expect((err as DialRefusedError).info.errorCode).toBe(EdgeErrorCode.InvalidSession);
     }
+    await channel.close();
+  });
+
+  it('Connect to a service nobody hosts: StateClosed InvalidTerminator', async () => {
+    const { rest, creds } = await loggedIn();
+    const svc = (await rest.services()).find((s) => s.name === 'orphan')!;
+    const session = await rest.createSession(svc.id, 'Dial');
+    const { channel } = await openClientChannel(
+      { wsUrl: fabric.router.urls.ws! },
+      creds,
+      rest.token!,
+    );
+    const err = await dial(channel, {
+      sessionToken: session.token,
+      encrypt: true,
+      onData: () => {},
+    }).catch((e) => e);
+    expect((err as DialRefusedError).info.errorCode).toBe(EdgeErrorCode.InvalidTerminator);
+    expect((err as DialRefusedError).info.reason).toContain('no terminators');
+    // The channel survives a refused dial.
+    expect(channel.isClosed).toBe(false);
     await channel.close();
   });
 
