@@ -2,6 +2,7 @@ import { AlertDescription, alertName } from './constants.ts';
 
 /** Stable codes of every TLS failure; `switch (err.code)` narrows. */
 export type TlsErrorCode =
+  | 'ERR_TLS_INVALID_OPTIONS'
   | 'ERR_TLS_HANDSHAKE_TIMEOUT'
   | 'ERR_TLS_DECODE'
   | 'ERR_TLS_UNEXPECTED_MESSAGE'

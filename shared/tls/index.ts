@@ -10,7 +10,7 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   type NamedGroupName,
 } from './constants.ts';
-import { asTlsError, TlsClosedError } from './errors.ts';
+import { asTlsError, TlsClosedError, TlsError } from './errors.ts';
 import { HandshakeReader, performHandshake } from './handshake.ts';
 import { RecordLayer } from './record-layer.ts';
 
@@ -59,6 +59,20 @@ export interface TlsConnection extends ByteDuplex {
   updateKeys(requestPeerUpdate?: boolean): Promise<void>;
 }
 
+const checkOptions = (options: TlsClientOptions) => {
+  const invalid = (message: string) => new TlsError('ERR_TLS_INVALID_OPTIONS', message);
+  if (!options.trustedCertificates?.length) throw invalid('trustedCertificates is empty');
+  const key = options.clientKey;
+  if (key) {
+    const alg = key.algorithm as KeyAlgorithm & { namedCurve?: string };
+    if (key.type !== 'private' || alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
+      throw invalid('clientKey must be an ECDSA P-256 private key');
+    }
+    if (!key.usages.includes('sign')) throw invalid('clientKey must allow "sign"');
+    if (!options.clientCertificateChain?.length) throw invalid('clientKey without a certificate');
+  }
+};
+
 /**
  * Runs the handshake over `transport` and resolves once our Finished is sent. On failure the
  * transport is torn down (after sending the alert when the failure is ours) and the promise
@@ -68,6 +82,7 @@ export async function connectTls(
   transport: ByteDuplex,
   options: TlsClientOptions,
 ): Promise<TlsConnection> {
+  checkOptions(options);
   const layer = new RecordLayer(transport);
   const hs = new HandshakeReader(layer);
   const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;

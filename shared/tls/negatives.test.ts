@@ -192,6 +192,23 @@ describe('record layer on the wire (proxy between client and Node server)', () =
   });
 });
 
+describe('options', () => {
+  it('refuses a client key that is not ECDSA P-256, and an empty CA bundle', async () => {
+    const transport = { readable: new ReadableStream(), writable: new WritableStream() };
+    const p384 = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, false, [
+      'sign',
+    ])) as CryptoKeyPair;
+    await expect(
+      connectTls(transport, options({ clientKey: p384.privateKey })),
+    ).rejects.toMatchObject({
+      code: 'ERR_TLS_INVALID_OPTIONS',
+    });
+    await expect(connectTls(transport, options({ trustedCertificates: [] }))).rejects.toMatchObject(
+      { code: 'ERR_TLS_INVALID_OPTIONS' },
+    );
+  });
+});
+
 describe('transport failures', () => {
   it('maps a transport that errors mid-handshake to ERR_TLS_TRANSPORT_CLOSED', async () => {
     const transport = {
