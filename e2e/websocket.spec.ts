@@ -361,3 +361,43 @@ test('XHR upload progress: increasing loaded for a 50 MiB upload answered by the
   expect(types.slice(-2)).toEqual(['load', 'loadend']);
   expect(types.filter((t) => t === 'load')).toHaveLength(1);
 });
+
+test('document.cookie bridge: the jar’s visible cookies, synchronous reads, writes to the jar', async ({
+  page,
+}) => {
+  await openApp(page);
+  await page.goto(`${fx.origin}/cookie.html`);
+  await page.waitForFunction(() => '__ztShim' in window);
+  const r = await page.evaluate(async () => {
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const first = document.cookie;
+    // biome-ignore lint/suspicious/noDocumentCookie: the bridge under test is document.cookie
+    document.cookie = 'theme=dark; Path=/';
+    const afterWrite = document.cookie;
+    // biome-ignore lint/suspicious/noDocumentCookie: the bridge under test is document.cookie
+    document.cookie = 'MMCSRF=; Max-Age=0; Path=/';
+    const afterDelete = document.cookie;
+    // biome-ignore lint/suspicious/noDocumentCookie: the bridge under test is document.cookie
+    document.cookie = 'sneaky=1; HttpOnly';
+    const afterHttpOnly = document.cookie;
+    await sleep(300);
+    const jar = await (await fetch('/__zt-test/jar')).text();
+    const settled = document.cookie;
+    await fetch('/__zt-test/set-cookie');
+    let later = document.cookie;
+    for (let i = 0; i < 50 && !later.includes('fresh=1'); i++) {
+      await sleep(20);
+      later = document.cookie;
+    }
+    return { first, afterWrite, afterDelete, afterHttpOnly, jar, settled, later };
+  });
+  expect(r).toEqual({
+    first: 'MMUSERID=u1; MMCSRF=c1',
+    afterWrite: 'MMUSERID=u1; MMCSRF=c1; theme=dark',
+    afterDelete: 'MMUSERID=u1; theme=dark',
+    afterHttpOnly: 'MMUSERID=u1; theme=dark',
+    jar: 'MMAUTHTOKEN=secret; MMUSERID=u1; theme=dark',
+    settled: 'MMUSERID=u1; theme=dark',
+    later: 'MMUSERID=u1; theme=dark; fresh=1',
+  });
+});

@@ -3,6 +3,7 @@
  * worker with Vite into a temp dir, and serves on 127.0.0.1:0
  *   /setup.html      registers /sw.js (scope /) and waits until it controls the page
  *   /app.html        a page with the shim as the first element of <head>
+ *   /cookie.html     the same; the test SW serves its shim with a cookie snapshot
  *   /sw.js, /__zt/shim.js
  *   ws /echo         `ws` echo server (subprotocol: the first offered); /bye closes 4321 at once;
  *                    /refuse answers 403; /push?n=&size= sends n binary messages
@@ -66,6 +67,7 @@ export async function startWebSocketFixture(): Promise<WebSocketFixture> {
   const files: Record<string, [string, string]> = {
     '/setup.html': ['text/html', SETUP_HTML],
     '/app.html': ['text/html', APP_HTML],
+    '/cookie.html': ['text/html', APP_HTML],
     '/sw.js': ['text/javascript', sw],
     '/__zt/shim.js': ['text/javascript', shim],
   };

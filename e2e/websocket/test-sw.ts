@@ -12,6 +12,14 @@ import {
   isKeepAliveMessage,
 } from '../../shared/websocket/bridge-protocol.ts';
 import { connectWebSocket } from '../../shared/websocket/connect.ts';
+import {
+  announceCookies,
+  COOKIE_CHANNEL,
+  handleCookieBridgeRequest,
+  isCookieBridgeRequest,
+  withCookieSnapshot,
+} from '../../sw/cookie-bridge.ts';
+import { CookieJar } from '../../sw/cookie-jar.ts';
 import { trackUpload } from '../../sw/upload-progress.ts';
 import { bridgeWebSocket, type OpenWebSocket } from '../../sw/websocket-bridge.ts';
 
@@ -53,6 +61,23 @@ const open: OpenWebSocket = async (url, protocols) => {
   });
 };
 
+/** The app's cookies as the SW's jar would hold them (for the document.cookie bridge test). */
+const memory = new Map<string, unknown>();
+const jar = CookieJar.open({
+  get: async (k) => memory.get(k),
+  set: async (k, v) => {
+    memory.set(k, v);
+  },
+}).then(async (j) => {
+  await j.setFromResponse(`${sw.location.origin}/`, [
+    'MMAUTHTOKEN=secret; Path=/; HttpOnly',
+    'MMUSERID=u1; Path=/',
+    'MMCSRF=c1; Path=/',
+  ]);
+  return j;
+});
+const cookieUpdates = new BroadcastChannel(COOKIE_CHANNEL);
+
 sw.addEventListener('install', () => {
   void sw.skipWaiting();
 });
@@ -67,6 +92,12 @@ sw.addEventListener('message', (event: SwMessageEvent) => {
     if (dead) return;
     bridgePorts.add(port);
     event.waitUntil(bridgeWebSocket(port, open).finally(() => bridgePorts.delete(port)));
+  } else if (isCookieBridgeRequest(data)) {
+    event.waitUntil(
+      jar
+        .then((j) => handleCookieBridgeRequest(data, j, sw.location.origin))
+        .then((update) => cookieUpdates.postMessage(update)),
+    );
   } else if (isKeepAliveMessage(data)) {
     // Receiving the event is what keeps the worker alive; nothing else to do.
   } else if (data?.type === 'zt-test-die') {
@@ -85,8 +116,26 @@ sw.addEventListener('message', (event: SwMessageEvent) => {
 
 sw.addEventListener('fetch', (event: SwFetchEvent) => {
   const url = new URL(event.request.url);
-  if (url.pathname !== '/upload' || event.request.method !== 'POST') return;
-  event.respondWith(answerUpload(event.request));
+  const referrer = event.request.referrer;
+  if (url.pathname === '/__zt/shim.js' && referrer.endsWith('/cookie.html')) {
+    // As a SW without cookieStore (Firefox) serves the shim: the page's cookies in front.
+    event.respondWith(
+      Promise.all([fetch(event.request), jar]).then(([r, j]) => withCookieSnapshot(r, j, referrer)),
+    );
+  } else if (url.pathname === '/__zt-test/jar') {
+    event.respondWith(jar.then(async (j) => new Response(await j.cookieHeader(`${url.origin}/`))));
+  } else if (url.pathname === '/__zt-test/set-cookie') {
+    // A tunnelled response that sets a cookie: the jar changes and the pages hear of it.
+    event.respondWith(
+      jar.then(async (j) => {
+        await j.setFromResponse(`${url.origin}/`, ['fresh=1; Path=/']);
+        await announceCookies(j, referrer, (m) => cookieUpdates.postMessage(m));
+        return new Response('ok');
+      }),
+    );
+  } else if (url.pathname === '/upload' && event.request.method === 'POST') {
+    event.respondWith(answerUpload(event.request));
+  }
 });
 
 /** Reads the upload in 1 MiB steps, as the tunnel sends it, reporting progress. */
