@@ -41,6 +41,49 @@ describe('webSocketDuplex', () => {
     expect((await r.read()).done).toBe(true);
   });
 
+  it('errors the readable and closes with 1003 on a text message', async () => {
+    const url = await server((ws) => ws.send('not binary'));
+    const ws = new WebSocket(url);
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    const duplex = await webSocketDuplex(browserLike(ws));
+    const err = await duplex.readable
+      .getReader()
+      .read()
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(WebSocketDuplexError);
+    expect(err.code).toBe('ERR_WS_TEXT');
+    expect(await closed).toBe(1003);
+  });
+
+  it('carries a ziti channel and an edge connection, both ends on WebSockets', async () => {
+    const { acceptChannel, acceptConnect, ContentType, dialService, openChannel } = await import(
+      '../ziti/index.ts'
+    );
+    const url = await server((ws) => {
+      void (async () => {
+        const router = await acceptChannel(await webSocketDuplex(browserLike(ws)));
+        router.handle(ContentType.Connect, (msg) => {
+          void acceptConnect(router, msg).then((c) =>
+            c.readable.pipeTo(c.writable).catch(() => {}),
+          );
+        });
+      })();
+    });
+    const channel = await openChannel(await webSocketDuplex(browserLike(new WebSocket(url))), {
+      sessionToken: 'api-session',
+      latencyIntervalMs: 0,
+    });
+    const conn = await dialService(channel, { sessionToken: 'dial', encryptionRequired: true });
+    const w = conn.writable.getWriter();
+    const r = conn.readable.getReader();
+    const block = new Uint8Array(300_000).map((_, i) => i & 0xff);
+    await w.write(block);
+    let got = 0;
+    while (got < block.length) got += (await r.read()).value!.length;
+    expect(got).toBe(block.length);
+    await channel.close();
+  });
+
   it('rejects when the socket cannot open', async () => {
     const url = await server(() => {});
     const port = new URL(url).port;

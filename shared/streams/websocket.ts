@@ -51,29 +51,8 @@ export async function webSocketDuplex(
   const writeHwm = options.writeHighWaterMark ?? 1024 * 1024;
   const pollMs = options.drainPollMs ?? 5;
   ws.binaryType = 'arraybuffer';
-  if (ws.readyState !== OPEN) {
-    if (ws.readyState >= CLOSING)
-      throw new WebSocketDuplexError('ERR_WS_OPEN', 'WebSocket is closed');
-    await new Promise<void>((resolve, reject) => {
-      const done = () => {
-        ws.removeEventListener('open', onOpen);
-        ws.removeEventListener('close', onFail);
-        ws.removeEventListener('error', onFail);
-      };
-      const onOpen = () => {
-        done();
-        resolve();
-      };
-      const onFail = () => {
-        done();
-        reject(new WebSocketDuplexError('ERR_WS_OPEN', 'WebSocket failed to open'));
-      };
-      ws.addEventListener('open', onOpen);
-      ws.addEventListener('close', onFail);
-      ws.addEventListener('error', onFail);
-    });
-  }
-
+  // Listeners go on before waiting for 'open': some implementations (Node's ws) deliver the first
+  // message in the same tick as 'open'.
   let ended = false;
   const readable = new ReadableStream<Uint8Array>(
     {
@@ -113,6 +92,29 @@ export async function webSocketDuplex(
     },
     { highWaterMark: maxQueued, size: (chunk) => chunk.byteLength },
   );
+
+  if (ws.readyState !== OPEN) {
+    if (ws.readyState >= CLOSING)
+      throw new WebSocketDuplexError('ERR_WS_OPEN', 'WebSocket is closed');
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        ws.removeEventListener('open', onOpen);
+        ws.removeEventListener('close', onFail);
+        ws.removeEventListener('error', onFail);
+      };
+      const onOpen = () => {
+        done();
+        resolve();
+      };
+      const onFail = () => {
+        done();
+        reject(new WebSocketDuplexError('ERR_WS_OPEN', 'WebSocket failed to open'));
+      };
+      ws.addEventListener('open', onOpen);
+      ws.addEventListener('close', onFail);
+      ws.addEventListener('error', onFail);
+    });
+  }
 
   const drained = async (limit: number) => {
     while (ws.bufferedAmount > limit) {
