@@ -254,7 +254,7 @@ export class Channel {
   }
 
   async #dispatch(msg: Message): Promise<void> {
-    const replyTo = getHeaderI32(msg, HeaderId.ReplyFor);
+    const replyTo = replyForOf(msg);
     if (replyTo !== undefined) {
       const pending = this.#pending.get(replyTo);
       if (pending) {
@@ -320,4 +320,10 @@ export class Channel {
     const text = reason ?? cause?.message ?? 'channel closed';
     return new ZitiChannelClosedError(`channel ${this.connectionId} closed: ${text}`, { cause });
   }
+}
+
+/** ReplyFor, or undefined when absent or malformed (as Go's header getters: not a reply). */
+function replyForOf(msg: Message): number | undefined {
+  const v = msg.headers.get(HeaderId.ReplyFor);
+  return v?.length === 4 ? getHeaderI32(msg, HeaderId.ReplyFor) : undefined;
 }
