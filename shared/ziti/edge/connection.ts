@@ -122,9 +122,9 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     mux.register(this.connId, this);
   }
 
-  /** Bytes waiting in the readable's queue. */
+  /** Bytes waiting in the readable's queue (meaningful while the readable is open). */
   get queuedBytes(): number {
-    return Math.max(0, this.#window - (this.#readController.desiredSize ?? 0));
+    return Math.max(0, this.#window - (this.#readController.desiredSize ?? this.#window));
   }
 
   /**
