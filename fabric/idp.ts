@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
-import Provider from 'oidc-provider';
+import type ProviderClass from 'oidc-provider';
 import { listen } from './_internal/listen.ts';
 import type { IdentityConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -98,6 +98,20 @@ export async function startIdp(opts: IdpOptions): Promise<RunningIdp> {
   const issuer = `http://${opts.issuerHost ?? opts.host}:${port}`;
   const users = opts.users.filter((u) => u.password !== undefined && !u.disabled);
 
+  // oidc-provider prints development notices (Node version, in-memory adapter) on the console when
+  // loaded and constructed; route them to our debug log instead of the CLI's output.
+  const restore = { warn: console.warn, info: console.info };
+  const toDebug = (...args: unknown[]) =>
+    opts.log?.debug(String(args[0]).replace(/\x1b\[[0-9;]*m/g, ''));
+  console.warn = toDebug;
+  console.info = toDebug;
+  let Provider: typeof ProviderClass;
+  try {
+    Provider = (await import('oidc-provider')).default;
+  } catch (err) {
+    Object.assign(console, restore);
+    throw err;
+  }
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -168,6 +182,7 @@ export async function startIdp(opts: IdpOptions): Promise<RunningIdp> {
       };
     },
   });
+  Object.assign(console, restore);
   provider.on('server_error', (_ctx, err) => opts.log?.error(`IdP error: ${err.message}`));
 
   const oidc = provider.callback();

@@ -6,7 +6,7 @@
  */
 // Must run before @peculiar/x509 loads (shared/ziti imports it).
 import '../_internal/reflect-metadata.ts';
-import { type Socket, connect as tcpConnect } from 'node:net';
+import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
   type Channel,
@@ -95,7 +95,8 @@ export async function startTunneler(opts: TunnelerOptions): Promise<RunningTunne
   const sock = tlsConnect({
     host: hostname,
     port: Number(port),
-    servername: hostname,
+    // SNI must be a DNS name (RFC 6066); an IP address gets none.
+    servername: isIP(hostname) ? undefined : hostname,
     key: creds.keyPem,
     cert: creds.certChainPem,
     ca: creds.caPem,

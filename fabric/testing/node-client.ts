@@ -5,6 +5,7 @@
  */
 // Must run before @peculiar/x509 loads (shared/ziti imports it).
 import '../_internal/reflect-metadata.ts';
+import { isIP } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { createWebSocketStream, WebSocket } from 'ws';
 import type { ByteDuplex } from '../../shared/streams/duplex.ts';
@@ -30,6 +31,11 @@ import {
   type StateClosedInfo,
 } from '../../shared/ziti/index.ts';
 import { nodeSocketDuplex } from '../_internal/node-duplex.ts';
+
+/** SNI only for DNS names (RFC 6066). */
+function sni(host: string): string | undefined {
+  return isIP(host.replace(/^\[|\]$/g, '')) ? undefined : host;
+}
 
 export interface ClientCreds {
   certChainPem?: string;
@@ -60,11 +66,16 @@ export async function connectInnerTls(
     sock = tlsConnect({
       ...base,
       socket: stream,
-      servername: new URL(target.wsUrl).hostname.replace(/^\[|\]$/g, ''),
+      servername: sni(new URL(target.wsUrl).hostname),
     });
   } else {
     const u = new URL(target.tlsUrl.replace(/^tls:/, 'http:'));
-    sock = tlsConnect({ ...base, host: u.hostname, port: Number(u.port), servername: u.hostname });
+    sock = tlsConnect({
+      ...base,
+      host: u.hostname,
+      port: Number(u.port),
+      servername: sni(u.hostname),
+    });
   }
   await new Promise<void>((resolve, reject) => {
     sock.once('secureConnect', () => resolve());
