@@ -160,9 +160,10 @@ export class TlsConnectionImpl implements ByteDuplex {
     if (type === ContentType.alert) {
       const { description } = parseAlert(content);
       if (description === AlertDescription.closeNotify) {
+        // The peer is done sending; our side may still write (RFC 8446 §6.1), so the transport
+        // stays open until close() or the writable is closed.
         this.readDone = true;
         this.readController.close();
-        this.layer.releaseRead();
         return;
       }
       throw this.hs.alertError(content);
