@@ -1,7 +1,7 @@
 /**
  * Measurement, not a test (it takes minutes): does a tunnelled WebSocket survive a long idle period,
  * with and without the shim's keep-alive messages to the service worker? Run with
- *   npx tsx e2e/websocket/measure-keepalive.ts [idleSeconds=45]
+ *   npx tsx e2e/websocket/measure-keepalive.ts [idleSeconds=45] [chromium|firefox]
  * For each browser and mode it opens a socket, stays idle, then reports whether the socket is still
  * open and echoes. "without" drops the shim's `zt-keepalive` messages (the per-socket heartbeat on
  * the MessagePort still runs, which shows whether port traffic alone keeps the worker alive).
@@ -14,10 +14,12 @@ const idle = Number(process.argv[2] ?? 45);
 const fx = await startWebSocketFixture();
 const kinds: [string, BrowserType, object][] = [
   ['chromium', chromium, { executablePath: browsers.chromium.path, args: chromiumArgs }],
-  ['firefox', firefox, { executablePath: browsers.firefox.path }],
+  ['firefox', firefox, { executablePath: browsers.firefox.path, channel: 'moz-firefox' }],
 ];
+const only = process.argv[3];
 try {
   for (const [name, type, launch] of kinds) {
+    if (only && name !== only) continue;
     for (const keepAlive of [true, false]) {
       const browser = await type.launch(launch);
       const page = await browser.newPage();
