@@ -13,6 +13,8 @@ import { listen } from './_internal/listen.ts';
 import type { IdentityConfig } from './config.ts';
 import type { Logger } from './log.ts';
 
+const ANSI_COLOURS = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 /** The resource indicator the access tokens are issued for. */
 export const IDP_RESOURCE = 'urn:zt-browser:openziti';
 /** The scope the public client asks for (OIDC scopes; the resource scope is granted implicitly). */
@@ -102,7 +104,7 @@ export async function startIdp(opts: IdpOptions): Promise<RunningIdp> {
   // loaded and constructed; route them to our debug log instead of the CLI's output.
   const restore = { warn: console.warn, info: console.info };
   const toDebug = (...args: unknown[]) =>
-    opts.log?.debug(String(args[0]).replace(/\x1b\[[0-9;]*m/g, ''));
+    opts.log?.debug(String(args[0]).replace(ANSI_COLOURS, ''));
   console.warn = toDebug;
   console.info = toDebug;
   let Provider: typeof ProviderClass;
