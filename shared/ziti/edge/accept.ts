@@ -10,11 +10,12 @@ import { type StructuredError, ZitiDialError } from '../errors.ts';
 import { EdgeConnectionImpl } from './connection.ts';
 import { decodeConnect, encodeStateClosed, encodeStateConnected } from './messages.ts';
 import { EdgeMux } from './mux.ts';
-import type { EdgeConnection } from './types.ts';
+import type { EdgeConnection, ReceiveOverflowPolicy } from './types.ts';
 
 export interface AcceptConnectOptions {
   circuitId?: string;
   receiveWindowBytes?: number;
+  receiveOverflow?: ReceiveOverflowPolicy;
 }
 
 /**
@@ -38,6 +39,7 @@ export async function acceptConnect(
   const conn = new EdgeConnectionImpl(channel, mux, {
     connId: request.connId,
     receiveWindowBytes: options.receiveWindowBytes,
+    receiveOverflow: options.receiveOverflow,
     appData: request.appData,
     callerId: request.callerId,
     circuitId: options.circuitId,

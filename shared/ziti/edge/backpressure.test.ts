@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { channelPair } from '../_test/fixtures.ts';
 import { ContentType } from '../channel/constants.ts';
+import { ZitiConnectionClosedError } from '../errors.ts';
 import { acceptConnect } from './accept.ts';
 import type { EdgeConnectionImpl } from './connection.ts';
 import { dialService } from './dial.ts';
@@ -81,4 +82,53 @@ describe('backpressure', () => {
       await client.close();
     }, 60_000);
   }
+
+  it("receiveOverflow 'close': a stopped reader loses its connection, the channel keeps flowing", async () => {
+    const { client, router } = await channelPair({}, {}, TRANSPORT_HWM);
+    let senderError: unknown;
+    router.handle(ContentType.Connect, (msg) => {
+      void acceptConnect(router, msg).then(async (conn) => {
+        const w = conn.writable.getWriter();
+        try {
+          for (let sent = 0; sent < TOTAL; sent += CHUNK) await w.write(new Uint8Array(CHUNK));
+          await w.close();
+        } catch (err) {
+          senderError = err; // the slow connection
+          return;
+        }
+      });
+    });
+    const slow = (await dialService(client, {
+      sessionToken: 't',
+      encryptionRequired: true,
+      receiveWindowBytes: WINDOW,
+      receiveOverflow: 'close',
+    })) as EdgeConnectionImpl;
+    const info = await slow.closed;
+    expect(info.initiator).toBe('error');
+    expect(info.error).toBeInstanceOf(ZitiConnectionClosedError);
+    // What arrived before the overflow is still readable, then the error.
+    const reader = slow.readable.getReader();
+    let got = 0;
+    const err = await (async () => {
+      for (;;) got += (await reader.read()).value!.length;
+    })().catch((e) => e);
+    expect(err).toBeInstanceOf(ZitiConnectionClosedError);
+    expect(got).toBeGreaterThanOrEqual(WINDOW);
+    expect(got).toBeLessThanOrEqual(WINDOW + 32 * 1024);
+    // The router's sender learnt of the close; the channel still carries a new connection to the end.
+    for (let i = 0; i < 100 && !senderError; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(senderError).toBeInstanceOf(ZitiConnectionClosedError);
+    expect(client.isClosed).toBe(false);
+    const next = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    let total = 0;
+    const r2 = next.readable.getReader();
+    for (;;) {
+      const { value, done } = await r2.read();
+      if (done) break;
+      total += value.length;
+    }
+    expect(total).toBe(TOTAL);
+    await client.close();
+  }, 60_000);
 });

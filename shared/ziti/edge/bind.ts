@@ -187,6 +187,7 @@ class Listener implements EdgeListener, EdgeSink {
       conn = new EdgeConnectionImpl(this.#channel, this.#mux, {
         connId,
         receiveWindowBytes: this.#options.receiveWindowBytes,
+        receiveOverflow: this.#options.receiveOverflow,
         appData: dial.appData,
         callerId: dial.callerId,
         circuitId: dial.circuitId,

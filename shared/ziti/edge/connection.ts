@@ -35,7 +35,7 @@ import {
   splitMultipart,
 } from './messages.ts';
 import type { EdgeMux, EdgeSink } from './mux.ts';
-import type { EdgeCloseInfo, EdgeConnection } from './types.ts';
+import type { EdgeCloseInfo, EdgeConnection, ReceiveOverflowPolicy } from './types.ts';
 
 /** Default per-connection receive window. */
 export const DEFAULT_RECEIVE_WINDOW_BYTES = 1024 * 1024;
@@ -43,6 +43,7 @@ export const DEFAULT_RECEIVE_WINDOW_BYTES = 1024 * 1024;
 export interface EdgeConnectionInit {
   connId: number;
   receiveWindowBytes?: number;
+  receiveOverflow?: ReceiveOverflowPolicy;
   appData?: Uint8Array;
   callerId?: string;
   circuitId?: string;
@@ -62,6 +63,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   readonly #channel: Channel;
   readonly #mux: EdgeMux;
   readonly #window: number;
+  readonly #overflow: ReceiveOverflowPolicy;
   #readController!: ReadableStreamDefaultController<Uint8Array>;
   #writeController!: WritableStreamDefaultController;
   #drainWaiters: (() => void)[] = [];
@@ -89,6 +91,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     this.callerId = init.callerId;
     this.circuitId = init.circuitId;
     this.#window = init.receiveWindowBytes ?? DEFAULT_RECEIVE_WINDOW_BYTES;
+    this.#overflow = init.receiveOverflow ?? 'pause';
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -233,9 +236,19 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       this.#maybeDone();
       return;
     }
-    if (!this.#readEnded && (this.#readController.desiredSize ?? 1) <= 0) {
-      return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    if (this.#readEnded) return;
+    const room = this.#readController.desiredSize ?? 1;
+    if (this.#overflow === 'close') {
+      if (room < 0) {
+        this.#fail(
+          new ZitiConnectionClosedError(
+            `connection ${this.connId}: reader more than ${this.#window} bytes behind, closed`,
+          ),
+        );
+      }
+      return;
     }
+    if (room <= 0) return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #onStateClosed(msg: Message): void {

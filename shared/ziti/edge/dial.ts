@@ -27,6 +27,7 @@ export async function dialService(channel: Channel, options: DialOptions): Promi
   const conn = new EdgeConnectionImpl(channel, mux, {
     connId,
     receiveWindowBytes: options.receiveWindowBytes,
+    receiveOverflow: options.receiveOverflow,
   });
   const appData =
     options.appData === undefined || options.appData instanceof Uint8Array

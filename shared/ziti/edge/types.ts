@@ -2,6 +2,18 @@
 import type { ByteDuplex } from '../../streams/duplex.ts';
 import type { ZitiError } from '../errors.ts';
 
+/**
+ * What happens when a connection's reader falls a full receive window behind:
+ * - `'pause'`: stop reading the channel transport until the reader catches up. Lossless, and the
+ *   sender is slowed by TCP / WebSocket backpressure, but every connection on the channel waits.
+ *   Right when the transport can push back (Node sockets, WebSocketStream).
+ * - `'close'`: close that connection (StateClosed, `ZitiConnectionClosedError` to its reader) and
+ *   keep the channel flowing. Right over a classic browser WebSocket, which cannot be paused: there a
+ *   paused channel only moves the backlog into the socket's queue until that overflows and the whole
+ *   channel dies.
+ */
+export type ReceiveOverflowPolicy = 'pause' | 'close';
+
 /** How an edge connection ended; `closed` resolves with this and never rejects. */
 export interface EdgeCloseInfo {
   /** `local`: close() here; `remote`: StateClosed from the router; `channel`: the channel closed; `error`: see `error`. */
@@ -47,6 +59,8 @@ export interface DialOptions {
   connectTimeoutMs?: number;
   /** Per-connection receive window (bytes queued for the reader); default `DEFAULT_RECEIVE_WINDOW_BYTES`. */
   receiveWindowBytes?: number;
+  /** What a full receive window does; see `ReceiveOverflowPolicy`. Default `'pause'`. */
+  receiveOverflow?: ReceiveOverflowPolicy;
 }
 
 export interface BindOptions {
@@ -63,6 +77,7 @@ export interface BindOptions {
   /** Dials held while nobody accepts; more are refused with DialFailed. Default 64. */
   backlog?: number;
   receiveWindowBytes?: number;
+  receiveOverflow?: ReceiveOverflowPolicy;
 }
 
 /** A hosted service on one channel: yields accepted connections. */
