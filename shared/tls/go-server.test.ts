@@ -129,6 +129,17 @@ describe('Go crypto/tls server, RequireAndVerifyClientCert', () => {
     }
   }
 
+  it('answers a HelloRetryRequest from Go (share for P-256 only, Go wants X25519)', async () => {
+    const server = await startGoServer('EC', 'X25519');
+    const conn = await connectTls(
+      await connectNode(server.port),
+      options({ keyShares: ['secp256r1'] }),
+    );
+    expect(conn.group).toBe('x25519');
+    await roundTrip(conn, 10_000);
+    await conn.close();
+  });
+
   it('rejects a CertificateVerify with a bad signature (ERR_TLS_BAD_SIGNATURE)', async () => {
     const server = await startGoServer('EC', 'X25519', ['-badsig']);
     const err = await connectTls(await connectNode(server.port), options()).catch((e) => e);
