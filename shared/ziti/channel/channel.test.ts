@@ -83,6 +83,20 @@ describe('hello handshake', () => {
     expect(info.error).toBeInstanceOf(ZitiAuthenticationError);
   });
 
+  it('a transport that fails during the hello is a ZitiChannelClosedError', async () => {
+    const failing = {
+      readable: new ReadableStream<Uint8Array>({
+        pull(c) {
+          c.error(new Error('socket reset'));
+        },
+      }),
+      writable: new WritableStream<Uint8Array>(),
+    };
+    const err = await openChannel(failing, { sessionToken: 'x' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ZitiChannelClosedError);
+    expect(err.cause.message).toBe('socket reset');
+  });
+
   it('times out when the router never answers', async () => {
     const [a] = duplexPair();
     const err = await openChannel(a, { sessionToken: 'x', helloTimeoutMs: 50 }).catch((e) => e);

@@ -8,6 +8,7 @@ import type { ByteDuplex } from '../../streams/duplex.ts';
 import {
   ZitiAuthenticationError,
   ZitiChannelClosedError,
+  ZitiError,
   ZitiHelloRejectedError,
   ZitiProtocolError,
   ZitiTimeoutError,
@@ -118,7 +119,7 @@ export async function openChannel(
     }
   } catch (err) {
     abort(err as Error);
-    throw err;
+    throw typed(err);
   }
 
   const channel = new Channel({
@@ -187,6 +188,7 @@ export async function acceptChannel(
   };
 
   let hello: Message;
+  let validating = false;
   try {
     const first = await withTimeout(readOne(reader, decoder, backlog), helloTimeoutMs, 'hello');
     if (!first) throw new ZitiChannelClosedError('client closed the transport before its hello');
@@ -208,6 +210,7 @@ export async function acceptChannel(
     });
     await writer.write(encodeMessage(result));
     if (!decision.accept) throw new ZitiHelloRejectedError(decision.message);
+    validating = true;
     await options.validateAfterAck?.(hello);
   } catch (err) {
     if (err instanceof ZitiProtocolError && err.fault === 'bad-magic') {
@@ -221,7 +224,7 @@ export async function acceptChannel(
       await writer.write(reply).catch(() => {});
     }
     await abort(err as Error);
-    throw err;
+    throw validating ? err : typed(err); // the validator's own error goes back unchanged
   }
 
   return new Channel({
@@ -256,4 +259,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new ZitiTimeoutError(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Transport failures during the handshake become ZitiChannelClosedError (cause kept). */
+function typed(err: unknown): Error {
+  return err instanceof ZitiError
+    ? err
+    : new ZitiChannelClosedError('transport failed during the hello', { cause: err });
 }
