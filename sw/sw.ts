@@ -8,9 +8,19 @@ import { Route, Router } from 'workbox-routing';
 import type { HTTPMethod } from 'workbox-routing/utils/constants.js';
 import type { PageToWorker, WorkerReply } from '../shared/identity/messages.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
+import { isBridgeConnectMessage, isKeepAliveMessage } from '../shared/websocket/bridge-protocol.ts';
+import {
+  COOKIE_CHANNEL,
+  handleCookieBridgeRequest,
+  isCookieBridgeRequest,
+  withCookieSnapshot,
+} from './cookie-bridge.ts';
+import { canMirrorCookies } from './tunnel/cookie-mirror.ts';
 import { failClosedResponse } from './tunnel/fail-closed.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
+import { openTunnelledWebSocket } from './tunnel/websocket-open.ts';
 import { WorkerState } from './tunnel/worker-state.ts';
+import { bridgeWebSocket } from './websocket-bridge.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -41,6 +51,24 @@ router.registerRoute(
 );
 
 // Workbox's method type lists six methods, but a route matches any method string it is given.
+/**
+ * Where the worker cannot write the page's cookies itself (no cookieStore: Firefox), the shim carries
+ * the page's `document.cookie` snapshot in front of its code.
+ */
+router.registerRoute(
+  new Route(
+    ({ url }) =>
+      url.origin === self.location.origin &&
+      url.pathname === `${RESERVED_PREFIX}shim.js` &&
+      !canMirrorCookies(),
+    async ({ request }) => {
+      const shim = await fetch(request);
+      const page = request.referrer || self.location.origin;
+      return withCookieSnapshot(shim, await state.cookieJar(), page);
+    },
+  ),
+);
+
 for (const method of TUNNEL_METHODS as readonly string[] as HTTPMethod[]) {
   router.registerRoute(
     new Route(
@@ -70,7 +98,39 @@ self.addEventListener('fetch', (event) => {
   }
 });
 
+let cookieAnswers: BroadcastChannel | undefined;
+
+/** Messages from the page shim: WebSocket bridges, keep-alives and document.cookie requests. */
+function handleShimMessage(event: ExtendableMessageEvent): boolean {
+  const data: unknown = event.data;
+  if (isBridgeConnectMessage(data) && event.ports[0]) {
+    const port = event.ports[0];
+    event.waitUntil(
+      bridgeWebSocket(port, (url, protocols) => openTunnelledWebSocket(state, url, protocols)),
+    );
+    return true;
+  }
+  // Receiving the event is what keeps the worker alive while sockets are open.
+  if (isKeepAliveMessage(data)) return true;
+  if (isCookieBridgeRequest(data)) {
+    event.waitUntil(
+      (async () => {
+        const update = await handleCookieBridgeRequest(
+          data,
+          await state.cookieJar(),
+          self.location.origin,
+        );
+        cookieAnswers ??= new BroadcastChannel(COOKIE_CHANNEL);
+        cookieAnswers.postMessage(update);
+      })().catch((err: unknown) => console.warn('[zt] cookie bridge', err)),
+    );
+    return true;
+  }
+  return false;
+}
+
 self.addEventListener('message', (event) => {
+  if (handleShimMessage(event)) return;
   const message = event.data as PageToWorker;
   const port = event.ports[0];
   const reply = (answer: WorkerReply) => port?.postMessage(answer);

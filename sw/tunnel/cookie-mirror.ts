@@ -1,5 +1,6 @@
 /// <reference lib="webworker" />
 import { Cookie } from 'tough-cookie';
+import { announceCookies, type DocumentCookieJar } from '../cookie-bridge.ts';
 
 /** The Cookie Store API as Chromium exposes it in service workers (not yet in the TS DOM lib). */
 interface CookieStoreLike {
@@ -57,4 +58,18 @@ export async function mirrorToPage(setCookies: readonly string[], now = Date.now
       // A cookie the browser refuses (e.g. Secure on plain http) stays in the jar only.
     }
   }
+}
+
+/**
+ * After the jar took cookies from a response: Chromium gets them in its own store before the response
+ * is handed over (so a read right after the fetch sees them); elsewhere the shim's mirror is told.
+ */
+export async function showCookiesToPage(
+  setCookies: readonly string[],
+  jar: DocumentCookieJar,
+  pageUrl: string,
+): Promise<void> {
+  if (setCookies.length === 0) return;
+  if (canMirrorCookies()) await mirrorToPage(setCookies);
+  else await announceCookies(jar, pageUrl);
 }

@@ -1,10 +1,11 @@
 /// <reference lib="webworker" />
 import type { RouteHandlerCallbackOptions, RouteMatchCallbackOptions } from 'workbox-core';
-import { HttpError } from '../../shared/http/index.ts';
+import { HttpError, type HttpResponse } from '../../shared/http/index.ts';
 import { ZitiApiError, ZitiDialError, ZitiError } from '../../shared/ziti/index.ts';
 import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
 import { decideRoute } from '../route-decision.ts';
-import { mirrorToPage } from './cookie-mirror.ts';
+import { trackUpload, UPLOAD_ID_HEADER } from '../upload-progress.ts';
+import { showCookiesToPage } from './cookie-mirror.ts';
 import { failClosedResponse, type TunnelFailure } from './fail-closed.ts';
 import { NoRouterError, RouterUnreachableError } from './router-channels.ts';
 import { ServiceAccessError } from './tunnel.ts';
@@ -95,6 +96,10 @@ async function bootstrapPage(): Promise<Response> {
   });
 }
 
+/** The document a request came from (for per-page cookie views): its referrer, else the URL itself. */
+const pageUrl = (request: Request, url: URL) =>
+  request.referrer?.startsWith(self.location.origin) ? request.referrer : url.href;
+
 export async function handleTunnelled(
   { request, url, params, event }: RouteHandlerCallbackOptions,
   state: WorkerState,
@@ -128,6 +133,12 @@ export async function handleTunnelled(
     const jar = await state.cookieJar();
     const cookie = await jar.cookieHeader(url.href);
     const { body, contentLength } = await readRequestBody(request);
+    // An XHR upload tagged by the shim gets its progress reported back (browsers stop firing
+    // xhr.upload events once a worker answers); the tag itself never reaches the app.
+    const upload = trackUpload(
+      request.headers,
+      contentLength !== undefined ? { total: contentLength } : {},
+    );
     const head = buildRequestHead(request, {
       publicOrigin,
       ...(ownApp && tunnel.identity.config.upstreamHost === 'intercept'
@@ -136,15 +147,25 @@ export async function handleTunnelled(
       cookie,
       userAgent: navigator.userAgent,
     });
-    const response = await tunnel.pool(serviceName, target).request({
-      ...head,
-      ...(body ? { body } : {}),
-      ...(contentLength !== undefined ? { contentLength } : {}),
-      signal: request.signal,
-    });
+    if (upload)
+      head.headers = head.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
+    let response: HttpResponse;
+    try {
+      response = await tunnel.pool(serviceName, target).request({
+        ...head,
+        ...(body ? { body } : {}),
+        ...(contentLength !== undefined ? { contentLength } : {}),
+        ...(upload ? { onUploadProgress: (sent: number) => upload.onUploadProgress(sent) } : {}),
+        signal: request.signal,
+      });
+      upload?.finish();
+    } catch (err) {
+      upload?.finish(true);
+      throw err;
+    }
     if (response.setCookies.length > 0) {
       await jar.setFromResponse(url.href, response.setCookies);
-      if (ownApp) await mirrorToPage(response.setCookies);
+      if (ownApp) await showCookiesToPage(response.setCookies, jar, pageUrl(request, url));
     }
     // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
     const document = request.destination === 'document' || request.destination === 'iframe';

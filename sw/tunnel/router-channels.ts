@@ -1,5 +1,5 @@
 import type { StoredIdentity } from '../../shared/identity/store.ts';
-import { webSocketDuplex } from '../../shared/streams/websocket.ts';
+import { openWebSocketDuplex } from '../../shared/streams/websocket-stream.ts';
 import { connectTls } from '../../shared/tls/index.ts';
 import { X509Certificate } from '../../shared/x509.ts';
 import { type Channel, type EdgeRouterInfo, openChannel } from '../../shared/ziti/index.ts';
@@ -107,7 +107,7 @@ export class RouterChannels {
     const started = performance.now();
     const identity = this.#identity;
     const channel = (async () => {
-      const transport = await webSocketDuplex(new WebSocket(url));
+      const transport = await openWebSocketDuplex(url);
       const tls = await connectTls(transport, {
         trustedCertificates: identity.caBundle.map(pemToDer),
         clientCertificateChain: identity.certificates.map(pemToDer),
@@ -121,8 +121,13 @@ export class RouterChannels {
         state.connectMs = performance.now() - started;
         state.failures = 0;
         state.retryAt = 0;
-        void ch.closed.then(() => {
+        void ch.closed.then((info) => {
           if (state.channel === channel) delete state.channel;
+          if (info.initiator !== 'local') {
+            console.warn(
+              `[zt] channel to ${new URL(url).host} closed (${info.initiator}): ${info.error?.message ?? 'no error'}`,
+            );
+          }
         });
       },
       () => {

@@ -1,0 +1,64 @@
+/**
+ * A WebSocket as a `ByteDuplex` with real backpressure, through `WebSocketStream` where the runtime
+ * has it (Chromium): messages are read only as the reader pulls, so a slow reader stops the socket
+ * and TCP pushes back on the sender, instead of the queue-and-overflow policy that a classic
+ * `WebSocket` (which cannot be paused) forces on `webSocketDuplex`.
+ */
+import type { ByteDuplex } from './duplex.ts';
+import { WebSocketDuplexError, webSocketDuplex } from './websocket.ts';
+
+interface WebSocketStreamLike {
+  opened: Promise<{
+    readable: ReadableStream<ArrayBuffer | string>;
+    writable: WritableStream<ArrayBuffer | ArrayBufferView | string>;
+  }>;
+  close(info?: { closeCode?: number; reason?: string }): void;
+}
+type WebSocketStreamCtor = new (
+  url: string,
+  options?: { protocols?: string[] },
+) => WebSocketStreamLike;
+
+const WebSocketStreamImpl = (): WebSocketStreamCtor | undefined =>
+  (globalThis as { WebSocketStream?: WebSocketStreamCtor }).WebSocketStream;
+
+export const hasWebSocketStream = () => WebSocketStreamImpl() !== undefined;
+
+/** Opens `url` as a binary byte stream: WebSocketStream when available, else a classic WebSocket. */
+export async function openWebSocketDuplex(url: string): Promise<ByteDuplex & { close(): void }> {
+  const Ctor = WebSocketStreamImpl();
+  if (!Ctor) {
+    const ws = new WebSocket(url);
+    const duplex = await webSocketDuplex(ws);
+    return { ...duplex, close: () => ws.close(1000) };
+  }
+  const wss = new Ctor(url);
+  let opened: Awaited<WebSocketStreamLike['opened']>;
+  try {
+    opened = await wss.opened;
+  } catch (cause) {
+    throw new WebSocketDuplexError(
+      'ERR_WS_OPEN',
+      `WebSocket to ${url} failed to open: ${String(cause)}`,
+    );
+  }
+  const readable = opened.readable.pipeThrough(
+    new TransformStream<ArrayBuffer | string, Uint8Array>({
+      transform(message, controller) {
+        if (typeof message === 'string') {
+          controller.error(
+            new WebSocketDuplexError('ERR_WS_TEXT', 'text message on a binary stream'),
+          );
+          wss.close({ closeCode: 1003, reason: 'binary only' });
+          return;
+        }
+        controller.enqueue(new Uint8Array(message));
+      },
+    }),
+  );
+  return {
+    readable,
+    writable: opened.writable as WritableStream<Uint8Array>,
+    close: () => wss.close({ closeCode: 1000 }),
+  };
+}
