@@ -420,6 +420,7 @@ export function installWebSocket(win: Win, options: InstallWebSocketOptions): ty
   // browser's own sockets, returned for untunnelled URLs, are instances of the replacement.
   Object.setPrototypeOf(TunnelledWebSocket.prototype, Native.prototype);
   Object.defineProperty(TunnelledWebSocket, 'name', { value: 'WebSocket' });
+  Object.defineProperty(TunnelledWebSocket, 'length', { value: 1 });
   Object.defineProperty(TunnelledWebSocket, Symbol.hasInstance, {
     value: (v: unknown) => v instanceof Native,
   });
