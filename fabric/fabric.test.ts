@@ -254,7 +254,7 @@ describe("the browser's own stack (shared/streams WebSocket + shared/tls + share
     };
   }
 
-  async function openBrowserChannel(withCert: boolean) {
+  async function openBrowserChannel() {
     const { WebSocket } = await import('ws');
     const { webSocketDuplex } = await import('../shared/streams/websocket.ts');
     const { connectTls } = await import('../shared/tls/index.ts');
@@ -264,8 +264,8 @@ describe("the browser's own stack (shared/streams WebSocket + shared/tls + share
     const transport = await webSocketDuplex(ws as unknown as globalThis.WebSocket);
     const tls = await connectTls(transport, {
       trustedCertificates: login.cas,
-      clientCertificateChain: withCert ? login.chain : undefined,
-      clientKey: withCert ? login.keys.privateKey : undefined,
+      clientCertificateChain: login.chain,
+      clientKey: login.keys.privateKey,
     });
     const channel = await openChannel(tls, {
       sessionToken: login.client.auth.sessionToken!,
@@ -276,7 +276,7 @@ describe("the browser's own stack (shared/streams WebSocket + shared/tls + share
   }
 
   it('negotiates TLS 1.3 inside the WebSocket, opens a channel, and fetches 16 MiB end-to-end encrypted', async () => {
-    const { client, tls, channel } = await openBrowserChannel(true);
+    const { client, tls, channel } = await openBrowserChannel();
     expect(tls.cipherSuite).toMatch(/^TLS_/);
     const svc = (await client.services()).find((s) => s.name === 'demo')!;
     const session = await client.createSession(svc.id, 'Dial');
@@ -291,10 +291,22 @@ describe("the browser's own stack (shared/streams WebSocket + shared/tls + share
     await channel.close();
   });
 
-  it('is refused without a client certificate', async () => {
-    const { TlsClientCertificateRefusedError } = await import('../shared/tls/index.ts');
-    const err = await openBrowserChannel(false).catch((e: Error) => e);
-    // TLS 1.3: the router's alert certificate_required (116) arrives after the client's Finished.
+  it('is refused without a client certificate: alert certificate_required, then the socket closes', async () => {
+    const { WebSocket } = await import('ws');
+    const { webSocketDuplex } = await import('../shared/streams/websocket.ts');
+    const { connectTls, TlsClientCertificateRefusedError } = await import('../shared/tls/index.ts');
+    const login = await browserStyleLogin();
+    const ws = new WebSocket(`${fabric.router.urls.ws}/ws`);
+    const transport = await webSocketDuplex(ws as unknown as globalThis.WebSocket);
+    // TLS 1.3: the client's handshake completes; the router's refusal is the next thing it reads.
+    const tls = await connectTls(transport, { trustedCertificates: login.cas });
+    const err = await tls.readable
+      .getReader()
+      .read()
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     expect(err).toBeInstanceOf(TlsClientCertificateRefusedError);
     expect((err as Error).message).toContain('116');
   });

@@ -14,7 +14,7 @@ import {
   type SecureContextOptions,
   type TLSSocket,
 } from 'node:tls';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { BUILD_VERSION } from '../../shared/version.ts';
 import { acceptChannel, boolBytes, HeaderId, stringBytes } from '../../shared/ziti/index.ts';
 import { listen } from '../_internal/listen.ts';
@@ -25,6 +25,7 @@ import type { FabricState } from '../state.ts';
 import { authenticateChannel, ChannelAuthError } from './auth.ts';
 import { attachEdgeChannel, type EdgeChannel } from './edge-channel.ts';
 import { TerminatorRegistry } from './terminators.ts';
+import { webSocketStream } from './ws-stream.ts';
 
 /** TLS 1.2 ECDHE + AEAD suites and the TLS 1.3 suites of §5 (`foundation: tlz/cipher.go`). */
 export const ROUTER_CIPHERS = [
@@ -186,7 +187,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
         ws.ping(WS_PING_PAYLOAD);
       }, WS_PING_INTERVAL_MS);
       ws.once('close', () => clearInterval(ping));
-      const stream = createWebSocketStream(ws);
+      const stream = webSocketStream(ws);
       stream.on('error', () => stream.destroy());
       innerTls(stream);
     });
