@@ -9,6 +9,7 @@ import {
   ZitiConnectionClosedError,
   ZitiDialError,
   ZitiE2EError,
+  ZitiProtocolError,
 } from '../errors.ts';
 import { acceptConnect, rejectConnect } from './accept.ts';
 import { dialService } from './dial.ts';
@@ -349,6 +350,24 @@ describe('E2E against a hand-written libsodium terminator', () => {
     ]);
     const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
     await expect(conn.readable.getReader().read()).rejects.toBeInstanceOf(ZitiE2EError);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closes).toEqual([1]);
+    expect(client.isClosed).toBe(false);
+    await client.close();
+  });
+
+  it('Data after the peer FIN is a protocol error on that connection, not a silent drop', async () => {
+    const { client, closes } = await setup((push, header) => [
+      encodeData({ connId: 1, body: header }),
+      push(text('body')),
+      encodeData({ connId: 1, flags: EdgeFlag.FIN }),
+      push(text('late bytes')),
+    ]);
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
+    expect(str(await readAll(conn.readable))).toBe('body');
+    const info = await conn.closed;
+    expect(info.initiator).toBe('error');
+    expect(info.error).toBeInstanceOf(ZitiProtocolError);
     await new Promise((r) => setTimeout(r, 20));
     expect(closes).toEqual([1]);
     expect(client.isClosed).toBe(false);

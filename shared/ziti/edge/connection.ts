@@ -26,7 +26,12 @@ import {
   SecretStreamEncryptor,
   type SessionKeys,
 } from '../e2e/sodium.ts';
-import { ZitiChannelClosedError, ZitiConnectionClosedError, type ZitiError } from '../errors.ts';
+import {
+  ZitiChannelClosedError,
+  ZitiConnectionClosedError,
+  type ZitiError,
+  ZitiProtocolError,
+} from '../errors.ts';
 import {
   decodeData,
   decodeStateClosed,
@@ -208,6 +213,13 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     let fin: boolean;
     try {
       const data = decodeData(msg);
+      if (this.#finReceived && data.body.length > 0) {
+        // A peer that sends after its FIN lost or reordered bytes: say so instead of dropping them.
+        throw new ZitiProtocolError(
+          'unexpected-message',
+          `connection ${this.connId}: Data after FIN`,
+        );
+      }
       fin = data.fin;
       let plain = data.body;
       if (this.encrypted && plain.length > 0) {
