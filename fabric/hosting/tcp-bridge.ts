@@ -73,12 +73,24 @@ export class TcpBridge {
     void this.#pump();
   }
 
+  /**
+   * Socket events may fire while an earlier chunk is still being sent (Node can emit 'end' right
+   * after the last 'data' even though we paused), so every outgoing step is queued on `#tail`:
+   * data parts, then FIN, then StateClosed, always in that order.
+   */
+  #tail: Promise<void> = Promise.resolve();
+
+  #enqueue(step: () => Promise<void>): Promise<void> {
+    this.#tail = this.#tail.then(step);
+    return this.#tail;
+  }
+
   async #pump(): Promise<void> {
     const s = this.#socket;
-    s.on('end', () => void this.#sendFin());
+    s.on('end', () => void this.#enqueue(() => this.#sendFin()).catch(() => {}));
     s.on('data', (chunk: Buffer) => {
       s.pause();
-      void this.#forward(chunk).then(
+      this.#enqueue(() => this.#forward(chunk)).then(
         () => {
           if (!this.#closed) s.resume();
         },
@@ -103,7 +115,7 @@ export class TcpBridge {
   }
 
   async #finishFromSocket(): Promise<void> {
-    await this.#sendFin();
+    await this.#enqueue(() => this.#sendFin()).catch(() => {});
     this.close('target closed', true);
   }
 
