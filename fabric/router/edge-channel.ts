@@ -7,7 +7,7 @@
  * host end is registered before the Dial goes out, and its Data waits for `ready` (StateConnected
  * sent to the dialer), because StateConnected must precede any payload (§3.4 step 3).
  */
-// Must run before @peculiar/x509 loads (shared/ziti imports it).
+// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
 import '../_internal/reflect-metadata.ts';
 import { randomUUID } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';

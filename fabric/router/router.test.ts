@@ -1,4 +1,4 @@
-// Must run before @peculiar/x509 loads (shared/ziti imports it).
+// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
 import '../_internal/reflect-metadata.ts';
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';

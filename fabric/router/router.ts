@@ -3,7 +3,7 @@
  * fabric-CA server certificate) whose binary messages carry an inner mutual-TLS byte stream, and
  * a plain `tls:` listener for hosting processes. Both end in the same edge channel logic.
  */
-// Must run before @peculiar/x509 loads (shared/ziti imports it).
+// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
 import '../_internal/reflect-metadata.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
