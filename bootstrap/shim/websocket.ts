@@ -12,9 +12,12 @@
  *
  * Liveness: the page heartbeats on the port; when the service worker stops answering (the browser
  * stopped it), open sockets close with 1006 and the app's reconnect gets a fresh socket. While any
- * socket is open, `keepAlive()` is called every `keepAliveIntervalMs`: a message to the controlling
- * service worker, which is an event for it and so resets its idle timer in Chromium and Firefox
- * (MessagePort messages do not count as service-worker events).
+ * socket is open, `keepAlive()` is called every `keepAliveIntervalMs` (10 s): one small message to
+ * the controlling service worker, a service-worker event that renews its lifetime. Measured with
+ * e2e/websocket/measure-keepalive.ts (idle socket, 330 s): Firefox stops the worker after its
+ * 5-minute grace without these messages (socket closed 1006) and keeps it with them; Chromium under
+ * Playwright kept the worker either way (automation may hold it), so there it is untested beyond
+ * "does no harm". Port heartbeats alone did not keep Firefox's worker alive.
  */
 import {
   HEARTBEAT_INTERVAL_MS,
