@@ -1,8 +1,10 @@
 import { defineConfig } from '@playwright/test';
 import { browsers, chromiumArgs } from './e2e/browsers.ts';
 
-const port = Number(process.env.E2E_PORT ?? 4173);
-
+/**
+ * Every spec starts the servers it needs on 127.0.0.1 with ephemeral ports (most through the
+ * in-process fabric fixture, e2e/support/fabric.ts), so runs never collide on a port.
+ */
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
@@ -12,7 +14,6 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   reporter: [['list']],
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
     serviceWorkers: 'allow',
     trace: 'retain-on-failure',
   },
@@ -35,10 +36,4 @@ export default defineConfig({
       },
     },
   ],
-  webServer: {
-    command: `tsx fabric/cli.ts --host 127.0.0.1 --port ${port} --ephemeral-ports`,
-    url: `http://127.0.0.1:${port}/`,
-    reuseExistingServer: false,
-    stdout: 'pipe',
-  },
 });

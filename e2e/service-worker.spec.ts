@@ -1,10 +1,11 @@
-import { expect, test } from '@playwright/test';
+import { enterApp } from './support/enter-app.ts';
+import { expect, test } from './support/fabric.ts';
 
-test('the service worker registers, takes control and answers fetches', async ({ page }) => {
-  await page.goto('/some/deep/link?q=1#frag');
-  // The bootstrap page marks itself ready only once a service worker controls it.
-  await expect(page.locator('html')).toHaveAttribute('data-zt-ready', /.+/);
-
+test('the service worker registers, takes control and answers fetches itself', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt, '/some/deep/link?q=1');
   const result = await page.evaluate(async () => {
     const response = await fetch('/__zt/sw-status');
     return {
@@ -17,7 +18,7 @@ test('the service worker registers, takes control and answers fetches', async ({
   expect(result.header).toBeTruthy();
   expect(new URL(result.body.scope).pathname).toBe('/');
 
-  // The static server has no such path: without the service worker it would get the bootstrap HTML.
-  const direct = await page.request.get('/__zt/sw-status');
+  // The site itself has no such path: without the service worker it answers with the bootstrap page.
+  const direct = await page.request.get(`${zt.siteOrigin}/__zt/sw-status`);
   expect(direct.headers()['x-zt-sw']).toBeUndefined();
 });

@@ -58,11 +58,10 @@ router.registerRoute(
 router.registerRoute(
   new Route(
     ({ url }) =>
-      url.origin === self.location.origin &&
-      url.pathname === `${RESERVED_PREFIX}shim.js` &&
-      !canMirrorCookies(),
+      url.origin === self.location.origin && url.pathname === `${RESERVED_PREFIX}shim.js`,
     async ({ request }) => {
       const shim = await fetch(request);
+      if (await canMirrorCookies()) return shim;
       const page = request.referrer || self.location.origin;
       return withCookieSnapshot(shim, await state.cookieJar(), page);
     },

@@ -12,13 +12,35 @@ interface CookieStoreLike {
     sameSite?: 'strict' | 'lax' | 'none';
   }): Promise<void>;
   delete(options: { name: string; path?: string }): Promise<void>;
+  get(name: string): Promise<{ value: string } | null>;
 }
 
 const cookieStore = (): CookieStoreLike | undefined =>
   (globalThis as { cookieStore?: CookieStoreLike }).cookieStore;
 
-/** True where the worker can write the page's cookies itself (Chromium); elsewhere the shim mirrors them. */
-export const canMirrorCookies = () => cookieStore() !== undefined;
+let usable: Promise<boolean> | undefined;
+
+/**
+ * True where the worker can write the page's cookies itself (Chromium). Firefox exposes
+ * `cookieStore` in workers too, but writes there do not reach the page, so this is a real
+ * round trip, done once per worker start; elsewhere the shim mirrors the cookies.
+ */
+export function canMirrorCookies(): Promise<boolean> {
+  usable ??= (async () => {
+    const store = cookieStore();
+    if (!store) return false;
+    const name = '__zt_cookie_probe';
+    try {
+      await store.set({ name, value: '1', path: '/__zt/' });
+      const seen = (await store.get(name))?.value === '1';
+      await store.delete({ name, path: '/__zt/' });
+      return seen;
+    } catch {
+      return false;
+    }
+  })();
+  return usable;
+}
 
 /**
  * Makes the app's non-HttpOnly cookies visible to page script (`document.cookie`), as they would be
@@ -27,7 +49,7 @@ export const canMirrorCookies = () => cookieStore() !== undefined;
  */
 export async function mirrorToPage(setCookies: readonly string[], now = Date.now()): Promise<void> {
   const store = cookieStore();
-  if (!store) return;
+  if (!store || !(await canMirrorCookies())) return;
   for (const header of setCookies) {
     const cookie = Cookie.parse(header);
     if (!cookie || cookie.httpOnly) continue;
@@ -70,6 +92,6 @@ export async function showCookiesToPage(
   pageUrl: string,
 ): Promise<void> {
   if (setCookies.length === 0) return;
-  if (canMirrorCookies()) await mirrorToPage(setCookies);
+  if (await canMirrorCookies()) await mirrorToPage(setCookies);
   else await announceCookies(jar, pageUrl);
 }

@@ -1,6 +1,7 @@
 import { HttpPool } from '../../shared/http/index.ts';
 import { CONFIG_TYPES } from '../../shared/identity/sdk-info.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
+import { hasWebSocketStream } from '../../shared/streams/websocket-stream.ts';
 import {
   ControllerClient,
   dialService,
@@ -17,6 +18,18 @@ import { RouterChannels } from './router-channels.ts';
 /** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
 const POOL_SIZE = 8;
 const POOL_IDLE_MS = 60_000;
+/**
+ * How a connection whose reader falls behind is handled. With WebSocketStream the router socket can
+ * be paused, so a full window pauses the channel and TCP pushes back on the app. A classic WebSocket
+ * cannot be paused: pausing would only move the backlog into its receive queue until the whole
+ * channel overflows, so there each connection gets a generous window and a reader that falls further
+ * behind loses only its own connection.
+ */
+const receivePolicy = () =>
+  hasWebSocketStream()
+    ? ({ receiveOverflow: 'pause' } as const)
+    : ({ receiveOverflow: 'close', receiveWindowBytes: 32 * 1024 * 1024 } as const);
+
 /** Services and intercepts are re-read this often (and after any identity change). */
 const SERVICE_TTL_MS = 5 * 60_000;
 
@@ -122,6 +135,7 @@ export class Tunnel {
           sessionToken: session.token,
           encryptionRequired: service.encryptionRequired,
           appData,
+          ...receivePolicy(),
         });
       } catch (err) {
         const stale =
