@@ -34,19 +34,26 @@ clientsClaim();
 
 const router = new Router();
 
-/** Answered by the service worker itself: proves it controls the page and reports its build. */
+/** Answered by the service worker itself: its build, scope and tunnel state (diagnostics, tests). */
 router.registerRoute(
   new Route(
     ({ url }) =>
       url.origin === self.location.origin && url.pathname === `${RESERVED_PREFIX}sw-status`,
-    async () =>
-      new Response(JSON.stringify({ version: BUILD_VERSION, scope: self.registration.scope }), {
+    async () => {
+      const tunnel = await state.tunnel().catch(() => undefined);
+      const body = {
+        version: BUILD_VERSION,
+        scope: self.registration.scope,
+        tunnel: tunnel?.status() ?? null,
+      };
+      return new Response(JSON.stringify(body), {
         headers: {
           'content-type': 'application/json',
           'cache-control': 'no-store',
           [SW_HEADER]: BUILD_VERSION,
         },
-      }),
+      });
+    },
   ),
 );
 

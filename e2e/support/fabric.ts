@@ -73,11 +73,15 @@ export async function startE2eFabric(
 }
 
 /** The fabric is started once per worker and shared by a file's tests; `darkApp` picks the app. */
-export const test = base.extend<object, { zt: FabricFixture; darkApp: DarkAppKind }>({
+export const test = base.extend<
+  object,
+  { zt: FabricFixture; darkApp: DarkAppKind; fabricOverrides: Record<string, unknown> }
+>({
   darkApp: ['probe', { scope: 'worker', option: true }],
+  fabricOverrides: [{}, { scope: 'worker', option: true }],
   zt: [
-    async ({ darkApp }, use) => {
-      const zt = await startE2eFabric(darkApp);
+    async ({ darkApp, fabricOverrides }, use) => {
+      const zt = await startE2eFabric(darkApp, fabricOverrides);
       await use(zt);
       await zt.fabric.close();
     },

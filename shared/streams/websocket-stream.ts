@@ -24,12 +24,21 @@ const WebSocketStreamImpl = (): WebSocketStreamCtor | undefined =>
 
 export const hasWebSocketStream = () => WebSocketStreamImpl() !== undefined;
 
+/**
+ * How far a classic WebSocket's messages may run ahead of their processing (TLS, channel, E2E) before
+ * the socket is closed. The browser reads the socket as fast as the network delivers and nothing can
+ * pause it, so on a fast link the queue absorbs the difference between network and processing speed
+ * for the length of a transfer: sized for a few hundred MiB at loopback speed. WebSocketStream
+ * needs none of this.
+ */
+export const CLASSIC_WEBSOCKET_QUEUE_BYTES = 256 * 1024 * 1024;
+
 /** Opens `url` as a binary byte stream: WebSocketStream when available, else a classic WebSocket. */
 export async function openWebSocketDuplex(url: string): Promise<ByteDuplex & { close(): void }> {
   const Ctor = WebSocketStreamImpl();
   if (!Ctor) {
     const ws = new WebSocket(url);
-    const duplex = await webSocketDuplex(ws);
+    const duplex = await webSocketDuplex(ws, { maxQueuedBytes: CLASSIC_WEBSOCKET_QUEUE_BYTES });
     return { ...duplex, close: () => ws.close(1000) };
   }
   const wss = new Ctor(url);

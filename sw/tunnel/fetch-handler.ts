@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 import type { RouteHandlerCallbackOptions, RouteMatchCallbackOptions } from 'workbox-core';
-import { HttpError, type HttpResponse } from '../../shared/http/index.ts';
+import type { HttpResponse } from '../../shared/http/index.ts';
 import { ZitiApiError, ZitiDialError, ZitiError } from '../../shared/ziti/index.ts';
 import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
 import { decideRoute } from '../route-decision.ts';
@@ -69,18 +69,22 @@ export function matchTunnelled(
     : false;
 }
 
+/** Classifies a failure by the first cause that names one (the HTTP pool wraps dial failures). */
 function failureKind(err: unknown): [TunnelFailure, string] {
-  if (err instanceof NoRouterError) return ['no-router', err.message];
-  if (err instanceof RouterUnreachableError) return ['router-unreachable', err.message];
-  if (err instanceof ServiceAccessError) return ['service-unavailable', err.message];
-  if (err instanceof ZitiApiError)
-    return err.status === 401
-      ? ['identity-expired', err.message]
-      : ['service-unavailable', err.message];
-  if (err instanceof ZitiDialError) return ['dial-failed', err.message];
-  if (err instanceof ZitiError) return ['router-unreachable', err.message];
-  if (err instanceof HttpError) return ['upstream-error', err.message];
-  return ['upstream-error', err instanceof Error ? err.message : String(err)];
+  const message = err instanceof Error ? err.message : String(err);
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof NoRouterError) return ['no-router', e.message];
+    if (e instanceof RouterUnreachableError) return ['router-unreachable', e.message];
+    if (e instanceof ServiceAccessError) return ['service-unavailable', e.message];
+    if (e instanceof ZitiApiError) {
+      return e.status === 401
+        ? ['identity-expired', e.message]
+        : ['service-unavailable', e.message];
+    }
+    if (e instanceof ZitiDialError) return ['dial-failed', e.message];
+    if (e instanceof ZitiError) return ['router-unreachable', e.message];
+  }
+  return ['upstream-error', message];
 }
 
 /** The bootstrap page, for navigations that need a login; the address bar keeps the app's URL. */

@@ -13,6 +13,8 @@ interface RouterState {
   connectMs?: number;
   failures: number;
   retryAt: number;
+  /** Why the last channel to this router ended (diagnostics). */
+  lastClose?: string;
 }
 
 export class RouterUnreachableError extends Error {
@@ -124,6 +126,7 @@ export class RouterChannels {
         void ch.closed.then((info) => {
           if (state.channel === channel) delete state.channel;
           if (info.initiator !== 'local') {
+            state.lastClose = `${info.initiator}: ${info.error?.message ?? 'no error'}`;
             console.warn(
               `[zt] channel to ${new URL(url).host} closed (${info.initiator}): ${info.error?.message ?? 'no error'}`,
             );
@@ -138,6 +141,24 @@ export class RouterChannels {
       },
     );
     return channel;
+  }
+
+  /** Per router: connected or not, connect time, failures, last close reason. */
+  status(): Record<
+    string,
+    { open: boolean; connectMs?: number; failures: number; lastClose?: string }
+  > {
+    return Object.fromEntries(
+      [...this.#routers].map(([url, s]) => [
+        new URL(url).host,
+        {
+          open: s.channel !== undefined,
+          connectMs: s.connectMs,
+          failures: s.failures,
+          lastClose: s.lastClose,
+        },
+      ]),
+    );
   }
 
   /** Closes every channel (logout, identity change). */

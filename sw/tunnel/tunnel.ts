@@ -19,16 +19,18 @@ import { RouterChannels } from './router-channels.ts';
 const POOL_SIZE = 8;
 const POOL_IDLE_MS = 60_000;
 /**
- * How a connection whose reader falls behind is handled. With WebSocketStream the router socket can
- * be paused, so a full window pauses the channel and TCP pushes back on the app. A classic WebSocket
- * cannot be paused: pausing would only move the backlog into its receive queue until the whole
- * channel overflows, so there each connection gets a generous window and a reader that falls further
- * behind loses only its own connection.
+ * How a connection whose reader falls behind is handled. With WebSocketStream (Chromium) the router
+ * socket can be paused, so a full window pauses the channel and TCP pushes back on the app. A classic
+ * WebSocket (Firefox) cannot be paused: pausing would only move the backlog into its receive queue
+ * until the whole channel overflows. There each connection may run up to 256 MiB ahead of its reader
+ * (Firefox hands a worker's response to the page more slowly than the tunnel delivers it, so a large
+ * download builds a backlog), and a reader further behind loses only its own connection. The real
+ * fix is edge flow control (xgress acks), which the routers support and this client does not yet.
  */
 const receivePolicy = () =>
   hasWebSocketStream()
     ? ({ receiveOverflow: 'pause' } as const)
-    : ({ receiveOverflow: 'close', receiveWindowBytes: 32 * 1024 * 1024 } as const);
+    : ({ receiveOverflow: 'close', receiveWindowBytes: 256 * 1024 * 1024 } as const);
 
 /** Services and intercepts are re-read this often (and after any identity change). */
 const SERVICE_TTL_MS = 5 * 60_000;
@@ -179,6 +181,11 @@ export class Tunnel {
     const host = intercept?.addresses.find((a) => !a.includes('*') && !a.includes('/'));
     const port = intercept?.portRanges[0]?.low;
     return host && port ? { host, port } : fallback;
+  }
+
+  /** Diagnostics for `/__zt/sw-status`. */
+  status() {
+    return { identity: this.#identity.apiSession.identityName, routers: this.#routers.status() };
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,80 @@
+import { createLogger } from '../fabric/log.ts';
+import { startRouter } from '../fabric/router/router.ts';
+import { enterApp } from './support/enter-app.ts';
+import { expect, test } from './support/fabric.ts';
+
+// The router hosts the service itself (it dials the app), so stopping it takes the whole path down.
+test.use({
+  fabricOverrides: {
+    services: [
+      {
+        name: 'demo',
+        encryptionRequired: true,
+        roleAttributes: ['demo'],
+        hosting: 'router',
+        target: 'demo-app',
+        configs: {
+          'intercept.v1': {
+            protocols: ['tcp'],
+            addresses: ['127.0.0.1'],
+            portRanges: [{ low: 80, high: 80 }],
+          },
+        },
+      },
+    ],
+  },
+});
+
+test('router down: requests fail with our error and never go to the open network; router back: the next works', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt, '/before');
+  const probe = () =>
+    page.evaluate(async () => {
+      const r = await fetch('/api/ping', { cache: 'no-store' });
+      return {
+        status: r.status,
+        error: r.headers.get('x-zt-error'),
+        body: (await r.text()).slice(0, 200),
+      };
+    });
+  expect((await probe()).status).toBe(200);
+
+  const { router } = zt.fabric;
+  const ports = Object.fromEntries(
+    Object.entries(router.urls).map(([proto, url]) => [proto, Number(new URL(url).port)]),
+  );
+  await router.close();
+  const siteBefore = zt.siteRequests.length;
+  const appBefore = zt.appRequests.length;
+  const down = await probe();
+  expect(down.status).toBe(503);
+  expect(down.error).toBe('router-unreachable');
+  expect(down.body).toContain('secure network cannot be reached');
+  // Nothing went to the open network or reached the app some other way.
+  expect(zt.siteRequests.slice(siteBefore)).toEqual([]);
+  expect(zt.appRequests.length).toBe(appBefore);
+  // A navigation gets the readable page, not the app and not the bootstrap.
+  await page.reload();
+  await expect(page.locator('h1')).toHaveText('The secure network cannot be reached');
+
+  const restarted = await startRouter({
+    state: zt.fabric.state,
+    log: createLogger('warn'),
+    name: zt.fabric.config.router.name,
+    host: zt.fabric.config.router.host,
+    advertiseHost: zt.fabric.config.advertiseHost,
+    wsPort: ports.ws ?? 0,
+    wssPort: null,
+    tlsPort: ports.tls ?? 0,
+  });
+  try {
+    // The next request reconnects by itself (the worker backs off, but a request always gets one try).
+    await expect.poll(async () => (await probe()).status, { timeout: 20_000 }).toBe(200);
+    await page.reload();
+    await expect(page.locator('#probe')).toHaveText('dark /before');
+  } finally {
+    await restarted.close();
+  }
+});
