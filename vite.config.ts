@@ -3,11 +3,12 @@ import { resolve } from 'node:path';
 import { defineConfig, type Plugin, type UserConfig } from 'vite';
 
 /**
- * Three builds into one `dist/`, selected by `--mode`:
+ * Four builds into one `dist/`, selected by `--mode`:
  *   (default) the bootstrap page  -> dist/index.html + dist/__zt/assets/*
  *   sw                            -> dist/sw.js (scope `/` needs it at the root)
  *   shim                          -> dist/__zt/shim.js
- * The service worker and the shim are single classic scripts (IIFE) with every import inlined: a
+ *   inject                        -> dist/__zt/bootstrap.js (what a reverse proxy injects into HTML)
+ * The service worker, the shim and bootstrap.js are single classic scripts (IIFE) with every import inlined: a
  * service worker must load on its own, and the shim runs before any app script.
  */
 const root = import.meta.dirname;
@@ -44,6 +45,8 @@ const bootstrapUnderReservedPrefix: Plugin = {
 export default defineConfig(({ mode }): UserConfig => {
   if (mode === 'sw') return singleScript('sw/sw.ts', 'sw.js', 'ztServiceWorker');
   if (mode === 'shim') return singleScript('bootstrap/shim.ts', '__zt/shim.js', 'ztShim');
+  if (mode === 'inject')
+    return singleScript('bootstrap/inject.ts', '__zt/bootstrap.js', 'ztBootstrap');
   return {
     root: resolve(root, 'bootstrap'),
     publicDir: resolve(root, 'public'),

@@ -17,6 +17,7 @@ import {
 import { ControllerClient, type ExternalJwtSigner, ZitiApiError } from '../shared/ziti/index.ts';
 import { AccessError, enroll, findDialableService } from './enrollment.ts';
 import { beginLogin, CALLBACK_PATH, completeLogin, discoverIdp, LoginError } from './oidc.ts';
+import { requestedPath } from './return-target.ts';
 import { onLogout, setState, showError, startStep } from './ui.ts';
 import { ensureServiceWorker, tellWorker } from './worker.ts';
 
@@ -31,12 +32,6 @@ async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
     handle.fail();
     throw err;
   }
-}
-
-/** Where to go after login: the URL first asked for (the bootstrap's own paths mean the app's root). */
-function requestedPath(url: URL): string {
-  if (url.pathname.startsWith('/__zt/')) return '/';
-  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 function pickSigner(signers: ExternalJwtSigner[], wanted: string | undefined): ExternalJwtSigner {

@@ -1,0 +1,47 @@
+/**
+ * Where the bootstrap flow returns to once the browser is signed in and the service worker runs.
+ * Shared by the bootstrap page and the injectable `/__zt/bootstrap.js` (no imports: it is inlined there).
+ */
+
+/** The query parameter of `/__zt/index.html` that carries the URL to come back to. */
+export const RETURN_PARAM = 'return';
+
+/** The bootstrap page under our reserved prefix; `bootstrap.js` sends uncontrolled pages there. */
+export const BOOTSTRAP_PAGE = '/__zt/index.html';
+
+/**
+ * A `?return=` value made safe: only a path of this origin, never one of our own (`/__zt/`), never a
+ * scheme-relative (`//evil`) or backslash trick; anything else means the app's root.
+ */
+export function safeReturnPath(raw: string | null, origin: string): string {
+  if (!raw || !raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\')) return '/';
+  let url: URL;
+  try {
+    url = new URL(raw, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== origin || url.pathname.startsWith('/__zt/')) return '/';
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+/**
+ * Where to go after login: the URL first asked for. On the bootstrap's own paths that is the
+ * validated `?return=` target (set by `bootstrap.js`), otherwise the app's root.
+ */
+export function requestedPath(url: URL): string {
+  if (url.pathname.startsWith('/__zt/')) {
+    return safeReturnPath(url.searchParams.get(RETURN_PARAM), url.origin);
+  }
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+/** The bootstrap page's URL that brings the browser back to `location` afterwards. */
+export function bootstrapUrlFor(location: {
+  pathname: string;
+  search: string;
+  hash: string;
+}): string {
+  const back = `${location.pathname}${location.search}${location.hash}`;
+  return `${BOOTSTRAP_PAGE}?${RETURN_PARAM}=${encodeURIComponent(back)}`;
+}
