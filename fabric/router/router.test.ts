@@ -35,7 +35,7 @@ import {
 
 const vectors = JSON.parse(
   readFileSync(
-    new URL('../../../shared/vectors/openziti-browser-client-frames.json', import.meta.url),
+    new URL('../../shared/ziti/_test/openziti-browser-client-frames.json', import.meta.url),
     'utf8',
   ),
 ) as { frames: { name: string; frameHex: string }[] };

@@ -221,7 +221,7 @@ interface VectorFrame {
 }
 const vectors = JSON.parse(
   readFileSync(
-    new URL('../../../../shared/vectors/openziti-browser-client-frames.json', import.meta.url),
+    new URL('../_test/openziti-browser-client-frames.json', import.meta.url),
     'utf8',
   ),
 ) as { frames: VectorFrame[] };
