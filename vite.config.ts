@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { defineConfig, type Plugin, type UserConfig } from 'vite';
 
 /**
  * Four builds into one `dist/`, selected by `--mode`:
  *   (default) the bootstrap page  -> dist/index.html + dist/__zt/assets/*
- *   sw                            -> dist/sw.js (scope `/` needs it at the root)
+ *   sw                            -> dist/sw.js (scope `/` needs it at the root; built last, it
+ *                                    precaches the files of the other builds)
  *   shim                          -> dist/__zt/shim.js
  *   inject                        -> dist/__zt/bootstrap.js (what a reverse proxy injects into HTML)
  * The service worker, the shim and bootstrap.js are single classic scripts (IIFE) with every import inlined: a
@@ -42,8 +45,29 @@ const bootstrapUnderReservedPrefix: Plugin = {
   },
 };
 
+/**
+ * The service worker's precache list: every file of ours under `dist/__zt/` with a content revision
+ * (source maps and the operator's config.json excepted). The SW is built last, so the list is complete.
+ */
+function precacheManifest(): { url: string; revision: string }[] {
+  const dir = resolve(root, 'dist/__zt');
+  if (!existsSync(dir)) throw new Error('build the page, shim and bootstrap.js before the SW');
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.endsWith('.map') && e.name !== 'config.json')
+    .map((e) => {
+      const file = resolve(e.parentPath, e.name);
+      const revision = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
+      return { url: `/${relative(resolve(root, 'dist'), file).split('\\').join('/')}`, revision };
+    })
+    .sort((a, b) => a.url.localeCompare(b.url));
+}
+
 export default defineConfig(({ mode }): UserConfig => {
-  if (mode === 'sw') return singleScript('sw/sw.ts', 'sw.js', 'ztServiceWorker');
+  if (mode === 'sw') {
+    const config = singleScript('sw/sw.ts', 'sw.js', 'ztServiceWorker');
+    config.define = { ...config.define, __ZT_PRECACHE__: JSON.stringify(precacheManifest()) };
+    return config;
+  }
   if (mode === 'shim') return singleScript('bootstrap/shim.ts', '__zt/shim.js', 'ztShim');
   if (mode === 'inject')
     return singleScript('bootstrap/inject.ts', '__zt/bootstrap.js', 'ztBootstrap');

@@ -15,6 +15,8 @@ import {
   isCookieBridgeRequest,
   withCookieSnapshot,
 } from './cookie-bridge.ts';
+import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
+import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
 import { canMirrorCookies } from './tunnel/cookie-mirror.ts';
 import { failClosedResponse } from './tunnel/fail-closed.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
@@ -31,6 +33,12 @@ self.addEventListener('install', () => {
   void self.skipWaiting();
 });
 clientsClaim();
+
+// Our shell is precached at install; caches of older layouts go on activate.
+startPrecache();
+self.addEventListener('activate', (event) => {
+  event.waitUntil(dropOldCaches([APP_CACHE, precache.strategy.cacheName]));
+});
 
 const router = new Router();
 
@@ -67,13 +75,20 @@ router.registerRoute(
     ({ url }) =>
       url.origin === self.location.origin && url.pathname === `${RESERVED_PREFIX}shim.js`,
     async ({ request }) => {
-      const shim = await fetch(request);
+      // The network copy first (a newer shim), the precached one offline.
+      const shim = await fetch(request).catch(async (err: unknown) => {
+        const cached = await fromPrecache(`${RESERVED_PREFIX}shim.js`);
+        if (!cached) throw err;
+        return cached;
+      });
       if (await canMirrorCookies()) return shim;
       const page = request.referrer || self.location.origin;
       return withCookieSnapshot(shim, await state.cookieJar(), page);
     },
   ),
 );
+
+router.registerRoute(precacheRoute());
 
 for (const method of TUNNEL_METHODS as readonly string[] as HTTPMethod[]) {
   router.registerRoute(
@@ -147,6 +162,7 @@ self.addEventListener('message', (event) => {
         break;
       case 'zt:identity-changed':
       case 'zt:logout':
+        forgetCachedKeys();
         await state.reset();
         break;
       default:

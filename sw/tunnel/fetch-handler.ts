@@ -1,14 +1,29 @@
 /// <reference lib="webworker" />
 import type { RouteHandlerCallbackOptions, RouteMatchCallbackOptions } from 'workbox-core';
 import type { HttpResponse } from '../../shared/http/index.ts';
-import { ZitiApiError, ZitiDialError, ZitiError } from '../../shared/ziti/index.ts';
+import {
+  ZitiApiError,
+  ZitiAuthenticationError,
+  ZitiDialError,
+  ZitiError,
+} from '../../shared/ziti/index.ts';
+import {
+  cachedAsset,
+  isImmutableAsset,
+  isShellDocument,
+  keep,
+  LAST_SHELL_KEY,
+  offlineShell,
+  shellKey,
+} from '../offline-cache.ts';
+import { fromPrecache } from '../precache.ts';
 import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
 import { decideRoute } from '../route-decision.ts';
 import { trackUpload, UPLOAD_ID_HEADER } from '../upload-progress.ts';
 import { showCookiesToPage } from './cookie-mirror.ts';
 import { failClosedResponse, type TunnelFailure } from './fail-closed.ts';
 import { NoRouterError, RouterUnreachableError } from './router-channels.ts';
-import { ServiceAccessError } from './tunnel.ts';
+import { ServiceAccessError, type Tunnel } from './tunnel.ts';
 import type { WorkerState } from './worker-state.ts';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -89,7 +104,13 @@ function failureKind(err: unknown): [TunnelFailure, string] {
 
 /** The bootstrap page, for navigations that need a login; the address bar keeps the app's URL. */
 async function bootstrapPage(): Promise<Response> {
-  const page = await fetch(`${self.location.origin}/__zt/index.html`, { cache: 'no-cache' });
+  const page = await fetch(`${self.location.origin}/__zt/index.html`, { cache: 'no-cache' }).catch(
+    async (err: unknown) => {
+      const cached = await fromPrecache('/__zt/index.html');
+      if (!cached) throw err;
+      return cached;
+    },
+  );
   return new Response(page.body, {
     status: 200,
     headers: {
@@ -104,6 +125,27 @@ async function bootstrapPage(): Promise<Response> {
 const pageUrl = (request: Request, url: URL) =>
   request.referrer?.startsWith(self.location.origin) ? request.referrer : url.href;
 
+/** Keeps immutable assets and documents of the app's own origin as they pass (best effort). */
+function keepForOffline(
+  request: Request,
+  url: URL,
+  built: Response,
+  event: ExtendableEvent | undefined,
+): void {
+  const candidate = {
+    method: request.method,
+    mode: request.mode,
+    url,
+    status: built.status,
+    headers: built.headers,
+  };
+  let work: Promise<void> | undefined;
+  if (isImmutableAsset(candidate)) work = keep(url.href, built.clone());
+  else if (isShellDocument(candidate))
+    work = keep([shellKey(url), `${url.origin}${LAST_SHELL_KEY}`], built.clone());
+  if (work) event?.waitUntil(work);
+}
+
 export async function handleTunnelled(
   { request, url, params, event }: RouteHandlerCallbackOptions,
   state: WorkerState,
@@ -117,8 +159,19 @@ export async function handleTunnelled(
     match = { pending: false, service: decision.service, host: decision.host, port: decision.port };
   }
 
+  // An immutable app asset seen before comes from the cache, tunnel or not.
+  if (request.method === 'GET' && !navigation && url.search === '') {
+    const cached = await cachedAsset(url.href);
+    if (cached) return cached;
+  }
+
   const tunnel = await state.tunnel().catch(() => undefined);
   if (!tunnel || state.expired) {
+    if (navigation && !tunnel && !navigator.onLine) {
+      // Offline with a worker that lost its tunnel: the last copy of the app, if there is one.
+      const shell = await offlineShell(url);
+      if (shell) return shell;
+    }
     if (navigation) return bootstrapPage();
     return tunnel
       ? failClosedResponse('identity-expired', 'sign in again: reload the page', false)
@@ -127,63 +180,97 @@ export async function handleTunnelled(
   const upkeep = state.maintain();
   if (upkeep) event.waitUntil(upkeep);
   try {
-    const serviceName = match.service ?? tunnel.identity.config.service;
-    const publicOrigin = self.location.origin;
-    const ownApp = match.service === undefined;
-    // The dark app is dialled at its intercept address; the Host header follows the config.
-    const target = ownApp
-      ? await tunnel.appTarget(serviceName, { host: match.host, port: match.port })
-      : { host: match.host, port: match.port };
-    const jar = await state.cookieJar();
-    const cookie = await jar.cookieHeader(url.href);
-    const { body, contentLength } = await readRequestBody(request);
-    // An XHR upload tagged by the shim gets its progress reported back (browsers stop firing
-    // xhr.upload events once a worker answers); the tag itself never reaches the app.
-    const upload = trackUpload(
-      request.headers,
-      contentLength !== undefined ? { total: contentLength } : {},
-    );
-    const head = buildRequestHead(request, {
-      publicOrigin,
-      ...(ownApp && tunnel.identity.config.upstreamHost === 'intercept'
-        ? { host: `${target.host}:${target.port}` }
-        : {}),
-      cookie,
-      userAgent: navigator.userAgent,
-    });
-    if (upload)
-      head.headers = head.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
-    let response: HttpResponse;
-    try {
-      response = await tunnel.pool(serviceName, target).request({
-        ...head,
-        ...(body ? { body } : {}),
-        ...(contentLength !== undefined ? { contentLength } : {}),
-        ...(upload ? { onUploadProgress: (sent: number) => upload.onUploadProgress(sent) } : {}),
-        signal: request.signal,
-      });
-      upload?.finish();
-    } catch (err) {
-      upload?.finish(true);
-      throw err;
-    }
-    if (response.setCookies.length > 0) {
-      await jar.setFromResponse(url.href, response.setCookies);
-      if (ownApp) await showCookiesToPage(response.setCookies, jar, pageUrl(request, url));
-    }
-    // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
-    const document = request.destination === 'document' || request.destination === 'iframe';
-    return buildBrowserResponse(response, {
-      publicOrigin,
-      darkOrigins: [
-        `http://${target.host}:${target.port}`,
-        `https://${target.host}:${target.port}`,
-      ],
-      injectShim: document,
-    });
+    return await carry(request, url, match, state, tunnel);
   } catch (err) {
-    const [kind, detail] = failureKind(err);
-    if (kind === 'identity-expired' && navigation) return bootstrapPage();
-    return failClosedResponse(kind, detail, navigation);
+    // The router or controller refused the session (idle expiry, logout elsewhere): renew the
+    // identity now; a request without a body is then tried once more, without bothering the person.
+    if (isSessionRefusal(err)) {
+      await state.maintain(true);
+      const renewed = state.expired ? undefined : await state.tunnel().catch(() => undefined);
+      if (renewed && (request.method === 'GET' || request.method === 'HEAD')) {
+        try {
+          return await carry(request, url, match, state, renewed);
+        } catch (again) {
+          return failure(again, navigation);
+        }
+      }
+      if (state.expired && navigation) return bootstrapPage();
+    }
+    return failure(err, navigation);
   }
+}
+
+const isSessionRefusal = (err: unknown): boolean => {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ZitiAuthenticationError) return true;
+    if (e instanceof ZitiApiError && e.status === 401) return true;
+  }
+  return false;
+};
+
+function failure(err: unknown, navigation: boolean): Response | Promise<Response> {
+  const [kind, detail] = failureKind(err);
+  if (kind === 'identity-expired' && navigation) return bootstrapPage();
+  return failClosedResponse(kind, detail, navigation);
+}
+
+/** One request over the tunnel: the cookie jar, the HTTP pool of its service, the browser response. */
+async function carry(
+  request: Request,
+  url: URL,
+  match: { service?: string; host: string; port: number },
+  state: WorkerState,
+  tunnel: Tunnel,
+): Promise<Response> {
+  const serviceName = match.service ?? tunnel.identity.config.service;
+  const publicOrigin = self.location.origin;
+  const ownApp = match.service === undefined;
+  // The dark app is dialled at its intercept address; the Host header follows the config.
+  const target = ownApp
+    ? await tunnel.appTarget(serviceName, { host: match.host, port: match.port })
+    : { host: match.host, port: match.port };
+  const jar = await state.cookieJar();
+  const cookie = await jar.cookieHeader(url.href);
+  const { body, contentLength } = await readRequestBody(request);
+  // An XHR upload tagged by the shim gets its progress reported back (browsers stop firing
+  // xhr.upload events once a worker answers); the tag itself never reaches the app.
+  const upload = trackUpload(
+    request.headers,
+    contentLength !== undefined ? { total: contentLength } : {},
+  );
+  const head = buildRequestHead(request, {
+    publicOrigin,
+    ...(ownApp && tunnel.identity.config.upstreamHost === 'intercept'
+      ? { host: `${target.host}:${target.port}` }
+      : {}),
+    cookie,
+    userAgent: navigator.userAgent,
+  });
+  if (upload)
+    head.headers = head.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
+  let response: HttpResponse;
+  try {
+    response = await tunnel.pool(serviceName, target).request({
+      ...head,
+      ...(body ? { body } : {}),
+      ...(contentLength !== undefined ? { contentLength } : {}),
+      ...(upload ? { onUploadProgress: (sent: number) => upload.onUploadProgress(sent) } : {}),
+      signal: request.signal,
+    });
+    upload?.finish();
+  } catch (err) {
+    upload?.finish(true);
+    throw err;
+  }
+  if (response.setCookies.length > 0) {
+    await jar.setFromResponse(url.href, response.setCookies);
+    if (ownApp) await showCookiesToPage(response.setCookies, jar, pageUrl(request, url));
+  }
+  // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
+  const document = request.destination === 'document' || request.destination === 'iframe';
+  return buildBrowserResponse(response, {
+    publicOrigin,
+    darkOrigins: [`http://${target.host}:${target.port}`, `https://${target.host}:${target.port}`],
+    injectShim: document,
+  });
 }

@@ -2,7 +2,12 @@ import type { StoredIdentity } from '../../shared/identity/store.ts';
 import { openWebSocketDuplex } from '../../shared/streams/websocket-stream.ts';
 import { connectTls } from '../../shared/tls/index.ts';
 import { X509Certificate } from '../../shared/x509.ts';
-import { type Channel, type EdgeRouterInfo, openChannel } from '../../shared/ziti/index.ts';
+import {
+  type Channel,
+  type EdgeRouterInfo,
+  openChannel,
+  ZitiAuthenticationError,
+} from '../../shared/ziti/index.ts';
 
 /** Backoff after a failed connect: doubles from the first value up to the last. */
 const BACKOFF_MS = { first: 500, max: 15_000 } as const;
@@ -93,14 +98,18 @@ export class RouterChannels {
             .sort((a, b) => this.#routers.get(a)!.retryAt - this.#routers.get(b)!.retryAt)
             .slice(0, 1);
     const errors: string[] = [];
+    let last: unknown;
     for (const url of order) {
       try {
         return await this.#connect(url);
       } catch (err) {
+        // A refused session is not the router's fault: report it as such so the caller re-authenticates.
+        if (err instanceof ZitiAuthenticationError) throw err;
+        last = err;
         errors.push(`${new URL(url).host}: ${(err as Error).message}`);
       }
     }
-    throw new RouterUnreachableError(errors.join('; '));
+    throw new RouterUnreachableError(errors.join('; '), { cause: last });
   }
 
   #connect(url: string): Promise<Channel> {

@@ -185,7 +185,11 @@ export class Tunnel {
 
   /** Diagnostics for `/__zt/sw-status`. */
   status() {
-    return { identity: this.#identity.apiSession.identityName, routers: this.#routers.status() };
+    return {
+      identity: this.#identity.apiSession.identityName,
+      certificateNotAfter: new Date(this.#identity.certificateNotAfter).toISOString(),
+      routers: this.#routers.status(),
+    };
   }
 
   async close(): Promise<void> {

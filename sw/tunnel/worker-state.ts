@@ -78,16 +78,18 @@ export class WorkerState {
   /**
    * Runs the identity lifecycle when due (keep-alive, certificate renewal, re-authentication). Called
    * on use rather than by timers, since the browser stops idle workers anyway; returns the work so
-   * the caller can hand it to `event.waitUntil`.
+   * the caller can hand it to `event.waitUntil`. `force` runs it now (the router or controller just
+   * refused the session).
    */
-  maintain(): Promise<void> | undefined {
+  maintain(force = false): Promise<void> | undefined {
     if (this.#maintaining) return this.#maintaining;
     const tunnel = this.#tunnel;
     if (!tunnel) return undefined;
     const work = tunnel.then(async (t) => {
       if (!t) return;
       const now = Date.now();
-      if (now - this.#maintainedAt < KEEP_ALIVE_MS && now < renewalDue(t.identity)) return;
+      if (!force && now - this.#maintainedAt < KEEP_ALIVE_MS && now < renewalDue(t.identity))
+        return;
       this.#maintainedAt = now;
       const { outcome, identity } = await maintainIdentity(t.identity, now);
       if (outcome === 'expired') this.expired = true;
