@@ -179,8 +179,14 @@ export async function handleTunnelled(
   }
   const upkeep = state.maintain();
   if (upkeep) event.waitUntil(upkeep);
+  // Documents and immutable assets of the app's own origin are kept for offline use as they pass.
+  const send = async (through: Tunnel) => {
+    const built = await carry(request, url, match, state, through);
+    if (match.service === undefined) keepForOffline(request, url, built, event);
+    return built;
+  };
   try {
-    return await carry(request, url, match, state, tunnel);
+    return await send(tunnel);
   } catch (err) {
     // The router or controller refused the session (idle expiry, logout elsewhere): renew the
     // identity now; a request without a body is then tried once more, without bothering the person.
@@ -189,14 +195,14 @@ export async function handleTunnelled(
       const renewed = state.expired ? undefined : await state.tunnel().catch(() => undefined);
       if (renewed && (request.method === 'GET' || request.method === 'HEAD')) {
         try {
-          return await carry(request, url, match, state, renewed);
+          return await send(renewed);
         } catch (again) {
-          return failure(again, navigation);
+          return failure(again, navigation, url);
         }
       }
       if (state.expired && navigation) return bootstrapPage();
     }
-    return failure(err, navigation);
+    return failure(err, navigation, url);
   }
 }
 
@@ -208,9 +214,14 @@ const isSessionRefusal = (err: unknown): boolean => {
   return false;
 };
 
-function failure(err: unknown, navigation: boolean): Response | Promise<Response> {
+async function failure(err: unknown, navigation: boolean, url: URL): Promise<Response> {
   const [kind, detail] = failureKind(err);
   if (kind === 'identity-expired' && navigation) return bootstrapPage();
+  // Offline: the last copy of this document with a banner; the app's own offline handling follows.
+  if (navigation && !navigator.onLine && kind !== 'service-unavailable') {
+    const shell = await offlineShell(url);
+    if (shell) return shell;
+  }
   return failClosedResponse(kind, detail, navigation);
 }
 

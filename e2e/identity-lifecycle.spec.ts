@@ -1,0 +1,63 @@
+import { enterApp } from './support/enter-app.ts';
+import { expect, test } from './support/fabric.ts';
+
+// Session certificates that live 24 s (renewal due at 2/3: 16 s) and API sessions that expire after
+// 8 s of idleness, so the whole lifecycle plays out within a test. The router hosts the service, so
+// the short sessions apply to the browser alone.
+test.use({
+  fabricOverrides: {
+    controller: {
+      host: '127.0.0.1',
+      port: 0,
+      sessionCertValiditySeconds: 24,
+      apiSessionTimeoutSeconds: 8,
+    },
+    services: [
+      {
+        name: 'demo',
+        encryptionRequired: true,
+        roleAttributes: ['demo'],
+        hosting: 'router',
+        target: 'demo-app',
+        configs: {
+          'intercept.v1': {
+            protocols: ['tcp'],
+            addresses: ['127.0.0.1'],
+            portRanges: [{ low: 80, high: 80 }],
+          },
+        },
+      },
+    ],
+  },
+});
+
+interface WorkerStatus {
+  tunnel: { certificateNotAfter: string } | null;
+}
+
+test('the worker renews its certificate and its API session by itself; the person never logs in again', async ({
+  page,
+  zt,
+}) => {
+  test.setTimeout(90_000);
+  await enterApp(page, zt, '/start');
+  const status = () =>
+    page.evaluate(async () => (await (await fetch('/__zt/sw-status')).json()) as WorkerStatus);
+  const get = () =>
+    page.evaluate(async () => {
+      const response = await fetch('/api/lifecycle', { cache: 'no-store' });
+      return response.status === 200 ? 200 : `${response.status} ${await response.text()}`;
+    });
+  const firstNotAfter = (await status()).tunnel!.certificateNotAfter;
+
+  // Idle past the API session's 8 s: the controller forgets it and the router drops the channel.
+  // Past 16 s the certificate is also due for renewal. The next request must still just work.
+  await page.waitForTimeout(17_000);
+  expect(await get()).toBe(200);
+  await expect
+    .poll(async () => (await status()).tunnel?.certificateNotAfter, { timeout: 20_000 })
+    .not.toBe(firstNotAfter);
+  expect(await get()).toBe(200);
+  await page.reload();
+  await expect(page.locator('#probe')).toHaveText('dark /start');
+});
