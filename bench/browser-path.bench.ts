@@ -38,7 +38,7 @@ async function ceilingScript(): Promise<string> {
   const chunk = outputs
     .flatMap((o) => ('output' in o ? o.output : []))
     .find((c) => c.type === 'chunk');
-  if (!chunk || chunk.type !== 'chunk') throw new Error('ceiling bundle not built');
+  if (chunk?.type !== 'chunk') throw new Error('ceiling bundle not built');
   return chunk.code;
 }
 
