@@ -1,4 +1,3 @@
-/// <reference lib="webworker" />
 /**
  * What the service worker keeps of the app, so a reload without network still shows it: the app's
  * immutable static assets as they pass through (cache-first afterwards) and the last HTML document of

@@ -159,6 +159,13 @@ export async function handleTunnelled(
     match = { pending: false, service: decision.service, host: decision.host, port: decision.port };
   }
 
+  // Offline (the browser says so): the last copy of the document at once, rather than a request
+  // that would stall until the router connection times out.
+  if (navigation && !navigator.onLine) {
+    const shell = await offlineShell(url);
+    if (shell) return shell;
+  }
+
   // An immutable app asset seen before comes from the cache, tunnel or not.
   if (request.method === 'GET' && !navigation && url.search === '') {
     const cached = await cachedAsset(url.href);
@@ -167,11 +174,6 @@ export async function handleTunnelled(
 
   const tunnel = await state.tunnel().catch(() => undefined);
   if (!tunnel || state.expired) {
-    if (navigation && !tunnel && !navigator.onLine) {
-      // Offline with a worker that lost its tunnel: the last copy of the app, if there is one.
-      const shell = await offlineShell(url);
-      if (shell) return shell;
-    }
     if (navigation) return bootstrapPage();
     return tunnel
       ? failClosedResponse('identity-expired', 'sign in again: reload the page', false)
