@@ -14,7 +14,7 @@ export const BOOTSTRAP_PAGE = '/__zt/index.html';
  * scheme-relative (`//evil`) or backslash trick; anything else means the app's root.
  */
 export function safeReturnPath(raw: string | null, origin: string): string {
-  if (!raw || !raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\')) return '/';
+  if (!raw?.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\')) return '/';
   let url: URL;
   try {
     url = new URL(raw, origin);

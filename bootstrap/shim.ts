@@ -7,6 +7,7 @@ import { BRIDGE_CONNECT, BRIDGE_KEEPALIVE } from '../shared/websocket/bridge-pro
 import { COOKIE_SNAPSHOT_GLOBAL, type CookieBridgeRequest } from '../sw/cookie-bridge.ts';
 import { installDocumentCookie } from './shim/document-cookie.ts';
 import { guardServiceWorkerRegister } from './shim/register-guard.ts';
+import { showUpdateNotice, watchForUpdate } from './shim/update-notice.ts';
 import { installWebSocket } from './shim/websocket.ts';
 import { installXhrUploadProgress } from './shim/xhr-upload.ts';
 
@@ -43,6 +44,13 @@ if (!('__ztShim' in window)) {
   attempt('upload progress', () =>
     installXhrUploadProgress(window, { shouldTag: (u) => u.origin === location.origin }),
   );
+
+  attempt('update notice', () => {
+    if (!navigator.serviceWorker) return;
+    watchForUpdate(navigator.serviceWorker, () =>
+      showUpdateNotice(document, () => location.reload()),
+    );
+  });
 
   // Present only when the service worker has no cookieStore and put the snapshot in front of us.
   const snapshot = (window as unknown as Record<string, unknown>)[COOKIE_SNAPSHOT_GLOBAL];
