@@ -1,5 +1,5 @@
 import { enterApp } from './support/enter-app.ts';
-import { expect, test } from './support/fabric.ts';
+import { expect, ROUTER_HOSTED_APP, test } from './support/fabric.ts';
 
 // Session certificates that live 24 s (renewal due at 2/3: 16 s) and API sessions that expire after
 // 8 s of idleness, so the whole lifecycle plays out within a test. The router hosts the service, so
@@ -12,22 +12,7 @@ test.use({
       sessionCertValiditySeconds: 24,
       apiSessionTimeoutSeconds: 8,
     },
-    services: [
-      {
-        name: 'demo',
-        encryptionRequired: true,
-        roleAttributes: ['demo'],
-        hosting: 'router',
-        target: 'demo-app',
-        configs: {
-          'intercept.v1': {
-            protocols: ['tcp'],
-            addresses: ['127.0.0.1'],
-            portRanges: [{ low: 80, high: 80 }],
-          },
-        },
-      },
-    ],
+    services: [ROUTER_HOSTED_APP],
   },
 });
 

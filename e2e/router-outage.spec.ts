@@ -1,27 +1,12 @@
 import { createLogger } from '../fabric/log.ts';
 import { startRouter } from '../fabric/router/router.ts';
 import { enterApp } from './support/enter-app.ts';
-import { expect, test } from './support/fabric.ts';
+import { expect, ROUTER_HOSTED_APP, test } from './support/fabric.ts';
 
 // The router hosts the service itself (it dials the app), so stopping it takes the whole path down.
 test.use({
   fabricOverrides: {
-    services: [
-      {
-        name: 'demo',
-        encryptionRequired: true,
-        roleAttributes: ['demo'],
-        hosting: 'router',
-        target: 'demo-app',
-        configs: {
-          'intercept.v1': {
-            protocols: ['tcp'],
-            addresses: ['127.0.0.1'],
-            portRanges: [{ low: 80, high: 80 }],
-          },
-        },
-      },
-    ],
+    services: [ROUTER_HOSTED_APP],
   },
 });
 

@@ -72,6 +72,25 @@ export async function startE2eFabric(
   };
 }
 
+/**
+ * The dark app as a service the edge router hosts itself (it dials the app), with no tunneler: for
+ * tests that take the router down or shorten sessions, which a hosting process would not survive.
+ */
+export const ROUTER_HOSTED_APP = {
+  name: 'demo',
+  encryptionRequired: true,
+  roleAttributes: ['demo'],
+  hosting: 'router',
+  target: 'demo-app',
+  configs: {
+    'intercept.v1': {
+      protocols: ['tcp'],
+      addresses: ['127.0.0.1'],
+      portRanges: [{ low: 80, high: 80 }],
+    },
+  },
+};
+
 /** The fabric is started once per worker and shared by a file's tests; `darkApp` picks the app. */
 export const test = base.extend<
   object,
