@@ -220,10 +220,7 @@ interface VectorFrame {
   frameHex: string;
 }
 const vectors = JSON.parse(
-  readFileSync(
-    new URL('../_test/openziti-browser-client-frames.json', import.meta.url),
-    'utf8',
-  ),
+  readFileSync(new URL('../_test/openziti-browser-client-frames.json', import.meta.url), 'utf8'),
 ) as { frames: VectorFrame[] };
 
 describe('frames captured from OpenZiti browser client', () => {
