@@ -28,7 +28,7 @@ export async function findDialableService(
     filter: `name="${name.replaceAll('"', '\\"')}"`,
   });
   const service = services.find((s) => s.name === name);
-  if (!service || !service.permissions.includes('Dial')) {
+  if (!service?.permissions.includes('Dial')) {
     throw new AccessError(
       'ERR_NO_SERVICE',
       `Your account has no permission to use "${name}". Ask your administrator for access.`,
