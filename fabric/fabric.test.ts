@@ -1,5 +1,3 @@
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import './_internal/reflect-metadata.ts';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

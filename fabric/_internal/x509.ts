@@ -1,8 +1,7 @@
-/** @peculiar/x509 with its polyfill loaded first and Node's WebCrypto as provider. */
-import './reflect-metadata.ts';
+/** @peculiar/x509 (with the shared Reflect shim loaded first) and Node's WebCrypto as provider. */
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../../shared/x509.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
-export * from '@peculiar/x509';
+export * from '../../shared/x509.ts';

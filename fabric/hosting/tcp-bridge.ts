@@ -7,8 +7,6 @@
  * Backpressure: `onData` resolves only once the socket took the bytes (drain), so the channel's
  * read loop stops while the app is slow; socket reads pause while a Data send is in flight.
  */
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import type { Socket } from 'node:net';
 import {
   EdgeFlag,

@@ -4,8 +4,6 @@
  * host that has a `host.v1`, and for each Dial connects to that loopback address and acts as the
  * end-to-end server. Nothing listens on its side: the dark app is reachable only through here.
  */
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {

@@ -1,5 +1,3 @@
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import type { PeerCertificate } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { HeaderId, newMessage, setHeaderString } from '../../shared/ziti/index.ts';

@@ -4,8 +4,6 @@
  * is one of the session's certificates (API-session certs, identity certs), or its SPIFFE id names
  * the session's identity (and, if present, this API session). Expired session certs are refused.
  */
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import type { PeerCertificate } from 'node:tls';
 import { getHeaderString, HeaderId, type Message } from '../../shared/ziti/index.ts';
 import type { ApiSession, FabricState } from '../state.ts';

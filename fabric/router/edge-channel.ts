@@ -7,8 +7,6 @@
  * host end is registered before the Dial goes out, and its Data waits for `ready` (StateConnected
  * sent to the dialer), because StateConnected must precede any payload (§3.4 step 3).
  */
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import { randomUUID } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import {

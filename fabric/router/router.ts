@@ -3,8 +3,6 @@
  * fabric-CA server certificate) whose binary messages carry an inner mutual-TLS byte stream, and
  * a plain `tls:` listener for hosting processes. Both end in the same edge channel logic.
  */
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';

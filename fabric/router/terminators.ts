@@ -2,8 +2,6 @@
  * Where a service's circuits end: hosted terminators (a hosting SDK's Bind on some channel) or the
  * router itself dialing `host.v1` (router-hosted, §3.5 last paragraph).
  */
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import type { Channel } from '../../shared/ziti/index.ts';
 
 export interface HostedTerminator {

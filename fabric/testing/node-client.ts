@@ -3,8 +3,6 @@
  * Node's `tls` for the inner TLS, over the router's WebSocket or `tls:` listener. It dials like
  * the browser client does (Connect with PublicKey, header first, then sealed Data).
  */
-// Must run before anything loads @peculiar/x509 (its tsyringe needs Reflect metadata).
-import '../_internal/reflect-metadata.ts';
 import { isIP } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { createWebSocketStream, WebSocket } from 'ws';
