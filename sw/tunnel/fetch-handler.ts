@@ -84,10 +84,16 @@ export function matchTunnelled(
     : false;
 }
 
+/** An error and the errors it wraps (`cause`), outermost first; the HTTP pool wraps dial failures. */
+function* causes(err: unknown): Generator<Error> {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    yield e;
+}
+
 /** Classifies a failure by the first cause that names one (the HTTP pool wraps dial failures). */
 function failureKind(err: unknown): [TunnelFailure, string] {
   const message = err instanceof Error ? err.message : String(err);
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (const e of causes(err)) {
     if (e instanceof NoRouterError) return ['no-router', e.message];
     if (e instanceof RouterUnreachableError) return ['router-unreachable', e.message];
     if (e instanceof ServiceAccessError) return ['service-unavailable', e.message];
@@ -208,13 +214,10 @@ export async function handleTunnelled(
   }
 }
 
-const isSessionRefusal = (err: unknown): boolean => {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof ZitiAuthenticationError) return true;
-    if (e instanceof ZitiApiError && e.status === 401) return true;
-  }
-  return false;
-};
+const isSessionRefusal = (err: unknown): boolean =>
+  [...causes(err)].some(
+    (e) => e instanceof ZitiAuthenticationError || (e instanceof ZitiApiError && e.status === 401),
+  );
 
 async function failure(err: unknown, navigation: boolean, url: URL): Promise<Response> {
   const [kind, detail] = failureKind(err);

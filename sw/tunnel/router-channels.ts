@@ -6,6 +6,8 @@ import {
   type Channel,
   type EdgeRouterInfo,
   openChannel,
+  rankEdgeRouters,
+  routerWebSocketUrl,
   ZitiAuthenticationError,
 } from '../../shared/ziti/index.ts';
 
@@ -27,23 +29,6 @@ export class RouterUnreachableError extends Error {
 }
 export class NoRouterError extends Error {
   override readonly name = 'NoRouterError';
-}
-
-/**
- * The WebSocket URL a browser uses for a router (reference §5): `wss` preferred; `ws` only from a page
- * that is itself plain http (development), since the browser forbids mixed content otherwise. The
- * inner mutual TLS is what authenticates both ends either way.
- */
-export function routerWebSocketUrl(
-  router: EdgeRouterInfo,
-  pageIsSecure: boolean,
-): string | undefined {
-  const urls = { ...router.urls, ...router.supportedProtocols };
-  const raw = urls.wss ?? (pageIsSecure ? undefined : urls.ws);
-  if (!raw) return undefined;
-  const url = new URL(raw);
-  if (url.pathname === '/' || url.pathname === '') url.pathname = '/ws';
-  return url.href;
 }
 
 const pemToDer = (pem: string) => new Uint8Array(new X509Certificate(pem).rawData);
@@ -69,11 +54,13 @@ export class RouterChannels {
   }
 
   async channelFor(routers: readonly EdgeRouterInfo[]): Promise<Channel> {
-    const urls = routers
-      .filter((r) => r.isOnline !== false && r.disabled !== true)
-      .sort((a, b) => (a.cost ?? 0) - (b.cost ?? 0))
-      .map((r) => routerWebSocketUrl(r, this.#pageIsSecure))
-      .filter((u): u is string => u !== undefined);
+    // `wss` preferred; `ws` only from a page that is itself plain http (development), since the
+    // browser forbids mixed content otherwise. The inner mutual TLS authenticates both ends either way.
+    const ranked = [
+      ...rankEdgeRouters(routers, 'wss'),
+      ...(this.#pageIsSecure ? [] : rankEdgeRouters(routers, 'ws')),
+    ];
+    const urls = [...new Set(ranked.map((r) => routerWebSocketUrl(r.url, false)))];
     if (urls.length === 0)
       throw new NoRouterError('no online edge router offers a WebSocket listener for this service');
 
