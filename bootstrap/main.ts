@@ -14,9 +14,10 @@ import {
   wasSignedOut,
   wipeStore,
 } from '../shared/identity/store.ts';
-import { ControllerClient, type ExternalJwtSigner, ZitiApiError } from '../shared/ziti/index.ts';
-import { AccessError, enroll, findDialableService } from './enrollment.ts';
-import { beginLogin, CALLBACK_PATH, completeLogin, discoverIdp, LoginError } from './oidc.ts';
+import { ControllerClient, ZitiApiError } from '../shared/ziti/index.ts';
+import { enroll, findDialableService } from './enrollment.ts';
+import { explain } from './explain.ts';
+import { beginLogin, CALLBACK_PATH, completeLogin, discoverIdp, pickSigner } from './oidc.ts';
 import { requestedPath } from './return-target.ts';
 import { onLogout, setState, showError, startStep } from './ui.ts';
 import { ensureServiceWorker, tellWorker } from './worker.ts';
@@ -32,20 +33,6 @@ async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
     handle.fail();
     throw err;
   }
-}
-
-function pickSigner(signers: ExternalJwtSigner[], wanted: string | undefined): ExternalJwtSigner {
-  const usable = signers.filter((s) => s.clientId && s.openIdConfigurationUrl);
-  const signer = wanted ? usable.find((s) => s.name === wanted) : usable[0];
-  if (!signer) {
-    throw new LoginError(
-      'ERR_IDP_MISCONFIGURED',
-      wanted
-        ? `The controller has no browser-usable identity provider named "${wanted}".`
-        : 'The controller lists no identity provider a browser can log in with.',
-    );
-  }
-  return signer;
 }
 
 /** An identity is reusable if it is for this controller, its certificate is current and the API session is alive. */
@@ -120,21 +107,6 @@ async function logout(): Promise<void> {
   await wipeStore();
   for (const name of await caches.keys()) await caches.delete(name);
   await registration?.unregister();
-}
-
-function explain(err: unknown): [string, string] {
-  if (err instanceof LoginError) {
-    return err.code === 'ERR_IDP_UNREACHABLE'
-      ? ['Sign-in provider unreachable', err.message]
-      : ['Sign-in failed', err.message];
-  }
-  if (err instanceof AccessError)
-    return [err.code === 'ERR_NO_ROUTER' ? 'No router online' : 'No access', err.message];
-  if (err instanceof ZitiApiError)
-    return ['The controller refused', `${err.message} (${err.code})`];
-  if (err instanceof TypeError)
-    return ['Network error', `A server could not be reached: ${err.message}`];
-  return ['Something went wrong', err instanceof Error ? err.message : String(err)];
 }
 
 async function run(): Promise<void> {

@@ -2,17 +2,18 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { httpOptions } from '../shared/identity/idp-refresh.ts';
 import type { IdpTokens, PendingLogin } from '../shared/identity/store.ts';
+import type { ExternalJwtSigner } from '../shared/ziti/controller/types.ts';
 
 /** What the controller's `GET /external-jwt-signers` tells us about the company IdP (reference §6.2). */
-export interface SignerInfo {
-  name: string;
-  clientId?: string;
-  scopes?: string[];
-  openIdConfigurationUrl?: string;
-  externalAuthUrl?: string;
-  targetToken?: 'ACCESS' | 'ID';
-  audience?: string;
-}
+export type SignerInfo = Pick<
+  ExternalJwtSigner,
+  'name' | 'clientId' | 'scopes' | 'externalAuthUrl' | 'targetToken' | 'audience'
+>;
+
+/** A signer a browser can log in with: the controller names the IdP's client and its issuer. */
+export type UsableSigner = SignerInfo & { clientId: string; externalAuthUrl: string };
+
+const isUsable = (s: SignerInfo): s is UsableSigner => Boolean(s.clientId && s.externalAuthUrl);
 
 export class LoginError extends Error {
   override readonly name = 'LoginError';
@@ -38,15 +39,45 @@ interface Discovered {
   signer: SignerInfo;
 }
 
-export async function discoverIdp(signer: SignerInfo): Promise<Discovered> {
-  if (!signer.clientId || !signer.openIdConfigurationUrl) {
+/** The signer named `wanted`, or else the first usable one. */
+export function pickSigner<S extends SignerInfo>(
+  signers: S[],
+  wanted: string | undefined,
+): S & UsableSigner {
+  const signer = wanted ? signers.find((s) => s.name === wanted) : signers.find(isUsable);
+  if (!signer) {
     throw new LoginError(
       'ERR_IDP_MISCONFIGURED',
-      `The controller's external-JWT signer "${signer.name}" has no clientId or openIdConfigurationUrl, so the browser cannot log in with it.`,
+      wanted
+        ? `The controller has no identity provider named "${wanted}".`
+        : 'The controller lists no identity provider a browser can log in with (an external-JWT signer with a clientId and an externalAuthUrl).',
     );
   }
-  const configUrl = new URL(signer.openIdConfigurationUrl);
-  const issuer = new URL(configUrl.href.replace(/\/\.well-known\/openid-configuration$/, ''));
+  if (!isUsable(signer)) {
+    throw new LoginError(
+      'ERR_IDP_MISCONFIGURED',
+      `The controller's external-JWT signer "${signer.name}" has no clientId or no externalAuthUrl, so the browser cannot log in with it.`,
+    );
+  }
+  return signer;
+}
+
+/**
+ * OIDC discovery from the signer. A real controller sends no discovery URL: `externalAuthUrl` must
+ * be the IdP's issuer, and the discovery document sits under it (reference §6.2).
+ */
+export async function discoverIdp(signer: UsableSigner): Promise<Discovered> {
+  const issuer = signer.externalAuthUrl.replace(/\/+$/, '');
+  let configUrl: URL;
+  try {
+    configUrl = new URL(`${issuer}/.well-known/openid-configuration`);
+  } catch (cause) {
+    throw new LoginError(
+      'ERR_IDP_MISCONFIGURED',
+      `The external-JWT signer "${signer.name}" has an externalAuthUrl that is not a URL: "${signer.externalAuthUrl}".`,
+      { cause },
+    );
+  }
   let response: Response;
   try {
     response = await fetch(configUrl, { headers: { accept: 'application/json' } });
@@ -58,15 +89,17 @@ export async function discoverIdp(signer: SignerInfo): Promise<Discovered> {
     );
   }
   try {
-    const as = await oauth.processDiscoveryResponse(issuer, response);
+    const as = await oauth.processDiscoveryResponse(new URL(issuer), response);
     return { as, client: { client_id: signer.clientId }, signer };
   } catch (cause) {
+    const hint =
+      (cause as { code?: unknown }).code === oauth.JSON_ATTRIBUTE_COMPARISON
+        ? ` The signer's externalAuthUrl must be the identity provider's issuer (expected "${issuer}").`
+        : '';
     throw new LoginError(
       'ERR_IDP_MISCONFIGURED',
-      `The identity provider's discovery document is invalid: ${(cause as Error).message}`,
-      {
-        cause,
-      },
+      `The identity provider's discovery document at ${configUrl.href} is invalid: ${(cause as Error).message}.${hint}`,
+      { cause },
     );
   }
 }

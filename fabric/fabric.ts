@@ -168,10 +168,10 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
       claimsProperty: 'sub',
       useExternalId: true,
       enabled: true,
+      // The issuer itself: the browser finds the IdP's discovery document under it (§6.2).
       externalAuthUrl: idp.issuer,
       clientId: config.idp.clientId,
       scopes: IDP_SCOPES,
-      openIdConfigurationUrl: idp.openIdConfigurationUrl,
       targetToken: 'ACCESS',
     };
     const controller = await startController({

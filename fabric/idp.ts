@@ -39,7 +39,6 @@ export interface RunningIdp {
   issuer: string;
   jwksUrl: string;
   authorizationUrl: string;
-  openIdConfigurationUrl: string;
   /** The private signing key (for tests that need to forge otherwise-valid tokens). */
   signingJwk: JWK & { kid: string };
   server: Server;
@@ -253,7 +252,6 @@ export async function startIdp(opts: IdpOptions): Promise<RunningIdp> {
     issuer,
     jwksUrl: `${issuer}/jwks`,
     authorizationUrl: `${issuer}/auth`,
-    openIdConfigurationUrl: `${issuer}/.well-known/openid-configuration`,
     signingJwk,
     server,
     close: () =>

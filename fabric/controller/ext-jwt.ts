@@ -25,15 +25,17 @@ export interface ExtJwtSigner {
   claimsProperty: string;
   useExternalId: boolean;
   enabled: boolean;
-  /** Discovery for clients (`GET /external-jwt-signers`). */
+  /**
+   * Shown to clients (`GET /external-jwt-signers`). `externalAuthUrl` is the IdP's issuer: clients
+   * derive OIDC discovery from it, as a real controller sends no discovery URL (§6.2).
+   */
   externalAuthUrl: string;
   clientId: string;
   scopes: string[];
-  openIdConfigurationUrl: string;
   targetToken: 'ACCESS' | 'ID';
 }
 
-/** What `GET /external-jwt-signers` shows (no secrets, no keys). */
+/** What `GET /external-jwt-signers` shows: the fields of §6.2, no secrets, no keys. */
 export function publicSignerView(s: ExtJwtSigner): Record<string, unknown> {
   return {
     id: s.id,
@@ -41,7 +43,6 @@ export function publicSignerView(s: ExtJwtSigner): Record<string, unknown> {
     externalAuthUrl: s.externalAuthUrl,
     clientId: s.clientId,
     scopes: s.scopes,
-    openIdConfigurationUrl: s.openIdConfigurationUrl,
     audience: s.audience,
     targetToken: s.targetToken,
     enrollToCertEnabled: false,

@@ -117,9 +117,25 @@ describe('controller paths and CORS (§1.1)', () => {
     expect(s.externalAuthUrl).toBe(fabric.idp.issuer);
     expect(s.clientId).toBe('zt-browser');
     expect(s.scopes).toContain('openid');
-    expect(s.openIdConfigurationUrl).toBe(`${fabric.idp.issuer}/.well-known/openid-configuration`);
-    const disco = await (await fetch(s.openIdConfigurationUrl)).json();
-    expect(disco.issuer).toBe(fabric.idp.issuer);
+    // Like a real controller: no discovery URL; externalAuthUrl is the issuer, discovery under it.
+    expect(Object.keys(s).sort()).toEqual(
+      [
+        '_links',
+        'audience',
+        'clientId',
+        'enrollToCertEnabled',
+        'enrollToTokenEnabled',
+        'externalAuthUrl',
+        'id',
+        'name',
+        'scopes',
+        'targetToken',
+      ].sort(),
+    );
+    const disco = await (
+      await fetch(`${s.externalAuthUrl}/.well-known/openid-configuration`)
+    ).json();
+    expect(disco.issuer).toBe(s.externalAuthUrl);
     expect(disco.code_challenge_methods_supported).toContain('S256');
   });
 
@@ -372,6 +388,11 @@ describe('API sessions, certificates, services, sessions', () => {
       })
     ).body.data;
     expect(Object.keys(multi[0].config).sort()).toEqual(['host.v1', 'intercept.v1']);
+    // The client API does not split commas: this is one unknown type name (§1.7).
+    const joined = (
+      await api('/services?filter=name%3D%22demo%22&configTypes=intercept.v1%2Chost.v1', { token })
+    ).body.data;
+    expect(joined[0].config).toEqual({});
     const bad = await api('/services?filter=weird~stuff', { token });
     expect(bad.status).toBe(400);
   });
@@ -407,6 +428,20 @@ describe('API sessions, certificates, services, sessions', () => {
     expect(denied.body.error.code).toBe('NOT_FOUND');
     const ers = await api(`/services/${svc.id}/edge-routers`, { token });
     expect(ers.body.data.edgeRouters[0].supportedProtocols.ws).toBe(fabric.router.urls.ws);
+  });
+
+  it('lists no edge routers as null, like a real controller (§1.8)', async () => {
+    const token = await login();
+    const svc = (await api('/services?filter=name%3D%22demo%22', { token })).body.data[0];
+    const routers = [...fabric.state.routers];
+    for (const r of routers) fabric.state.unregisterRouter(r.name);
+    try {
+      const ers = await api(`/services/${svc.id}/edge-routers`, { token });
+      expect(ers.status).toBe(200);
+      expect(ers.body.data).toEqual({ edgeRouters: null });
+    } finally {
+      for (const r of routers) fabric.state.registerRouter(r);
+    }
   });
 
   it('accepts exactly what the browser client sends (§11)', async () => {

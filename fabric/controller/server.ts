@@ -181,13 +181,12 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     };
   }
 
-  /** `configTypes`: repeated, comma-separated, or `all`; else the API session's (§1.7). */
+  /**
+   * `configTypes`: repeated, or `all`; else the API session's (§1.7). Like the real client API, a
+   * comma is not a separator: `intercept.v1,host.v1` is one unknown type and matches no config.
+   */
   function requestedConfigTypes(ctx: Ctx, s: ApiSession): string[] | 'all' {
-    const values = ctx.url.searchParams
-      .getAll('configTypes')
-      .flatMap((v) => v.split(','))
-      .map((v) => v.trim());
-    const list = values.filter((v) => v !== '');
+    const list = ctx.url.searchParams.getAll('configTypes').filter((v) => v !== '');
     if (list.length === 0) return s.configTypes.includes('all') ? 'all' : s.configTypes;
     return list.includes('all') ? 'all' : list;
   }
@@ -535,7 +534,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       const svc = state.serviceById(decodeURIComponent(svcMatch[1]!));
       const perms = svc ? state.permissions(s.identity, svc) : [];
       if (!svc || perms.length === 0) throw new ApiError(404, 'NOT_FOUND', 'no such service');
-      if (svcMatch[2]) return sendData(res, 200, { edgeRouters: edgeRouterView() }, {}, hdrs);
+      if (svcMatch[2]) {
+        // A real controller sends its empty (nil) list as null here (§1.8).
+        const routers = edgeRouterView();
+        return sendData(res, 200, { edgeRouters: routers.length ? routers : null }, {}, hdrs);
+      }
       return sendData(res, 200, serviceView(svc, perms, requestedConfigTypes(ctx, s)), {}, hdrs);
     }
     if (route === 'POST /sessions') return createSession(ctx, s);

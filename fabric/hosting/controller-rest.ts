@@ -125,7 +125,11 @@ export class ControllerRest {
   createSession(
     serviceId: string,
     type: 'Dial' | 'Bind',
-  ): Promise<{ id: string; token: string; edgeRouters: { urls: Record<string, string> }[] }> {
+  ): Promise<{
+    id: string;
+    token: string;
+    edgeRouters: { urls: Record<string, string> }[] | null;
+  }> {
     return this.call('POST', '/sessions', { serviceId, type });
   }
 }

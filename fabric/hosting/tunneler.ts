@@ -87,7 +87,8 @@ export async function startTunneler(opts: TunnelerOptions): Promise<RunningTunne
     throw new Error(`identity ${opts.username} may host no service with host.v1`);
 
   const first = await rest.createSession(services[0]!.id, 'Bind');
-  const tlsUrl = first.edgeRouters.map((r) => r.urls.tls).find((u) => u);
+  // A real controller may send an empty router list as null (§1.8).
+  const tlsUrl = (first.edgeRouters ?? []).map((r) => r.urls.tls).find((u) => u);
   if (!tlsUrl) throw new Error('no edge router offers a tls: listener');
   const { hostname, port } = new URL(tlsUrl.replace(/^tls:/, 'http:'));
   const sock = tlsConnect({

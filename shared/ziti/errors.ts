@@ -170,12 +170,27 @@ export class ZitiApiError extends ZitiError {
   }
 }
 
-/** The controller's answer was not the documented shape (not JSON, no `data`, wrong types). */
+/**
+ * The controller's answer was not the documented shape (not JSON, no `data`, wrong types). The
+ * message names the call and the field: `GET /external-jwt-signers: data[0].clientId is not a string`.
+ */
 export class ZitiApiResponseError extends ZitiError {
   override readonly code = 'ERR_ZITI_API_RESPONSE';
+  /** The call, e.g. `GET /services`. */
+  readonly endpoint: string;
+  /** Path of the wrong field, e.g. `data[0].clientId`; undefined when the whole body is wrong. */
+  readonly field: string | undefined;
   readonly status: number;
-  constructor(message: string, status: number, options?: { cause?: unknown }) {
-    super('ERR_ZITI_API_RESPONSE', message, options);
+  constructor(
+    endpoint: string,
+    field: string | undefined,
+    problem: string,
+    status: number,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_ZITI_API_RESPONSE', `${endpoint}: ${field ? `${field} ` : ''}${problem}`, options);
+    this.endpoint = endpoint;
+    this.field = field;
     this.status = status;
   }
 }

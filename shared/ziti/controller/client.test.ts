@@ -332,7 +332,8 @@ describe('ControllerClient', () => {
     expect(ctrl.seen.map((s) => s.url.searchParams.get('offset'))).toEqual(['0', '100', '200']);
     for (const s of ctrl.seen) {
       expect(s.url.searchParams.get('limit')).toBe('100');
-      expect(s.url.searchParams.get('configTypes')).toBe('intercept.v1,host.v1');
+      // Repeated, never comma-joined: the client API does not split commas (§1.7).
+      expect(s.url.searchParams.getAll('configTypes')).toEqual(['intercept.v1', 'host.v1']);
       expect(s.url.searchParams.get('filter')).toBe('name contains "service"');
     }
   });
@@ -378,31 +379,38 @@ describe('ControllerClient', () => {
 
 describe('response processors on hand-made responses', () => {
   it('rejects non-JSON, missing data and missing token with ZitiApiResponseError', async () => {
-    await expect(processEnvelope(new Response('<html>', { status: 502 }))).rejects.toBeInstanceOf(
+    await expect(
+      processEnvelope(new Response('<html>', { status: 502 }), 'GET /x'),
+    ).rejects.toBeInstanceOf(ZitiApiResponseError);
+    await expect(processEnvelope(json(200, { meta: {} }), 'GET /x')).rejects.toBeInstanceOf(
       ZitiApiResponseError,
     );
-    await expect(processEnvelope(json(200, { meta: {} }))).rejects.toBeInstanceOf(
+    await expect(processEnvelope(json(500, { oops: 1 }), 'GET /x')).rejects.toMatchObject({
+      status: 500,
+    });
+    await expect(processApiSessionResponse(ok({ id: 'x' }), 'GET /x')).rejects.toBeInstanceOf(
       ZitiApiResponseError,
     );
-    await expect(processEnvelope(json(500, { oops: 1 }))).rejects.toMatchObject({ status: 500 });
-    await expect(processApiSessionResponse(ok({ id: 'x' }))).rejects.toBeInstanceOf(
-      ZitiApiResponseError,
-    );
-    await expect(processApiSessionResponse(ok({ id: 'x', token: 't' }))).resolves.toMatchObject({
+    await expect(
+      processApiSessionResponse(ok({ id: 'x', token: 't' }), 'GET /x'),
+    ).resolves.toMatchObject({
       token: 't',
     });
   });
   it('an error envelope wins even with status 200 (the browser client reads only the body)', async () => {
     await expect(
-      processEnvelope(json(200, { error: { code: 'RATE_LIMITED', message: 'slow down' } })),
+      processEnvelope(
+        json(200, { error: { code: 'RATE_LIMITED', message: 'slow down' } }),
+        'GET /x',
+      ),
     ).rejects.toMatchObject({
       code: 'RATE_LIMITED',
       status: 200,
     });
   });
   it('rejects a CA bundle that is not PKCS#7', async () => {
-    await expect(processCaCertsResponse(new Response('bm90IHBrY3M3'))).rejects.toBeInstanceOf(
-      ZitiApiResponseError,
-    );
+    await expect(
+      processCaCertsResponse(new Response('bm90IHBrY3M3'), 'GET /x'),
+    ).rejects.toBeInstanceOf(ZitiApiResponseError);
   });
 });

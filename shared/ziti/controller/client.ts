@@ -13,6 +13,7 @@ import {
   createSessionRequest,
   currentApiSessionRequest,
   deleteApiSessionRequest,
+  endpointOf,
   externalJwtSignersRequest,
   type ServicesQuery,
   serviceEdgeRoutersRequest,
@@ -154,7 +155,10 @@ export class ControllerClient {
     return this.#call(caCertsRequest(this.baseUrl), processCaCertsResponse);
   }
 
-  async #call<T>(request: Request, process: (res: Response) => Promise<T>): Promise<T> {
-    return process(await this.#fetch(request));
+  async #call<T>(
+    request: Request,
+    process: (res: Response, endpoint: string) => Promise<T>,
+  ): Promise<T> {
+    return process(await this.#fetch(request), endpointOf(request));
   }
 }

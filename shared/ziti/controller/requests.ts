@@ -23,6 +23,13 @@ function apiUrl(base: string | URL, path: string, query?: URLSearchParams): URL 
   return url;
 }
 
+/** Names a request in error messages: its method and its path under the client API. */
+export function endpointOf(request: Request): string {
+  const path = new URL(request.url).pathname;
+  const i = path.indexOf(CLIENT_API_PATH);
+  return `${request.method} ${i < 0 ? path : path.slice(i + CLIENT_API_PATH.length)}`;
+}
+
 function headers(auth: ControllerAuth | undefined, json: boolean): Headers {
   const h = new Headers({ accept: 'application/json' });
   if (json) h.set('content-type', 'application/json');
@@ -90,7 +97,10 @@ export function createSessionCertificateRequest(
 }
 
 export interface ServicesQuery {
-  /** Config type names (`intercept.v1`, `host.v1`) or `all`; sent comma-separated. */
+  /**
+   * Config type names (`intercept.v1`, `host.v1`) or `all`. Sent as repeated parameters: the client
+   * API does not split a comma-joined value, which would name one unknown type (reference §1.7).
+   */
   configTypes?: string[];
   /** ZitiQL filter, e.g. `name="svc"`. */
   filter?: string;
@@ -106,7 +116,7 @@ export function servicesRequest(
   const query = new URLSearchParams();
   query.set('limit', String(q.limit ?? 100));
   query.set('offset', String(q.offset ?? 0));
-  if (q.configTypes?.length) query.set('configTypes', q.configTypes.join(','));
+  for (const type of q.configTypes ?? []) query.append('configTypes', type);
   if (q.filter) query.set('filter', q.filter);
   return get(apiUrl(base, '/services', query), auth);
 }

@@ -26,14 +26,16 @@ export interface VersionInfo {
   capabilities: string[];
 }
 
-/** `GET /external-jwt-signers` item (reference §6.2). */
+/**
+ * `GET /external-jwt-signers` item (reference §6.2). A real controller sends no OIDC discovery URL:
+ * `externalAuthUrl` is the IdP's issuer, and discovery is under it.
+ */
 export interface ExternalJwtSigner {
   id: string;
   name: string;
   externalAuthUrl?: string;
   clientId?: string;
   scopes?: string[];
-  openIdConfigurationUrl?: string;
   audience?: string;
   /** Which IdP token to present: the access token or the id token. */
   targetToken?: 'ACCESS' | 'ID';
