@@ -1,0 +1,67 @@
+/**
+ * The e2e fixture's second network: OpenZiti's own controller, router and `ziti tunnel host`
+ * (openziti/local.ts) behind the same bootstrap site, IdP and dark apps as the fabric, so the same
+ * specs run against both. The `ziti` binary comes from openziti/build-ziti.sh (cached).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseFabricConfig } from '../../fabric/config.ts';
+import { startDemoApp } from '../../fabric/demo-app/index.ts';
+import { createLogger } from '../../fabric/log.ts';
+import { type LocalOpenZiti, startLocalOpenZiti } from '../../openziti/local.ts';
+import type { DarkAppKind } from './fabric.ts';
+import { startProbeApp } from './probe-app.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+let zitiBinary: string | undefined;
+/** Path of the cached `ziti` binary, building it on first use. */
+export function ziti(): string {
+  zitiBinary ??= execFileSync(join(ROOT, 'openziti/build-ziti.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!;
+  return zitiBinary;
+}
+
+export interface OpenZitiFixtureParts {
+  local: LocalOpenZiti;
+  appRequests: readonly { method: string; url: string }[];
+  appOrigin: string;
+  user: { name: string; password: string };
+}
+
+export async function startE2eOpenZiti(kind: DarkAppKind): Promise<OpenZitiFixtureParts> {
+  // The same people as the fabric's defaults (the IdP login `developer`).
+  const { identities } = parseFabricConfig({});
+  const person = identities.find((i) => i.name === 'developer');
+  if (!person?.password) throw new Error('the default fabric config has no developer login');
+  let appRequests: readonly { method: string; url: string }[] = [];
+  let appOrigin = '';
+  const local = await startLocalOpenZiti({
+    ziti: ziti(),
+    dir: mkdtempSync(join(tmpdir(), 'zt-e2e-openziti-')),
+    host: '127.0.0.1',
+    sitePort: 0,
+    idpPort: 0,
+    siteRoot: join(ROOT, 'dist'),
+    people: [person],
+    service: 'demo',
+    log: createLogger((process.env.ZT_TEST_LOG as 'debug' | undefined) ?? 'warn'),
+    startApp: async (listen) => {
+      const app =
+        kind === 'demo'
+          ? await startDemoApp({ host: listen.host, port: 0, dataDir: listen.dataDir })
+          : await startProbeApp(listen.host);
+      appRequests = app.requests;
+      appOrigin = `http://${listen.host}:${app.port}`;
+      return { host: listen.host, port: app.port, close: () => app.close() };
+    },
+  });
+  return { local, appRequests, appOrigin, user: { name: person.name, password: person.password } };
+}
