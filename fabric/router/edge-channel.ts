@@ -168,7 +168,9 @@ export class EdgeChannel {
     };
     this.#conns.set(connId, { circuit, side: 'dialer' });
 
-    const hosted = this.ctx.terminators.pick(service.id);
+    // TerminatorIdentity selects among the service's terminators (addressable terminators).
+    const instanceId = req.terminatorIdentity ?? '';
+    const hosted = this.ctx.terminators.pick(service.id, instanceId);
     let terminatorKey: Uint8Array | undefined;
     let bridge: TcpBridge | undefined;
     if (hosted) {
@@ -183,7 +185,7 @@ export class EdgeChannel {
       } finally {
         if (circuit.closed) circuit.markReady();
       }
-    } else if (service.hosting === 'router' && state.hostV1(service)) {
+    } else if (service.hosting === 'router' && state.hostV1(service) && instanceId === '') {
       ({ bridge, publicKey: terminatorKey } = await this.#dialRouterHosted(
         circuit,
         service,
@@ -192,7 +194,7 @@ export class EdgeChannel {
     } else {
       throw new ConnectFailure(
         EdgeErrorCode.InvalidTerminator,
-        `service ${service.name} has no terminators`,
+        `service ${service.name} has no terminators${instanceId ? ` for instanceId ${instanceId}` : ''}`,
         RetryHint.TooBusy,
       );
     }
@@ -363,7 +365,10 @@ export class EdgeChannel {
     }
     const entry = this.#conns.get(info.connId);
     if (!entry) return;
-    this.#closeCircuit(entry.circuit, info.reason || 'closed by peer', entry.side);
+    // The body is consumed here, never forwarded: OpenZiti's browser client puts its session token
+    // there, which must not reach the host (in plaintext on a service without E2E). A real router
+    // tells the other side only that its connection closed.
+    this.#closeCircuit(entry.circuit, 'closed by peer', entry.side);
   }
 
   /** Ends a circuit: tells whichever side did not initiate, and forgets both. */
@@ -436,6 +441,7 @@ export class EdgeChannel {
       token: req.sessionToken,
       publicKey: req.publicKey,
       cost: req.cost ?? 0,
+      instanceId: req.terminatorIdentity ?? '',
       identityName: this.apiSession.identity.name,
       nextConnId: () => this.#allocConnId(),
     };

@@ -16,6 +16,8 @@ export interface HostedTerminator {
   /** The host's listener key (E2E peer data), if it hosts with encryption. */
   publicKey: Uint8Array | undefined;
   cost: number;
+  /** The Bind's TerminatorIdentity ('' without one): what a dial's TerminatorIdentity must match. */
+  instanceId: string;
   identityName: string;
   /** Allocates the next router-provided connection id on the host's channel. */
   nextConnId(): number;
@@ -44,15 +46,41 @@ export class TerminatorRegistry {
     }
   }
 
-  /** The cheapest live hosted terminator; ties go to the most recent bind. */
-  pick(serviceId: string): HostedTerminator | undefined {
-    const list = (this.#byService.get(serviceId) ?? []).filter((t) => !t.channel.isClosed);
+  /**
+   * The live hosted terminator a dial with TerminatorIdentity `instanceId` reaches, chosen as the
+   * controller does (`selectPath`): only matching terminators, the most specific match, then the
+   * cheapest; ties go to the most recent bind.
+   */
+  pick(serviceId: string, instanceId = ''): HostedTerminator | undefined {
     let best: HostedTerminator | undefined;
-    for (const t of list) if (!best || t.cost <= best.cost) best = t;
+    let bestRank = -1;
+    for (const t of this.#byService.get(serviceId) ?? []) {
+      const rank = instanceMatchRank(t.instanceId, instanceId);
+      if (t.channel.isClosed || rank < 0) continue;
+      if (!best || rank > bestRank || (rank === bestRank && t.cost <= best.cost)) {
+        best = t;
+        bestRank = rank;
+      }
+    }
     return best;
   }
 
   count(serviceId: string): number {
     return (this.#byService.get(serviceId) ?? []).length;
   }
+}
+
+/**
+ * How specifically a terminator's instance id matches a dial's, or -1 for no match. Plain ids match
+ * case-insensitively and '' only matches '' (a dial without TerminatorIdentity never reaches a
+ * terminator bound with one); `*:base` matches `base` and its subdomains, the longer base the better.
+ */
+export function instanceMatchRank(terminatorId: string, requested: string): number {
+  const want = requested.toLowerCase();
+  if (!terminatorId.startsWith('*:')) {
+    if (terminatorId.toLowerCase() !== want) return -1;
+    return want === '' ? 0 : Number.MAX_SAFE_INTEGER;
+  }
+  const base = terminatorId.slice(2).toLowerCase();
+  return want !== '' && (want === base || want.endsWith(`.${base}`)) ? base.length : -1;
 }

@@ -13,6 +13,7 @@ import {
   type ZitiSession,
 } from '../../shared/ziti/index.ts';
 import type { DialableService } from '../route-decision.ts';
+import { interceptDialOptions } from './dial-options.ts';
 import { RouterChannels } from './router-channels.ts';
 
 /** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
@@ -124,11 +125,7 @@ export class Tunnel {
   /** Opens one edge connection to `serviceName`; a stale Dial session is replaced once. */
   async dial(serviceName: string, target: { host: string; port: number }): Promise<EdgeConnection> {
     const service = await this.service(serviceName);
-    const appData = {
-      dst_protocol: 'tcp',
-      dst_hostname: target.host,
-      dst_port: String(target.port),
-    };
+    const dialOptions = interceptDialOptions(interceptOf(service), target);
     for (let attempt = 0; ; attempt++) {
       const session = await this.#session(service);
       const channel = await this.#routers.channelFor(session.edgeRouters);
@@ -136,7 +133,7 @@ export class Tunnel {
         return await dialService(channel, {
           sessionToken: session.token,
           encryptionRequired: service.encryptionRequired,
-          appData,
+          ...dialOptions,
           ...receivePolicy(),
         });
       } catch (err) {

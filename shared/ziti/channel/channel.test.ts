@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { duplexPair } from '../../streams/pair.ts';
 import { channelPair, hex, toHex } from '../_test/fixtures.ts';
 import {
@@ -10,7 +10,7 @@ import {
 } from '../errors.ts';
 import { encodeMessage, MessageDecoder } from './codec.ts';
 import { ContentType, HeaderId } from './constants.ts';
-import { acceptChannel, openChannel } from './hello.ts';
+import { acceptChannel, encodeHello, encodeHelloResult, openChannel } from './hello.ts';
 import {
   getHeaderI32,
   getHeaderString,
@@ -113,6 +113,39 @@ describe('hello handshake', () => {
     expect((await routerSide).fault).toBe('bad-magic');
   });
 
+  it("router's Result reflects the hello's UUID (header 128), as real ackHello", async () => {
+    const [a, b] = duplexPair();
+    const routerSide = acceptChannel(b);
+    const uuid = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
+    await a.writable.getWriter().write(encodeMessage(encodeHello({ sessionToken: 's', uuid })));
+    const result = new MessageDecoder().push((await a.readable.getReader().read()).value!)[0]!;
+    expect(result.contentType).toBe(ContentType.Result);
+    expect(result.headers.get(HeaderId.Reflected)).toEqual(uuid);
+    await (await routerSide).close();
+  });
+
+  it('client takes a hello Result with or without header 128', async () => {
+    for (const reflected of [undefined, Uint8Array.of(9, 9, 9)]) {
+      const [a, b] = duplexPair();
+      const opened = openChannel(a, {
+        sessionToken: 's',
+        latencyIntervalMs: 0,
+        verifySession: false,
+      });
+      const hello = new MessageDecoder().push((await b.readable.getReader().read()).value!)[0]!;
+      const result = encodeHelloResult({
+        connectionId: 'c',
+        replyFor: hello.sequence,
+        reflected,
+        success: true,
+      });
+      await b.writable.getWriter().write(encodeMessage(result));
+      const ch = await opened;
+      expect(ch.helloResult!.headers.get(HeaderId.Reflected)).toEqual(reflected);
+      await ch.close();
+    }
+  });
+
   it('router refuses an oversized hello from its prefix', async () => {
     const [a, b] = duplexPair();
     const routerSide = acceptChannel(b).catch((e) => e);
@@ -125,6 +158,19 @@ describe('hello handshake', () => {
 });
 
 describe('requests, replies, probes, close', () => {
+  it('numbers sent messages from 1 on both sides, as a Go channel (reference §2.3)', async () => {
+    const { client, router } = await channelPair({ verifySession: false });
+    const atRouter: number[] = [];
+    const atClient: number[] = [];
+    router.handle(60999, (m) => void atRouter.push(m.sequence));
+    client.handle(60999, (m) => void atClient.push(m.sequence));
+    await client.send(newMessage(60999));
+    await client.send(newMessage(60999));
+    await router.send(newMessage(60999));
+    await vi.waitFor(() => expect([atRouter, atClient]).toEqual([[1, 2], [1]]));
+    await client.close();
+  });
+
   it('matches replies by ReplyFor, in any order, and copies the reflected header', async () => {
     const { client, router } = await channelPair();
     const held: Parameters<Parameters<typeof router.handle>[1]>[0][] = [];

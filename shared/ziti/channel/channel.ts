@@ -91,7 +91,8 @@ export class Channel {
   readonly #handlers = new Map<number, MessageHandler>();
   readonly #pending = new Map<number, Pending>();
   readonly #closeListeners = new Set<(info: ChannelCloseInfo) => void>();
-  #nextSequence = 0;
+  /** Last sequence sent; the first message after the hello is 1 (reference §2.3). */
+  #sequence = 0;
   #closeInfo: ChannelCloseInfo | undefined;
   #resolveClosed!: (info: ChannelCloseInfo) => void;
   #receivedSinceHello = 0;
@@ -202,9 +203,10 @@ export class Channel {
   }
 
   #takeSequence(): number {
-    const s = this.#nextSequence;
-    this.#nextSequence = s === 0x7fffffff ? 0 : s + 1;
-    return s;
+    // Increment first, as a Go channel's sequence does; OpenZiti's browser client relies on the
+    // router's numbering starting at 1. Wraps past int32 max back to 1 (never -1, the hello's).
+    this.#sequence = this.#sequence === 0x7fffffff ? 1 : this.#sequence + 1;
+    return this.#sequence;
   }
 
   async #write(msg: Message): Promise<void> {

@@ -44,10 +44,15 @@ export function encodeHello(p: {
   return hello;
 }
 
-/** The router's answer to a hello: Result, seq -1 (BrowZer matches on it), ReplyFor, ResultSuccess. */
+/**
+ * The router's answer to a hello: Result, seq -1 (BrowZer matches on it), ReplyFor, ResultSuccess,
+ * and the hello's header 128 reflected, as every reply carries it (reference §2.2).
+ */
 export function encodeHelloResult(p: {
   connectionId: string;
   replyFor: number;
+  /** The hello's Reflected header (128), if it had one. */
+  reflected?: Uint8Array;
   success: boolean;
   headers?: Map<number, Uint8Array>;
   rejectClass?: string;
@@ -58,6 +63,7 @@ export function encodeHelloResult(p: {
   setHeaderString(result, HeaderId.ConnectionId, p.connectionId);
   setHeaderI32(result, HeaderId.ReplyFor, p.replyFor);
   setHeaderBool(result, HeaderId.ResultSuccess, p.success);
+  if (p.reflected !== undefined) result.headers.set(HeaderId.Reflected, p.reflected);
   for (const [id, value] of p.headers ?? []) result.headers.set(id, value);
   if (p.rejectClass !== undefined)
     setHeaderString(result, HeaderId.HelloRejectClass, p.rejectClass);
@@ -203,6 +209,7 @@ export async function acceptChannel(
     const result = encodeHelloResult({
       connectionId,
       replyFor: hello.sequence,
+      reflected: hello.headers.get(HeaderId.Reflected),
       success: decision.accept,
       headers: decision.accept ? decision.headers : undefined,
       rejectClass: decision.accept ? undefined : decision.rejectClass,

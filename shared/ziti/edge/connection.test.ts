@@ -159,6 +159,24 @@ describe('dial', () => {
     await client.close();
   });
 
+  it('sends TerminatorIdentity (1006) in the Connect only when given', async () => {
+    const { client, router } = await channelPair();
+    const connects = hostingRouter(router, async () => {});
+    for (const terminatorIdentity of ['host-a', undefined]) {
+      const conn = await dialService(client, {
+        sessionToken: 't',
+        encryptionRequired: false,
+        terminatorIdentity,
+      });
+      await conn.close();
+    }
+    expect(connects.map((m) => decodeConnect(m).terminatorIdentity)).toEqual(['host-a', undefined]);
+    expect(connects[0]!.headers.get(HeaderId.TerminatorIdentity)).toEqual(
+      new TextEncoder().encode('host-a'),
+    );
+    await client.close();
+  });
+
   it('times out a dial without answer and tells the router', async () => {
     const { client, router } = await channelPair();
     const closes: Message[] = [];

@@ -40,6 +40,7 @@ export async function dialService(channel: Channel, options: DialOptions): Promi
     appData,
     publicKey: keyPair?.publicKey,
     callerId: options.callerId,
+    terminatorIdentity: options.terminatorIdentity,
   });
 
   let reply: Awaited<ReturnType<Channel['request']>>;

@@ -55,6 +55,8 @@ export interface DialOptions {
   /** AppData (1011): a JSON object of strings, or JSON bytes (reference §7). */
   appData?: Record<string, string> | Uint8Array;
   callerId?: string;
+  /** TerminatorIdentity (1006): reach only the terminators bound with this identity (reference §3.4). */
+  terminatorIdentity?: string;
   /** Wait for StateConnected at most this long; default 15 s. */
   connectTimeoutMs?: number;
   /** Per-connection receive window (bytes queued for the reader); default `DEFAULT_RECEIVE_WINDOW_BYTES`. */
