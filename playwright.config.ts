@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { browsers, chromiumArgs } from './e2e/browsers.ts';
+import { acceptFabricCert, browsers, chromiumArgs } from './e2e/browsers.ts';
 
 /**
  * Every spec starts the servers it needs on 127.0.0.1 with ephemeral ports (most through the
@@ -16,6 +16,9 @@ export default defineConfig({
   use: {
     serviceWorkers: 'allow',
     trace: 'retain-on-failure',
+    // The fabric router's wss certificate is from the fabric CA (e2e/browsers.ts says why this is
+    // safe); Chromium also needs the flag in chromiumArgs, since this does not reach its workers.
+    ...acceptFabricCert,
   },
   projects: [
     {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, firefox, type Page } from '@playwright/test';
 import { build } from 'vite';
-import { browsers, chromiumArgs } from '../e2e/browsers.ts';
+import { acceptFabricCert, browsers, chromiumArgs } from '../e2e/browsers.ts';
 import { signInAtIdp } from '../e2e/support/enter-app.ts';
 import { type FabricFixture, startE2eFabric } from '../e2e/support/fabric.ts';
 import { PROBE_TITLE } from '../e2e/support/probe-app.ts';
@@ -105,7 +105,7 @@ async function measure(
   ceilingCode: string,
 ): Promise<BenchResult[]> {
   const suite = `browser-path/${name}`;
-  const context = await browser.newContext();
+  const context = await browser.newContext(acceptFabricCert);
   const page = await context.newPage();
 
   const t0 = Date.now();

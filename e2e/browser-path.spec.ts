@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { acceptFabricCert } from './browsers.ts';
 import { enterApp } from './support/enter-app.ts';
 import { expect, test } from './support/fabric.ts';
 
@@ -178,7 +179,11 @@ test('after a browser restart the app comes back from IndexedDB without a new lo
   // A persistent profile, closed and reopened: the service worker starts from nothing but its
   // IndexedDB state (key, certificate, tokens, cookies), as after the browser stopped it.
   const profile = mkdtempSync(join(tmpdir(), 'zt-profile-'));
-  const launch = { ...testInfo.project.use.launchOptions, serviceWorkers: 'allow' as const };
+  const launch = {
+    ...testInfo.project.use.launchOptions,
+    ...acceptFabricCert,
+    serviceWorkers: 'allow' as const,
+  };
   let context = await browserType.launchPersistentContext(profile, launch);
   const page = context.pages()[0] ?? (await context.newPage());
   await enterApp(page, zt, '/before-restart');

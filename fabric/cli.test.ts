@@ -74,6 +74,10 @@ describe('fabric CLI', () => {
       service: string;
     };
     expect(cfg.service).toBe('demo');
+    // Without --dev-plain-ws: wss and tls only, as a real router, and no plain ws for the browser.
+    expect(cli.output()).toMatch(/router\s+wss:\/\/127\.0\.0\.1:\d+\s+tls:\/\/127\.0\.0\.1:\d+\n/);
+    expect(cli.output()).toContain('browsers must trust the fabric CA for wss');
+    expect(cfg).not.toHaveProperty('devAllowPlainWs');
     const version = await fetch(`${cfg.controller}/version`);
     expect(version.status).toBe(200);
     const signers = (await (
@@ -85,6 +89,23 @@ describe('fabric CLI', () => {
       `${signers.data[0]!.externalAuthUrl}/.well-known/openid-configuration`,
     );
     expect(disco.status).toBe(200);
+    process.kill(-cli.child.pid!, 'SIGINT');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('--dev-plain-ws (npm start) adds the dev-only plain ws listener and lets config.json use it', async () => {
+    const cli = run(['--host', '127.0.0.1', '--port', '0', '--ephemeral-ports', '--dev-plain-ws']);
+    const [, url] = await cli.waitFor(/Open:\s+(\S+)/);
+    await cli.waitFor(/Ctrl-C/);
+    expect(cli.output()).toMatch(/router\s+wss:\/\/\S+\s+ws:\/\/127\.0\.0\.1:\d+\s+tls:\/\/\S+\n/);
+    expect(cli.output()).toContain('DEV-ONLY plain listener');
+    const cfg = await (await fetch(new URL('/__zt/config.json', url))).json();
+    expect(cfg).toMatchObject({ service: 'demo', devAllowPlainWs: true });
+    const [, plain] = /\s(ws:\/\/\S+)/.exec(cli.output())!;
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(`${plain}/ws`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.close();
     process.kill(-cli.child.pid!, 'SIGINT');
     expect(await cli.exited).toBe(0);
   });

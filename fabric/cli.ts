@@ -24,8 +24,11 @@ const USAGE = `usage: tsx fabric/cli.ts [options]
   --port <port>          bootstrap site port (default 8080); env ZT_PORT
   --controller-port <p>  controller port (default 1280)
   --idp-port <p>         IdP port (default 8081)
-  --router-port <p>      router ws:// port (default 3023)
+  --router-port <p>      router wss:// port, the browsers' listener (default 3023)
   --router-tls-port <p>  router tls: port for hosting (default 3022)
+  --dev-plain-ws         DEV ONLY, not what a real router does: also a plain ws:// router listener
+                         (port 3024) that config.json lets the browser use, for a browser that
+                         does not trust the fabric CA (npm start sets it)
   --ephemeral-ports      controller, IdP and router on free ports (tests, parallel runs)
   --data-dir <dir>       PKI and app data (default fabric/.data)
   --dev-user <name>      name of the person's login (default developer); env ZT_DEV_USER
@@ -44,6 +47,7 @@ const { values } = parseArgs({
     'idp-port': { type: 'string' },
     'router-port': { type: 'string' },
     'router-tls-port': { type: 'string' },
+    'dev-plain-ws': { type: 'boolean', default: false },
     'ephemeral-ports': { type: 'boolean', default: false },
     'data-dir': { type: 'string' },
     'dev-user': { type: 'string', default: process.env.ZT_DEV_USER },
@@ -54,6 +58,9 @@ const { values } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
+
+/** Port of the dev-only plain ws listener that `--dev-plain-ws` adds. */
+const DEV_PLAIN_WS_PORT = 3024;
 
 let demoUsers: readonly { username: string; password: string }[] = [];
 
@@ -132,10 +139,11 @@ function buildConfig(): { config: FabricConfig; baseDir: string } {
   config.controller.port =
     portOf('controller-port', values['controller-port']) ?? eph ?? config.controller.port;
   config.idp.port = portOf('idp-port', values['idp-port']) ?? eph ?? config.idp.port;
-  config.router.wsPort =
-    portOf('router-port', values['router-port']) ?? eph ?? config.router.wsPort;
+  config.router.wssPort =
+    portOf('router-port', values['router-port']) ?? eph ?? config.router.wssPort;
   config.router.tlsPort =
     portOf('router-tls-port', values['router-tls-port']) ?? eph ?? config.router.tlsPort;
+  if (values['dev-plain-ws']) config.router.devPlainWsPort ??= eph ?? DEV_PLAIN_WS_PORT;
   if (values['data-dir']) config.dataDir = resolve(values['data-dir']);
   const dev = config.identities.find(
     (i) => i.password !== undefined && i.name !== config.tunnelerIdentity,
@@ -167,6 +175,22 @@ async function demoAppStarter(): Promise<
     const app = await mod.startDemoApp(o);
     return { host: o.host, port: app.port, close: () => app.close() };
   };
+}
+
+/**
+ * A real router serves browsers only over wss, whose certificate comes from the fabric CA here, which
+ * a person's browser does not trust: say which way this run takes.
+ */
+function routerTrustNote(fabric: RunningFabric, caFile: string): string[] {
+  return fabric.router.urls.ws
+    ? [
+        '               ws:// is a DEV-ONLY plain listener (--dev-plain-ws; a real router has none):',
+        '               the browser falls back to it when it does not trust the fabric CA for wss',
+      ]
+    : [
+        `               browsers must trust the fabric CA for wss: ${caFile}`,
+        '               (or run with --dev-plain-ws for a dev-only plain ws:// listener)',
+      ];
 }
 
 async function runFabric(): Promise<void> {
@@ -203,6 +227,7 @@ async function runFabric(): Promise<void> {
     `  controller   ${fabric.controller.url}`,
     `  IdP          ${fabric.idp.issuer}`,
     `  router       ${Object.values(fabric.router.urls).join('  ')}`,
+    ...routerTrustNote(fabric, resolve(baseDir, config.dataDir, 'pki/root.cert.pem')),
     fabric.app
       ? `  dark app     ${fabric.app.host}:${fabric.app.port} (loopback only, reached through the tunneler)`
       : '',

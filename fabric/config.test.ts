@@ -20,8 +20,18 @@ describe('fabric config', () => {
     expect(c.controller.port).toBe(1280);
     expect(c.controller.apiSessionTimeoutSeconds).toBe(1800);
     expect(c.controller.sessionCertValiditySeconds).toBe(12 * 3600);
-    expect(c.router.wsPort).toBe(3023);
+    expect(c.router.wssPort).toBe(3023);
+    expect(c.router.devPlainWsPort).toBeNull();
     expect(c.services[0]!.encryptionRequired).toBe(true);
+  });
+
+  it('has no plain ws listener unless the dev-only devPlainWsPort is set; wsPort is gone', () => {
+    expect(parseFabricConfig({ router: { devPlainWsPort: 3024 } }).router.devPlainWsPort).toBe(
+      3024,
+    );
+    expect(() => parseFabricConfig({ router: { wsPort: 3023 } })).toThrow(
+      /router\.wsPort: removed: a real router has no plain ws listener/,
+    );
   });
 
   it('reports every problem with its path', () => {

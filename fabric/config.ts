@@ -73,10 +73,17 @@ export interface FabricConfig {
   router: {
     name: string;
     host: string;
-    /** ws:// listener with the inner TLS (development). */
-    wsPort: number;
-    /** wss:// listener (outer TLS with a fabric-CA certificate), 0 = ephemeral, null = off. */
-    wssPort: number | null;
+    /**
+     * The browser listener, `wss://host:wssPort/ws` (§5): outer TLS with the fabric's router
+     * certificate, inner mutual TLS inside the WebSocket. 0 = ephemeral.
+     */
+    wssPort: number;
+    /**
+     * DEV ONLY, not what a real router does (it refuses `ws`, §5): also a plain `ws://host:port/ws`
+     * listener, advertised as `ws`, for a browser that does not trust the fabric CA (`npm start`).
+     * null = off (the default), 0 = ephemeral.
+     */
+    devPlainWsPort: number | null;
     /** Plain `tls:` listener for hosting processes, 0 = ephemeral. */
     tlsPort: number;
   };
@@ -103,7 +110,7 @@ export const DEFAULT_CONFIG_INPUT = {
   site: { host: 'localhost', port: 8080 },
   controller: { host: 'localhost', port: 1280 },
   idp: { host: 'localhost', port: 8081 },
-  router: { name: 'er1', host: 'localhost', wsPort: 3023, wssPort: null, tlsPort: 3022 },
+  router: { name: 'er1', host: 'localhost', wssPort: 3023, tlsPort: 3022, devPlainWsPort: null },
   demoApp: { host: '127.0.0.1', port: 0 },
   identities: [
     { name: 'developer', password: 'zt-dev-password', roleAttributes: ['users'] },
@@ -245,7 +252,14 @@ export function parseFabricConfig(input: unknown): FabricConfig {
   const idpIn = c.obj(root.idp, 'idp');
   c.unknownKeys(idpIn, 'idp', ['host', 'port', 'clientId', 'audience', 'accessTokenTtlSeconds']);
   const routerIn = c.obj(root.router, 'router');
-  c.unknownKeys(routerIn, 'router', ['name', 'host', 'wsPort', 'wssPort', 'tlsPort']);
+  const { wsPort, ...routerKeys } = routerIn;
+  if (wsPort !== undefined) {
+    c.fail(
+      'router.wsPort',
+      'removed: a real router has no plain ws listener; use wssPort (devPlainWsPort for local development only)',
+    );
+  }
+  c.unknownKeys(routerKeys, 'router', ['name', 'host', 'wssPort', 'tlsPort', 'devPlainWsPort']);
 
   const identitiesIn =
     root.identities === undefined ? d.identities : c.list(root.identities, 'identities');
@@ -328,7 +342,7 @@ export function parseFabricConfig(input: unknown): FabricConfig {
     c.fail('tunnelerIdentity', `no identity named "${tunnelerIdentity}"`);
   }
 
-  const wssIn = routerIn.wssPort;
+  const plainIn = routerIn.devPlainWsPort;
   const config: FabricConfig = {
     dataDir: c.str(root.dataDir, 'dataDir', d.dataDir),
     trustDomain: c.str(root.trustDomain, 'trustDomain', d.trustDomain),
@@ -369,10 +383,12 @@ export function parseFabricConfig(input: unknown): FabricConfig {
     router: {
       name: c.str(routerIn.name, 'router.name', d.router.name),
       host: c.str(routerIn.host, 'router.host', d.router.host),
-      wsPort: c.int(routerIn.wsPort, 'router.wsPort', d.router.wsPort, 0, 65535),
-      wssPort:
-        wssIn === undefined || wssIn === null ? null : c.int(wssIn, 'router.wssPort', 0, 0, 65535),
+      wssPort: c.int(routerIn.wssPort, 'router.wssPort', d.router.wssPort, 0, 65535),
       tlsPort: c.int(routerIn.tlsPort, 'router.tlsPort', d.router.tlsPort, 0, 65535),
+      devPlainWsPort:
+        plainIn === undefined || plainIn === null
+          ? null
+          : c.int(plainIn, 'router.devPlainWsPort', 0, 0, 65535),
     },
     demoApp: c.listen(root.demoApp, 'demoApp', d.demoApp),
     identities,

@@ -114,10 +114,10 @@ describe('a Node client from shared/ziti through the fabric', () => {
       )!;
       expect(svc.permissions).toContain('Dial');
       const session = await client.createSession(svc.id, 'Dial');
-      const router = pickEdgeRouter(session.edgeRouters, 'ws');
-      expect(router).toBeDefined();
+      const router = pickEdgeRouter(session.edgeRouters, 'wss');
+      expect(router?.url).toBe(fabric.router.urls.wss);
       const { channel } = await openClientChannel(
-        { wsUrl: fabric.router.urls.ws! },
+        { wsUrl: fabric.router.urls.wss! },
         creds,
         client.auth.sessionToken!,
       );
@@ -138,7 +138,7 @@ describe('a Node client from shared/ziti through the fabric', () => {
     const svc = (await client.services()).find((s) => s.name === 'demo')!;
     const session = await client.createSession(svc.id, 'Dial');
     const { channel } = await openClientChannel(
-      { wsUrl: fabric.router.urls.ws! },
+      { wsUrl: fabric.router.urls.wss! },
       creds,
       client.auth.sessionToken!,
     );
@@ -151,7 +151,7 @@ describe('a Node client from shared/ziti through the fabric', () => {
     const res = await httpGet(conn, `/bytes?n=${n}`);
     const seconds = (performance.now() - started) / 1000;
     console.log(
-      `64 MiB through ws + inner TLS + router + tunneler (E2E): ${seconds.toFixed(2)} s, ${(64 / seconds).toFixed(1)} MiB/s`,
+      `64 MiB through wss + inner TLS + router + tunneler (E2E): ${seconds.toFixed(2)} s, ${(64 / seconds).toFixed(1)} MiB/s`,
     );
     expect(res.head).toContain(`content-length: ${n}`);
     expect(res.bodyBytes).toBe(n);
@@ -185,7 +185,7 @@ describe('a Node client from shared/ziti through the fabric', () => {
     const svc = (await client.services()).find((s) => s.name === 'demo')!;
     const session = await client.createSession(svc.id, 'Dial');
     const { channel } = await openClientChannel(
-      { wsUrl: fabric.router.urls.ws! },
+      { wsUrl: fabric.router.urls.wss! },
       creds,
       client.auth.sessionToken!,
     );
@@ -258,7 +258,7 @@ describe("the browser's own stack (shared/streams WebSocket + shared/tls + share
     const { connectTls } = await import('../shared/tls/index.ts');
     const { openChannel } = await import('../shared/ziti/index.ts');
     const login = await browserStyleLogin();
-    const ws = new WebSocket(`${fabric.router.urls.ws}/ws`);
+    const ws = new WebSocket(`${fabric.router.urls.wss}/ws`, { ca: fabric.pki.caBundlePem });
     const transport = await webSocketDuplex(ws as unknown as globalThis.WebSocket);
     const tls = await connectTls(transport, {
       trustedCertificates: login.cas,
@@ -294,7 +294,7 @@ describe("the browser's own stack (shared/streams WebSocket + shared/tls + share
     const { webSocketDuplex } = await import('../shared/streams/websocket.ts');
     const { connectTls, TlsClientCertificateRefusedError } = await import('../shared/tls/index.ts');
     const login = await browserStyleLogin();
-    const ws = new WebSocket(`${fabric.router.urls.ws}/ws`);
+    const ws = new WebSocket(`${fabric.router.urls.wss}/ws`, { ca: fabric.pki.caBundlePem });
     const transport = await webSocketDuplex(ws as unknown as globalThis.WebSocket);
     // TLS 1.3: the client's handshake completes; the router's refusal is the next thing it reads.
     const tls = await connectTls(transport, { trustedCertificates: login.cas });

@@ -127,6 +127,8 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
           [BOOTSTRAP_CONFIG_PATH]: () => ({
             controller: controllerUrl,
             service: defaultService?.name ?? '',
+            // Only with the dev-only plain ws listener: the browser may then use the `ws` URL.
+            ...(config.router.devPlainWsPort !== null ? { devAllowPlainWs: true } : {}),
           }),
         },
       });
@@ -190,9 +192,9 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
       name: config.router.name,
       host: config.router.host,
       advertiseHost: config.advertiseHost,
-      wsPort: config.router.wsPort,
       wssPort: config.router.wssPort,
       tlsPort: config.router.tlsPort,
+      devPlainWsPort: config.router.devPlainWsPort,
     });
     closers.push(() => router.close());
 

@@ -26,7 +26,7 @@ import { bridgeWebSocket } from './websocket-bridge.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
-const state = new WorkerState(self.location.protocol === 'https:');
+const state = new WorkerState();
 
 // A new build takes over at once; pages wait for `controllerchange`, never a timer.
 self.addEventListener('install', () => {

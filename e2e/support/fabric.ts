@@ -39,7 +39,7 @@ export async function startE2eFabric(
     site: { host: '127.0.0.1', port: 0 },
     controller: { host: '127.0.0.1', port: 0 },
     idp: { host: '127.0.0.1', port: 0 },
-    router: { name: 'er-e2e', host: '127.0.0.1', wsPort: 0, tlsPort: 0 },
+    router: { name: 'er-e2e', host: '127.0.0.1', wssPort: 0, tlsPort: 0 },
     demoApp: { host: '127.0.0.1', port: 0 },
     ...overrides,
   });

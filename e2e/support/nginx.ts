@@ -103,7 +103,7 @@ export async function startNginxFabric(mode: ProxyMode): Promise<NginxFabric> {
       site: { host: '127.0.0.1', port },
       controller: { host: '127.0.0.1', port: 0 },
       idp: { host: '127.0.0.1', port: 0 },
-      router: { name: 'er-nginx', host: '127.0.0.1', wsPort: 0, tlsPort: 0 },
+      router: { name: 'er-nginx', host: '127.0.0.1', wssPort: 0, tlsPort: 0 },
       demoApp: { host: '127.0.0.1', port: 0 },
     }),
     log: createLogger((process.env.ZT_TEST_LOG as 'debug' | undefined) ?? 'warn'),

@@ -408,8 +408,13 @@ describe('API sessions, certificates, services, sessions', () => {
     expect(r.status).toBe(201);
     expect(r.body.data.token).toMatch(/^ey/);
     const er = r.body.data.edgeRouters[0];
-    expect(er.urls.ws).toBe(fabric.router.urls.ws);
-    expect(er.supportedProtocols.wss).toBe(fabric.router.urls.wss);
+    // What a real router advertises (§1.8): wss and tls, no plain ws without the dev-only option.
+    expect(er.supportedProtocols).toEqual({
+      wss: fabric.router.urls.wss,
+      tls: fabric.router.urls.tls,
+    });
+    expect(er.urls).toEqual(er.supportedProtocols);
+    expect(er.supportedProtocols.wss).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
     expect(er.isOnline).toBe(true);
     const bind = await api('/sessions', {
       token,
@@ -427,7 +432,10 @@ describe('API sessions, certificates, services, sessions', () => {
     expect(denied.status).toBe(404);
     expect(denied.body.error.code).toBe('NOT_FOUND');
     const ers = await api(`/services/${svc.id}/edge-routers`, { token });
-    expect(ers.body.data.edgeRouters[0].supportedProtocols.ws).toBe(fabric.router.urls.ws);
+    expect(Object.keys(ers.body.data.edgeRouters[0].supportedProtocols).sort()).toEqual([
+      'tls',
+      'wss',
+    ]);
   });
 
   it('lists no edge routers as null, like a real controller (§1.8)', async () => {

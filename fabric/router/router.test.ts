@@ -20,6 +20,7 @@ import {
 } from '../../shared/ziti/index.ts';
 import type { RunningFabric } from '../fabric.ts';
 import { ControllerRest } from '../hosting/controller-rest.ts';
+import { createLogger } from '../log.ts';
 import { issueIdentityCert, signCsr } from '../pki.ts';
 import { standardCsr } from '../testing/csr.ts';
 import { startTestFabric, TEST_USER } from '../testing/harness.ts';
@@ -30,6 +31,7 @@ import {
   dial,
   openClientChannel,
 } from '../testing/node-client.ts';
+import { startRouter } from './router.ts';
 
 const vectors = JSON.parse(
   readFileSync(
@@ -142,7 +144,7 @@ function helloFrame(token: string): Buffer {
 
 /** Sends a hello with `token`, expects the success Result, then whether the router closes. */
 async function helloThenClosed(creds: ClientCreds, token: string): Promise<boolean> {
-  const sock = await connectInnerTls({ wsUrl: fabric.router.urls.ws! }, creds);
+  const sock = await connectInnerTls({ wsUrl: fabric.router.urls.wss! }, creds);
   const r = frameReader(sock);
   sock.write(helloFrame(token));
   const result = await r.next();
@@ -193,7 +195,7 @@ describe('router: replaying the browser client frames (§11)', () => {
       identityId: dev.id,
     });
     const sock = await connectInnerTls(
-      { wsUrl: fabric.router.urls.ws! },
+      { wsUrl: fabric.router.urls.wss! },
       {
         caPem: creds.caPem,
         keyPem,
@@ -259,7 +261,7 @@ describe('router strictness (§3.3)', () => {
     const { creds } = await loggedIn();
     expect(await helloThenClosed(creds, 'c0ffee00-0000-4000-8000-000000000000')).toBe(true);
     await expect(
-      openClientChannel({ wsUrl: fabric.router.urls.ws! }, creds, 'nope'),
+      openClientChannel({ wsUrl: fabric.router.urls.wss! }, creds, 'nope'),
     ).rejects.toBeInstanceOf(ZitiAuthenticationError);
   });
 
@@ -307,7 +309,7 @@ describe('router strictness (§3.3)', () => {
   it('refuses a connection without a client certificate, or with one from another CA', async () => {
     const { rest, creds } = await loggedIn();
     await expect(
-      openClientChannel({ wsUrl: fabric.router.urls.ws! }, { caPem: creds.caPem }, rest.token!),
+      openClientChannel({ wsUrl: fabric.router.urls.wss! }, { caPem: creds.caPem }, rest.token!),
     ).rejects.toThrow();
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -320,7 +322,7 @@ describe('router strictness (§3.3)', () => {
     const id = await issueIdentityCert(foreign, 'id-developer');
     await expect(
       openClientChannel(
-        { wsUrl: fabric.router.urls.ws! },
+        { wsUrl: fabric.router.urls.wss! },
         {
           caPem: creds.caPem,
           keyPem: id.keyPem,
@@ -334,7 +336,7 @@ describe('router strictness (§3.3)', () => {
   it('closes the channel when the API session logs out', async () => {
     const { rest, creds } = await loggedIn();
     const { channel } = await openClientChannel(
-      { wsUrl: fabric.router.urls.ws! },
+      { wsUrl: fabric.router.urls.wss! },
       creds,
       rest.token!,
     );
@@ -348,7 +350,7 @@ describe('router strictness (§3.3)', () => {
     const svc = (await rest.services()).find((s) => s.name === 'demo')!;
     const session = await rest.createSession(svc.id, 'Dial');
     const { channel } = await openClientChannel(
-      { wsUrl: fabric.router.urls.ws! },
+      { wsUrl: fabric.router.urls.wss! },
       creds,
       rest.token!,
     );
@@ -372,7 +374,7 @@ describe('router strictness (§3.3)', () => {
     const svc = (await b.rest.services()).find((s) => s.name === 'plain')!;
     const bSession = await b.rest.createSession(svc.id, 'Dial');
     const { channel } = await openClientChannel(
-      { wsUrl: fabric.router.urls.ws! },
+      { wsUrl: fabric.router.urls.wss! },
       a.creds,
       a.rest.token!,
     );
@@ -392,7 +394,7 @@ describe('router strictness (§3.3)', () => {
     const svc = (await rest.services()).find((s) => s.name === 'orphan')!;
     const session = await rest.createSession(svc.id, 'Dial');
     const { channel } = await openClientChannel(
-      { wsUrl: fabric.router.urls.ws! },
+      { wsUrl: fabric.router.urls.wss! },
       creds,
       rest.token!,
     );
@@ -424,8 +426,9 @@ describe('router strictness (§3.3)', () => {
     await channel.close();
   });
 
-  it('serves the same channel over wss:// with a fabric-CA server certificate', async () => {
+  it('serves browsers over wss:// only: outer TLS with a fabric-CA certificate, no plain ws', async () => {
     const { rest, creds } = await loggedIn();
+    expect(Object.keys(fabric.router.urls).sort()).toEqual(['tls', 'wss']);
     const { WebSocket } = await import('ws');
     const ws = new WebSocket(`${fabric.router.urls.wss}/ws`, { ca: creds.caPem });
     await new Promise<void>((resolve, reject) => {
@@ -433,6 +436,39 @@ describe('router strictness (§3.3)', () => {
       ws.once('error', reject);
     });
     ws.close();
+    // The outer TLS is checked like any HTTPS: without the fabric CA the handshake fails.
+    const untrusted = new WebSocket(`${fabric.router.urls.wss}/ws`);
+    const err = await new Promise<Error>((resolve) => untrusted.once('error', resolve));
+    expect(err.message).toMatch(/certificate/);
     expect(rest.token).toBeTruthy();
+  });
+
+  it('a plain ws:// listener exists and is advertised only with the dev-only devPlainWsPort', async () => {
+    const { rest, creds } = await loggedIn();
+    const dev = await startRouter({
+      state: fabric.state,
+      log: createLogger('silent'),
+      name: 'er-dev-plain',
+      host: '127.0.0.1',
+      advertiseHost: '127.0.0.1',
+      wssPort: 0,
+      tlsPort: 0,
+      devPlainWsPort: 0,
+    });
+    try {
+      expect(dev.urls.ws).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+      const svc = (await rest.services()).find((s) => s.name === 'demo')!;
+      const session = await rest.createSession(svc.id, 'Dial');
+      expect((session.edgeRouters ?? []).map((r) => Object.keys(r.urls).sort())).toEqual(
+        expect.arrayContaining([
+          ['tls', 'wss'],
+          ['tls', 'ws', 'wss'],
+        ]),
+      );
+      const { channel } = await openClientChannel({ wsUrl: dev.urls.ws! }, creds, rest.token!);
+      await channel.close();
+    } finally {
+      await dev.close();
+    }
   });
 });

@@ -1,10 +1,16 @@
 /**
- * The fabric edge router (§5, §9): a WebSocket listener at `/ws` (ws://, and wss:// with a
- * fabric-CA server certificate) whose binary messages carry an inner mutual-TLS byte stream, and
- * a plain `tls:` listener for hosting processes. Both end in the same edge channel logic.
+ * The fabric edge router (§5, §9): a `wss://` listener at `/ws` (outer TLS with the router's
+ * fabric-CA certificate) whose binary messages carry an inner mutual-TLS byte stream, and a plain
+ * `tls:` listener for hosting processes. Both end in the same edge channel logic. A plain `ws://`
+ * listener exists only behind the dev-only `devPlainWsPort`: a real router refuses `ws`.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
@@ -51,9 +57,14 @@ export interface RouterOptions {
   host: string;
   /** Advertised host name in the URLs the controller hands out. */
   advertiseHost: string;
-  wsPort: number;
-  wssPort: number | null;
+  /** The browser listener, `wss://host:port/ws`; 0 = ephemeral. */
+  wssPort: number;
   tlsPort: number;
+  /**
+   * DEV ONLY (a real router refuses `ws`, §5): also a plain `ws://host:port/ws` listener, advertised
+   * as `ws`. null = none.
+   */
+  devPlainWsPort: number | null;
 }
 
 export interface RunningRouter {
@@ -154,10 +165,12 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     { ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
     (sock) => {
       track(sock);
-      void serveChannel(sock, 'ws');
+      void serveChannel(sock, 'websocket');
     },
   );
-  innerTlsServer.on('tlsClientError', (err) => log.info(`ws inner TLS refused: ${err.message}`));
+  innerTlsServer.on('tlsClientError', (err) =>
+    log.info(`websocket inner TLS refused: ${err.message}`),
+  );
 
   function innerTls(stream: Duplex): void {
     innerTlsServer.emit('connection', stream);
@@ -197,27 +210,34 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const closeServer = (srv: { close(cb: () => void): unknown }) => () =>
     new Promise<void>((r) => srv.close(() => r()));
 
-  const wsHttp = createHttpServer((_req, res) => {
+  const closeHttp = (srv: HttpServer) => () =>
+    new Promise<void>((r) => {
+      srv.close(() => r());
+      srv.closeAllConnections();
+    });
+  const upgradeRequired = (_req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required at /ws\n');
-  });
-  const wsSrv = wsListener(wsHttp, 'ws');
-  const wsPort = await listen(wsHttp, opts.host, opts.wsPort, 'router ws');
-  urls.ws = `ws://${opts.advertiseHost}:${wsPort}`;
-  closers.push(() => new Promise<void>((r) => wsSrv.close(() => r())), closeServer(wsHttp));
+  };
 
-  if (opts.wssPort !== null) {
-    const wssHttp = createHttpsServer(
-      { key: pki.router.keyPem, cert: pki.router.chainPem, minVersion: 'TLSv1.2' },
-      (_req, res) => {
-        res
-          .writeHead(426, { 'content-type': 'text/plain' })
-          .end('WebSocket upgrade required at /ws\n');
-      },
-    );
-    const wssSrv = wsListener(wssHttp, 'wss');
-    const port = await listen(wssHttp, opts.host, opts.wssPort, 'router wss');
-    urls.wss = `wss://${opts.advertiseHost}:${port}`;
-    closers.push(() => new Promise<void>((r) => wssSrv.close(() => r())), closeServer(wssHttp));
+  // The outer TLS is only the browser's transport; the client authenticates the router by the
+  // inner TLS. A browser that does not trust the fabric CA aborts the handshake here.
+  const wssHttp = createHttpsServer(
+    { key: pki.router.keyPem, cert: pki.router.chainPem, minVersion: 'TLSv1.2' },
+    upgradeRequired,
+  );
+  wssHttp.on('tlsClientError', (err) => log.debug(`wss outer TLS: ${err.message}`));
+  const wssSrv = wsListener(wssHttp, 'wss');
+  const wssPort = await listen(wssHttp, opts.host, opts.wssPort, 'router wss');
+  urls.wss = `wss://${opts.advertiseHost}:${wssPort}`;
+  closers.push(() => new Promise<void>((r) => wssSrv.close(() => r())), closeHttp(wssHttp));
+
+  if (opts.devPlainWsPort !== null) {
+    const wsHttp = createHttpServer(upgradeRequired);
+    const wsSrv = wsListener(wsHttp, 'ws');
+    const port = await listen(wsHttp, opts.host, opts.devPlainWsPort, 'router dev plain ws');
+    urls.ws = `ws://${opts.advertiseHost}:${port}`;
+    closers.push(() => new Promise<void>((r) => wsSrv.close(() => r())), closeHttp(wsHttp));
+    log.info(`dev-only plain ws listener on (a real router serves browsers only over wss)`);
   }
 
   const tlsSrv = createTlsServer(

@@ -17,7 +17,7 @@ export function testConfigInput(overrides: Record<string, unknown> = {}): Record
     site: { host: '127.0.0.1', port: 0 },
     controller: { host: '127.0.0.1', port: 0 },
     idp: { host: '127.0.0.1', port: 0 },
-    router: { name: 'er-test', host: '127.0.0.1', wsPort: 0, wssPort: 0, tlsPort: 0 },
+    router: { name: 'er-test', host: '127.0.0.1', wssPort: 0, tlsPort: 0 },
     demoApp: { host: '127.0.0.1', port: 0 },
     ...overrides,
   };

@@ -41,7 +41,10 @@ export interface ClientCreds {
   caPem: string;
 }
 
-/** Opens the inner TLS (optionally over a WebSocket at `${wsUrl}/ws`) and returns the socket. */
+/**
+ * Opens the inner TLS (optionally over a WebSocket at `${wsUrl}/ws`; for `wss:` the outer TLS is
+ * verified with the same fabric CA) and returns the socket.
+ */
 export async function connectInnerTls(
   target: { wsUrl: string } | { tlsUrl: string },
   creds: ClientCreds,
@@ -54,7 +57,7 @@ export async function connectInnerTls(
   };
   let sock: TLSSocket;
   if ('wsUrl' in target) {
-    const ws = new WebSocket(`${target.wsUrl}/ws`);
+    const ws = new WebSocket(`${target.wsUrl}/ws`, { ca: creds.caPem });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);

@@ -37,6 +37,18 @@ describe('parseBootstrapConfig', () => {
     expect(message).toContain('"upstreamHost" must be');
   });
 
+  it('allows plain ws routers only when devAllowPlainWs is true', () => {
+    const base = { controller: 'http://localhost:1280', service: 'demo' };
+    expect(parseBootstrapConfig(base)).not.toHaveProperty('devAllowPlainWs');
+    expect(parseBootstrapConfig({ ...base, devAllowPlainWs: false })).not.toHaveProperty(
+      'devAllowPlainWs',
+    );
+    expect(parseBootstrapConfig({ ...base, devAllowPlainWs: true }).devAllowPlainWs).toBe(true);
+    expect(() => parseBootstrapConfig({ ...base, devAllowPlainWs: 'yes' })).toThrow(
+      /"devAllowPlainWs" must be true or false/,
+    );
+  });
+
   it('rejects non-objects', () => {
     expect(() => parseBootstrapConfig([])).toThrow(ConfigError);
     expect(() => parseBootstrapConfig('x')).toThrow(/JSON object/);

@@ -19,6 +19,12 @@ export interface BootstrapConfig {
   upstreamHost: 'public' | 'intercept';
   /** Name of the external-JWT signer to use when the controller lists several (default: the first). */
   signer?: string;
+  /**
+   * Local development only: the service worker may also use an edge router's plain `ws` URL (after
+   * every `wss` one). Set by the dev fabric when its dev-only plain listener is on; a real router
+   * offers only `wss`, and without this flag a `ws` URL is never used.
+   */
+  devAllowPlainWs?: true;
 }
 
 export class ConfigError extends Error {
@@ -26,7 +32,14 @@ export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG_INVALID';
 }
 
-const KNOWN = new Set(['controller', 'service', 'extraIntercepts', 'upstreamHost', 'signer']);
+const KNOWN = new Set([
+  'controller',
+  'service',
+  'extraIntercepts',
+  'upstreamHost',
+  'signer',
+  'devAllowPlainWs',
+]);
 
 /** Validates parsed JSON into a config; every problem is reported at once, by field name. */
 export function parseBootstrapConfig(input: unknown): BootstrapConfig {
@@ -87,6 +100,9 @@ export function parseBootstrapConfig(input: unknown): BootstrapConfig {
   if (raw.signer !== undefined && (typeof raw.signer !== 'string' || raw.signer === '')) {
     problems.push('"signer" must be a non-empty string (an external-JWT signer name)');
   }
+  if (raw.devAllowPlainWs !== undefined && typeof raw.devAllowPlainWs !== 'boolean') {
+    problems.push('"devAllowPlainWs" must be true or false (local development only)');
+  }
 
   if (problems.length > 0) {
     throw new ConfigError(`Invalid /__zt/config.json: ${problems.join('; ')}`);
@@ -97,6 +113,7 @@ export function parseBootstrapConfig(input: unknown): BootstrapConfig {
     extraIntercepts,
     upstreamHost: upstreamHost as BootstrapConfig['upstreamHost'],
     ...(raw.signer !== undefined ? { signer: raw.signer as string } : {}),
+    ...(raw.devAllowPlainWs === true ? { devAllowPlainWs: true as const } : {}),
   };
 }
 

@@ -41,11 +41,9 @@ const pemToDer = (pem: string) => new Uint8Array(new X509Certificate(pem).rawDat
 export class RouterChannels {
   readonly #routers = new Map<string, RouterState>();
   #identity: StoredIdentity;
-  readonly #pageIsSecure: boolean;
 
-  constructor(identity: StoredIdentity, pageIsSecure: boolean) {
+  constructor(identity: StoredIdentity) {
     this.#identity = identity;
-    this.#pageIsSecure = pageIsSecure;
   }
 
   /** A renewed certificate applies to channels opened from now on; open ones stay authenticated. */
@@ -54,13 +52,15 @@ export class RouterChannels {
   }
 
   async channelFor(routers: readonly EdgeRouterInfo[]): Promise<Channel> {
-    // `wss` preferred; `ws` only from a page that is itself plain http (development), since the
-    // browser forbids mixed content otherwise. The inner mutual TLS authenticates both ends either way.
+    // `wss` only, as a real router offers (§5); a plain `ws` URL after those only when config.json
+    // allows it for local development (the dev fabric's dev-only listener). The inner mutual TLS
+    // authenticates both ends either way.
+    const allowPlainWs = this.#identity.config.devAllowPlainWs === true;
     const ranked = [
       ...rankEdgeRouters(routers, 'wss'),
-      ...(this.#pageIsSecure ? [] : rankEdgeRouters(routers, 'ws')),
+      ...(allowPlainWs ? rankEdgeRouters(routers, 'ws') : []),
     ];
-    const urls = [...new Set(ranked.map((r) => routerWebSocketUrl(r.url, false)))];
+    const urls = [...new Set(ranked.map((r) => routerWebSocketUrl(r.url, allowPlainWs)))];
     if (urls.length === 0)
       throw new NoRouterError('no online edge router offers a WebSocket listener for this service');
 

@@ -63,13 +63,13 @@ export class Tunnel {
   readonly #sessions = new Map<string, Promise<ZitiSession>>();
   readonly #pools = new Map<string, HttpPool>();
 
-  constructor(identity: StoredIdentity, pageIsSecure: boolean) {
+  constructor(identity: StoredIdentity) {
     this.#identity = identity;
     this.controller = new ControllerClient({
       baseUrl: identity.controller,
       sessionToken: identity.apiSession.token,
     });
-    this.#routers = new RouterChannels(identity, pageIsSecure);
+    this.#routers = new RouterChannels(identity);
   }
 
   get identity(): StoredIdentity {

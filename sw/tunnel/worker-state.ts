@@ -20,14 +20,12 @@ export class WorkerState {
   #jar?: Promise<CookieJar>;
   #routes?: RouteContext;
   #routesReady: Promise<RouteContext | undefined>;
-  readonly #pageIsSecure: boolean;
   #maintainedAt = Date.now();
   #maintaining?: Promise<void>;
   /** The identity could not be renewed: navigations go to the bootstrap page for a new login. */
   expired = false;
 
-  constructor(pageIsSecure: boolean) {
-    this.#pageIsSecure = pageIsSecure;
+  constructor() {
     this.#routesReady = this.#loadRoutes();
   }
 
@@ -65,7 +63,7 @@ export class WorkerState {
   tunnel(): Promise<Tunnel | undefined> {
     if (!this.#tunnel) {
       const tunnel = loadIdentity().then((identity) =>
-        identity ? new Tunnel(identity, this.#pageIsSecure) : undefined,
+        identity ? new Tunnel(identity) : undefined,
       );
       this.#tunnel = tunnel;
       tunnel.catch(() => {

@@ -357,8 +357,6 @@ describe('ControllerClient', () => {
     expect(pickEdgeRouter(session.edgeRouters, 'tls')?.router.name).toBe('er-tls-only');
     expect(pickEdgeRouter(session.edgeRouters, 'ws')).toBeUndefined();
     expect(routerWebSocketUrl(picked!.url)).toBe('wss://er1:3023/ws');
-    expect(routerWebSocketUrl('ws://localhost:8443', false)).toBe('ws://localhost:8443/ws');
-    expect(routerWebSocketUrl('ws://er:1')).toBe('wss://er:1/ws');
     expect((await client.serviceEdgeRouters('svc-1')).map((r) => r.name)).toEqual(
       routers.map((r) => r.name),
     );

@@ -38,13 +38,15 @@ export function pickEdgeRouter(
 }
 
 /**
- * The WebSocket address a browser opens for a router's `wss`/`ws` URL: path `/ws` and, unless
- * `forceSecure` is false (plain local dev fabric), scheme `wss:` (reference §5, §11).
+ * The WebSocket address a browser opens for a router's `wss` URL: path `/ws` (reference §5, §11).
+ * A plain `ws` URL is refused unless `allowPlainWs` (the local dev fabric's dev-only listener): a
+ * real router offers only `wss`, and the product never sends its channel over plain WebSocket.
  */
-export function routerWebSocketUrl(url: string, forceSecure = true): string {
+export function routerWebSocketUrl(url: string, allowPlainWs = false): string {
   const u = new URL(url);
-  if (forceSecure || u.protocol === 'wss:') u.protocol = 'wss:';
-  else u.protocol = 'ws:';
+  if (u.protocol !== 'wss:' && !(u.protocol === 'ws:' && allowPlainWs)) {
+    throw new Error(`not a usable edge-router WebSocket URL (wss only): ${url}`);
+  }
   if (u.pathname === '' || u.pathname === '/') u.pathname = '/ws';
   return u.toString();
 }
