@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dialer, readAll } from './_test/node-duplex.ts';
-import { HttpPool } from './pool.ts';
+import { HttpPool, idleLimit } from './pool.ts';
 
 const servers: (Server | NetServer)[] = [];
 const pools: HttpPool[] = [];
@@ -102,6 +102,48 @@ describe('HttpPool', () => {
     await tick(200);
     expect(p.stats).toMatchObject({ open: 0, idle: 0 });
     expect(closed).toBe(1);
+  });
+
+  it("never reuses a connection past the server's Keep-Alive timeout less a margin", async () => {
+    // A server that announces 2 s: the pool keeps the connection for 1 s (2 s - the 1 s margin).
+    const s = createServer((_req, res) => {
+      res.setHeader('keep-alive', 'timeout=2');
+      res.end('x');
+    });
+    const port = await listen(s);
+    const { pool: p, counter } = pool(port, { idleTimeoutMs: 30_000 });
+    await text((await p.request({ method: 'GET', target: '/', headers: host })).body);
+    await tick(0);
+    expect(p.stats).toMatchObject({ open: 1, idle: 1 });
+    await tick(1_200);
+    expect(p.stats).toMatchObject({ open: 0, idle: 0 });
+    await text((await p.request({ method: 'GET', target: '/', headers: host })).body);
+    expect(counter.dials).toBe(2);
+  });
+
+  it('idleLimit: the Keep-Alive timeout less 1 s, capped by the pool limit; none: the pool limit', () => {
+    const h = (v?: string) => new Headers(v === undefined ? {} : { 'keep-alive': v });
+    expect(idleLimit(h(), 4_000)).toBe(4_000);
+    expect(idleLimit(h('timeout=5'), 30_000)).toBe(4_000);
+    expect(idleLimit(h('timeout=5, max=100'), 30_000)).toBe(4_000);
+    expect(idleLimit(h('max=100, timeout=60'), 4_000)).toBe(4_000);
+    expect(idleLimit(h('timeout=1'), 4_000)).toBe(0);
+    expect(idleLimit(h('garbage'), 4_000)).toBe(4_000);
+  });
+
+  it('a server that closes idle connections silently is never sent a request on one', async () => {
+    // Over OpenZiti a server's idle close may never reach us. Simulate: the server drops its side
+    // after 5 s (Node's default keep-alive) without the pool noticing; the pool's default 4 s limit
+    // means the next request after 6 s goes out on a fresh connection.
+    const s = createServer((_req, res) => res.end('x'));
+    s.keepAliveTimeout = 5_000;
+    const port = await listen(s);
+    const { pool: p, counter } = pool(port);
+    await text((await p.request({ method: 'GET', target: '/', headers: host })).body);
+    await tick(4_300);
+    expect(p.stats).toMatchObject({ open: 0, idle: 0 });
+    await text((await p.request({ method: 'GET', target: '/', headers: host })).body);
+    expect(counter.dials).toBe(2);
   });
 
   it('retries an idempotent request once on a fresh connection when a reused one was closed', async () => {

@@ -4,6 +4,7 @@ import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   IDEMPOTENT_METHODS,
+  KEEP_ALIVE_MARGIN_MS,
 } from './constants.ts';
 import { HttpAbortError, HttpConnectionClosedError, HttpPoolClosedError } from './errors.ts';
 import type { HttpResponse } from './response.ts';
@@ -15,7 +16,10 @@ export interface HttpPoolOptions {
   dial: HttpDial;
   /** Open connections at most (busy + idle + being dialed); further requests queue. */
   maxConnections?: number;
-  /** An idle connection is closed after this long. */
+  /**
+   * An idle connection is closed after this long, or sooner when the server's last response
+   * announced a shorter `Keep-Alive: timeout` (less a margin).
+   */
   idleTimeoutMs?: number;
   maxHeadBytes?: number;
   maxHeaders?: number;
@@ -56,6 +60,8 @@ export class HttpPool {
   readonly #conns = new Set<HttpConnection>();
   readonly #idle: HttpConnection[] = [];
   readonly #timers = new Map<HttpConnection, ReturnType<typeof setTimeout>>();
+  /** Per connection: how long it may idle, from its last response's `Keep-Alive` field. */
+  readonly #idleLimits = new WeakMap<HttpConnection, number>();
   readonly #waiters: Waiter[] = [];
 
   constructor(options: HttpPoolOptions) {
@@ -115,7 +121,9 @@ export class HttpPool {
 
   async #send(conn: HttpConnection, req: HttpRequest): Promise<HttpResponse> {
     try {
-      return await conn.request(req);
+      const response = await conn.request(req);
+      this.#idleLimits.set(conn, idleLimit(response.headers, this.#idleTimeoutMs));
+      return response;
     } catch (e) {
       // Rejected before anything was sent (an invalid head): the connection is still good.
       if (conn.state === 'idle') this.#onIdle(conn);
@@ -204,10 +212,15 @@ export class HttpPool {
       waiter.resolve({ conn, reused: true });
       return;
     }
+    const limit = this.#idleLimits.get(conn) ?? this.#idleTimeoutMs;
+    if (limit <= 0) {
+      conn.close();
+      return;
+    }
     this.#idle.push(conn);
     this.#timers.set(
       conn,
-      setTimeout(() => conn.close(), this.#idleTimeoutMs),
+      setTimeout(() => conn.close(), limit),
     );
   }
 
@@ -228,6 +241,17 @@ export class HttpPool {
       this.#dialNew().then(waiter.resolve, waiter.reject);
     }
   }
+}
+
+/**
+ * How long a connection may idle after a response: the pool's limit, or less when the response
+ * announced `Keep-Alive: timeout=N` (RFC 2068 §19.7.1.1, still sent by Node and Apache), less a
+ * margin so the server never closes a connection just as we reuse it.
+ */
+export function idleLimit(headers: Headers, poolLimitMs: number): number {
+  const timeout = /(?:^|[,;\s])timeout=(\d+)/i.exec(headers.get('keep-alive') ?? '')?.[1];
+  if (timeout === undefined) return poolLimitMs;
+  return Math.min(poolLimitMs, Number(timeout) * 1000 - KEEP_ALIVE_MARGIN_MS);
 }
 
 function isRetryable(req: HttpRequest, e: unknown): boolean {
