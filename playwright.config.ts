@@ -1,11 +1,36 @@
 import { defineConfig } from '@playwright/test';
 import { acceptFabricCert, browsers, chromiumArgs } from './e2e/browsers.ts';
+import type { NetworkOptions } from './e2e/support/fabric.ts';
 
 /**
  * Every spec starts the servers it needs on 127.0.0.1 with ephemeral ports (most through the
- * in-process fabric fixture, e2e/support/fabric.ts), so runs never collide on a port.
+ * network fixture, e2e/support/fabric.ts), so runs never collide on a port.
+ *
+ * Projects: `chromium` and `firefox` run every spec against the in-process fabric (`npm run
+ * test:e2e`); `chromium-openziti` and `firefox-openziti` run the specs below against OpenZiti's own
+ * controller, router and tunneler (`npm run test:real`). A test tagged `@fabric-only` needs what
+ * only the fabric can do (e.g. seconds-long certificates); `@openziti-only` what only the real
+ * network can do.
  */
-export default defineConfig({
+const OPENZITI_SPECS = [
+  'browser-path',
+  'mattermost-tunnel',
+  'router-outage',
+  'identity-lifecycle',
+  'openziti-conformance',
+].map((name) => `**/${name}.spec.ts`);
+
+const chromium = {
+  browserName: 'chromium',
+  launchOptions: { executablePath: browsers.chromium.path, args: chromiumArgs },
+} as const;
+const firefox = {
+  browserName: 'firefox',
+  channel: 'moz-firefox',
+  launchOptions: { executablePath: browsers.firefox.path },
+} as const;
+
+export default defineConfig<NetworkOptions>({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
   timeout: 60_000,
@@ -16,27 +41,30 @@ export default defineConfig({
   use: {
     serviceWorkers: 'allow',
     trace: 'retain-on-failure',
-    // The fabric router's wss certificate is from the fabric CA (e2e/browsers.ts says why this is
+    // The routers' wss certificates come from their own CAs (e2e/browsers.ts says why this is
     // safe); Chromium also needs the flag in chromiumArgs, since this does not reach its workers.
     ...acceptFabricCert,
   },
   projects: [
-    {
-      name: 'chromium',
-      use: {
-        browserName: 'chromium',
-        launchOptions: { executablePath: browsers.chromium.path, args: chromiumArgs },
-      },
-    },
+    { name: 'chromium', grepInvert: /@openziti-only/, use: chromium },
     {
       name: 'firefox',
       // `*.chromium.spec.ts` drive what only Chromium exposes (CDP), e.g. stopping a service worker.
       testIgnore: '**/*.chromium.spec.ts',
-      use: {
-        browserName: 'firefox',
-        channel: 'moz-firefox',
-        launchOptions: { executablePath: browsers.firefox.path },
-      },
+      grepInvert: /@openziti-only/,
+      use: firefox,
+    },
+    {
+      name: 'chromium-openziti',
+      testMatch: OPENZITI_SPECS,
+      grepInvert: /@fabric-only/,
+      use: { ...chromium, network: 'openziti' },
+    },
+    {
+      name: 'firefox-openziti',
+      testMatch: OPENZITI_SPECS,
+      grepInvert: /@fabric-only/,
+      use: { ...firefox, network: 'openziti' },
     },
   ],
 });

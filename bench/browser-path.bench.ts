@@ -209,7 +209,7 @@ const bench: Bench = async () => {
       results.push(...(await measure(name, browser, zt, ceilingCode)));
     } finally {
       await browser.close();
-      await zt.fabric.close();
+      await zt.close();
     }
   }
   return results;

@@ -1,6 +1,9 @@
 /**
- * A whole local OpenZiti fabric in the test process (controller, IdP, router, tunneler, a dark app
- * and the built bootstrap site), on 127.0.0.1 with ephemeral ports, so tests can read its state.
+ * The network a spec runs against, on 127.0.0.1 with ephemeral ports: by default the whole local
+ * fabric in the test process (controller, IdP, router, tunneler, a dark app and the built bootstrap
+ * site), so tests can read its state; with the `network: 'openziti'` option (the `*-openziti`
+ * projects), OpenZiti's own controller, router and tunneler behind the same site, IdP and apps
+ * (e2e/support/openziti.ts).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,10 +13,23 @@ import { parseFabricConfig } from '../../fabric/config.ts';
 import { startDemoApp } from '../../fabric/demo-app/index.ts';
 import { type RunningFabric, startFabric } from '../../fabric/fabric.ts';
 import { createLogger } from '../../fabric/log.ts';
+import { startRouter } from '../../fabric/router/router.ts';
+import type { RunningOpenZiti } from '../../openziti/network.ts';
+import { startE2eOpenZiti } from './openziti.ts';
 import { startProbeApp } from './probe-app.ts';
 
+/** `fabric`: our in-process imitation; `openziti`: OpenZiti's own binaries. */
+export type NetworkKind = 'fabric' | 'openziti';
+
 export interface FabricFixture {
-  fabric: RunningFabric;
+  network: NetworkKind;
+  /** The fabric, when `network` is `fabric`. */
+  fabric?: RunningFabric;
+  /** OpenZiti's own network, when `network` is `openziti`. */
+  openziti?: RunningOpenZiti;
+  /** Takes the edge router down and brings it back on the same ports. */
+  router: { stop(): Promise<void>; start(): Promise<void> };
+  close(): Promise<void>;
   /** Every request the dark app received, oldest first. */
   appRequests: readonly { method: string; url: string }[];
   /** The dark app's own loopback origin (for direct-access baselines only). */
@@ -28,6 +44,29 @@ export interface FabricFixture {
 
 /** `probe`: the browser-path test app; `demo`: the Mattermost-compatible demo app. */
 export type DarkAppKind = 'probe' | 'demo';
+
+async function startE2eNetwork(
+  network: NetworkKind,
+  kind: DarkAppKind,
+  overrides: Record<string, unknown>,
+): Promise<FabricFixture> {
+  // `fabricOverrides` shape the fabric only; OpenZiti's network is configured as in production.
+  if (network === 'fabric') return startE2eFabric(kind, overrides);
+  const { local, appRequests, appOrigin, user } = await startE2eOpenZiti(kind);
+  const siteRequests: string[] = [];
+  local.site.on('request', (req: { url?: string }) => siteRequests.push(req.url ?? ''));
+  return {
+    network,
+    openziti: local.network,
+    router: { stop: () => local.network.stopRouter(), start: () => local.network.startRouter() },
+    close: () => local.close(),
+    appRequests,
+    appOrigin,
+    siteRequests,
+    siteOrigin: new URL(local.siteUrl).origin,
+    user,
+  };
+}
 
 export async function startE2eFabric(
   kind: DarkAppKind,
@@ -62,8 +101,32 @@ export async function startE2eFabric(
   }
   const siteRequests: string[] = [];
   fabric.site?.on('request', (req: { url?: string }) => siteRequests.push(req.url ?? ''));
+  let router = fabric.router;
+  const ports = Object.fromEntries(
+    Object.entries(router.urls).map(([proto, url]) => [proto, Number(new URL(url).port)]),
+  );
   return {
+    network: 'fabric',
     fabric,
+    router: {
+      stop: () => router.close(),
+      start: async () => {
+        router = await startRouter({
+          state: fabric.state,
+          log: createLogger('warn'),
+          name: config.router.name,
+          host: config.router.host,
+          advertiseHost: config.advertiseHost,
+          wssPort: ports.wss ?? 0,
+          tlsPort: ports.tls ?? 0,
+          devPlainWsPort: null,
+        });
+      },
+    },
+    close: async () => {
+      await fabric.close();
+      if (router !== fabric.router) await router.close();
+    },
     appRequests,
     appOrigin,
     siteRequests,
@@ -91,20 +154,29 @@ export const ROUTER_HOSTED_APP = {
   },
 };
 
-/** The fabric is started once per worker and shared by a file's tests; `darkApp` picks the app. */
-export const test = base.extend<
-  object,
-  { zt: FabricFixture; darkApp: DarkAppKind; fabricOverrides: Record<string, unknown> }
->({
+/** Options a project or a spec sets (`test.use`). */
+export interface NetworkOptions {
+  network: NetworkKind;
+  darkApp: DarkAppKind;
+  fabricOverrides: Record<string, unknown>;
+}
+
+/**
+ * The network is started once per worker and shared by a file's tests; `darkApp` picks the app,
+ * `network` (set by the project) the network.
+ */
+export const test = base.extend<object, { zt: FabricFixture } & NetworkOptions>({
+  network: ['fabric', { scope: 'worker', option: true }],
   darkApp: ['probe', { scope: 'worker', option: true }],
   fabricOverrides: [{}, { scope: 'worker', option: true }],
   zt: [
-    async ({ darkApp, fabricOverrides }, use) => {
-      const zt = await startE2eFabric(darkApp, fabricOverrides);
+    async ({ network, darkApp, fabricOverrides }, use) => {
+      const zt = await startE2eNetwork(network, darkApp, fabricOverrides);
       await use(zt);
-      await zt.fabric.close();
+      await zt.close();
     },
-    { scope: 'worker', timeout: 60_000 },
+    // A cold OpenZiti network (PKI, controller, router enrollment, tunneler) takes ~15 s.
+    { scope: 'worker', timeout: 90_000 },
   ],
 });
 

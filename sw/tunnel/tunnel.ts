@@ -18,7 +18,6 @@ import { RouterChannels } from './router-channels.ts';
 
 /** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
 const POOL_SIZE = 8;
-const POOL_IDLE_MS = 60_000;
 /**
  * How a connection whose reader falls behind is handled. With WebSocketStream (Chromium) the router
  * socket can be paused, so a full window pauses the channel and TCP pushes back on the app. A classic
@@ -161,8 +160,8 @@ export class Tunnel {
             close: () => void conn.close(),
           };
         },
+        // The pool's default idle limit: see DEFAULT_IDLE_TIMEOUT_MS for why it is short.
         maxConnections: POOL_SIZE,
-        idleTimeoutMs: POOL_IDLE_MS,
       });
       this.#pools.set(key, pool);
     }
