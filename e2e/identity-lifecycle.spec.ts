@@ -20,7 +20,7 @@ interface WorkerStatus {
   tunnel: { certificateNotAfter: string } | null;
 }
 
-test('the worker renews its certificate and its API session by itself; the person never logs in again', async ({
+test('the worker renews its certificate and its API session by itself; the person never logs in again @fabric-only', async ({
   page,
   zt,
 }) => {
@@ -43,6 +43,42 @@ test('the worker renews its certificate and its API session by itself; the perso
     .poll(async () => (await status()).tunnel?.certificateNotAfter, { timeout: 20_000 })
     .not.toBe(firstNotAfter);
   expect(await get()).toBe(200);
+  await page.reload();
+  await expect(page.locator('#probe')).toHaveText('dark /start');
+});
+
+test('OpenZiti ends the API session: the worker authenticates again, gets a new certificate, and the person never logs in again @openziti-only', async ({
+  page,
+  zt,
+}) => {
+  // A real controller's API sessions idle out after at least a minute and its session certificates
+  // live 12 h, too long to wait for; the administrator ending the session has the same effect: the
+  // controller forgets it, the router drops the channel and the certificate no longer authenticates.
+  const openziti = zt.openziti!;
+  await enterApp(page, zt, '/start');
+  const status = () =>
+    page.evaluate(async () => (await (await fetch('/__zt/sw-status')).json()) as WorkerStatus);
+  const get = () =>
+    page.evaluate(async () => {
+      const response = await fetch('/api/lifecycle', { cache: 'no-store' });
+      return response.status === 200 ? 200 : `${response.status} ${await response.text()}`;
+    });
+  expect(await get()).toBe(200);
+  const firstNotAfter = (await status()).tunnel!.certificateNotAfter;
+  const sessions = (await openziti.controllerJson(
+    `/edge/management/v1/api-sessions?filter=${encodeURIComponent(`identity.name="${zt.user.name}"`)}`,
+  )) as { data: { id: string }[] };
+  expect(sessions.data.length).toBeGreaterThan(0);
+  for (const { id } of sessions.data) await openziti.cli(['edge', 'delete', 'api-session', id]);
+
+  expect(await get()).toBe(200);
+  await expect
+    .poll(async () => (await status()).tunnel?.certificateNotAfter, { timeout: 20_000 })
+    .not.toBe(firstNotAfter);
+  const renewed = (await openziti.controllerJson(
+    `/edge/management/v1/api-sessions?filter=${encodeURIComponent(`identity.name="${zt.user.name}"`)}`,
+  )) as { data: { id: string }[] };
+  expect(renewed.data.map((s) => s.id)).not.toContain(sessions.data[0]!.id);
   await page.reload();
   await expect(page.locator('#probe')).toHaveText('dark /start');
 });

@@ -14,7 +14,8 @@ export type ZitiErrorCode =
   | 'ERR_ZITI_BIND'
   | 'ERR_ZITI_CONN_CLOSED'
   | 'ERR_ZITI_E2E'
-  | 'ERR_ZITI_API_RESPONSE';
+  | 'ERR_ZITI_API_RESPONSE'
+  | 'ERR_ZITI_CONTROLLER_UNREACHABLE';
 
 /** Base class of every error this package raises. */
 export class ZitiError extends Error {
@@ -192,5 +193,27 @@ export class ZitiApiResponseError extends ZitiError {
     this.endpoint = endpoint;
     this.field = field;
     this.status = status;
+  }
+}
+
+/**
+ * The controller could not be reached at all (`fetch` rejected: network down, DNS, TLS). In a
+ * browser this includes the controller asking for an optional client certificate (OpenZiti's
+ * does, for certificate logins) when the request has no window to settle that in: Chromium fails
+ * a service worker's first request to such a host with ERR_SSL_CLIENT_AUTH_CERT_NEEDED until a
+ * page of the same browser session has made one.
+ */
+export class ZitiControllerUnreachableError extends ZitiError {
+  override readonly code = 'ERR_ZITI_CONTROLLER_UNREACHABLE';
+  /** The call, e.g. `GET /services`. */
+  readonly endpoint: string;
+  constructor(endpoint: string, options?: { cause?: unknown }) {
+    const why = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(
+      'ERR_ZITI_CONTROLLER_UNREACHABLE',
+      `${endpoint}: the controller is unreachable${why}`,
+      options,
+    );
+    this.endpoint = endpoint;
   }
 }

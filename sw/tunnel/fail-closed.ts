@@ -5,6 +5,7 @@ export type TunnelFailure =
   | 'no-identity'
   | 'identity-expired'
   | 'service-unavailable'
+  | 'controller-unreachable'
   | 'no-router'
   | 'router-unreachable'
   | 'dial-failed'
@@ -15,6 +16,7 @@ const TITLES: Record<TunnelFailure, string> = {
   'no-identity': 'You are not signed in',
   'identity-expired': 'Your secure session has expired',
   'service-unavailable': 'The application is not available to you',
+  'controller-unreachable': 'The secure network cannot be reached',
   'no-router': 'No secure network entry point is online',
   'router-unreachable': 'The secure network cannot be reached',
   'dial-failed': 'The application did not answer over the secure network',
@@ -26,6 +28,7 @@ const STATUS: Record<TunnelFailure, number> = {
   'no-identity': 401,
   'identity-expired': 401,
   'service-unavailable': 403,
+  'controller-unreachable': 503,
   'no-router': 503,
   'router-unreachable': 503,
   'dial-failed': 502,

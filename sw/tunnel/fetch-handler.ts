@@ -4,6 +4,7 @@ import type { HttpResponse } from '../../shared/http/index.ts';
 import {
   ZitiApiError,
   ZitiAuthenticationError,
+  ZitiControllerUnreachableError,
   ZitiDialError,
   ZitiError,
 } from '../../shared/ziti/index.ts';
@@ -97,6 +98,7 @@ function failureKind(err: unknown): [TunnelFailure, string] {
     if (e instanceof NoRouterError) return ['no-router', e.message];
     if (e instanceof RouterUnreachableError) return ['router-unreachable', e.message];
     if (e instanceof ServiceAccessError) return ['service-unavailable', e.message];
+    if (e instanceof ZitiControllerUnreachableError) return ['controller-unreachable', e.message];
     if (e instanceof ZitiApiError) {
       return e.status === 401
         ? ['identity-expired', e.message]
@@ -221,7 +223,11 @@ const isSessionRefusal = (err: unknown): boolean =>
 
 async function failure(err: unknown, navigation: boolean, url: URL): Promise<Response> {
   const [kind, detail] = failureKind(err);
-  if (kind === 'identity-expired' && navigation) return bootstrapPage();
+  // The bootstrap page re-checks the identity and re-enters the app. For an unreachable controller
+  // that is also the cure when the cause is the controller's optional client-certificate request,
+  // which Chromium can settle for a page but not for a worker's first request of the session.
+  if ((kind === 'identity-expired' || kind === 'controller-unreachable') && navigation)
+    return bootstrapPage();
   // Offline: the last copy of this document with a banner; the app's own offline handling follows.
   if (navigation && !navigator.onLine && kind !== 'service-unavailable') {
     const shell = await offlineShell(url);

@@ -6,7 +6,6 @@ import {
   ControllerClient,
   dialService,
   type EdgeConnection,
-  EdgeErrorCode,
   type InterceptV1,
   ZitiDialError,
   type ZitiService,
@@ -121,12 +120,19 @@ export class Tunnel {
     return session;
   }
 
-  /** Opens one edge connection to `serviceName`; a stale Dial session is replaced once. */
+  /**
+   * Opens one edge connection to `serviceName`. A refused dial replaces the Dial session once:
+   * it is deleted at the controller and created anew. Real routers send the controller's refusal
+   * ("invalid session") without an ErrorCode, so any refusal counts. Deleting first matters: an
+   * OpenZiti 1.7 controller answers a second `POST /sessions` of the same API session and service
+   * with a token for a session it never stores (it keeps the first), which every dial refuses.
+   */
   async dial(serviceName: string, target: { host: string; port: number }): Promise<EdgeConnection> {
     const service = await this.service(serviceName);
     const dialOptions = interceptDialOptions(interceptOf(service), target);
     for (let attempt = 0; ; attempt++) {
-      const session = await this.#session(service);
+      const pending = this.#session(service);
+      const session = await pending;
       const channel = await this.#routers.channelFor(session.edgeRouters);
       try {
         return await dialService(channel, {
@@ -136,12 +142,12 @@ export class Tunnel {
           ...receivePolicy(),
         });
       } catch (err) {
-        const stale =
-          err instanceof ZitiDialError &&
-          (err.errorCode === EdgeErrorCode.InvalidSession ||
-            err.errorCode === EdgeErrorCode.InvalidEdgeRouterForSession);
-        if (!stale || attempt > 0) throw err;
-        this.#sessions.delete(service.id);
+        if (!(err instanceof ZitiDialError) || attempt > 0) throw err;
+        // Concurrent dials share the session: only the first to fail replaces it.
+        if (this.#sessions.get(service.id) === pending) {
+          this.#sessions.delete(service.id);
+          await this.controller.deleteSession(session.id).catch(() => {});
+        }
       }
     }
   }

@@ -4,6 +4,7 @@
  * current credentials: after `authenticate*` it sends `zt-session` (legacy) on later calls; set
  * `accessToken` instead for OIDC sessions (`Authorization: Bearer`).
  */
+import { ZitiControllerUnreachableError } from '../errors.ts';
 import {
   authenticateExtJwtRequest,
   authenticatePasswordRequest,
@@ -13,6 +14,7 @@ import {
   createSessionRequest,
   currentApiSessionRequest,
   deleteApiSessionRequest,
+  deleteSessionRequest,
   endpointOf,
   externalJwtSignersRequest,
   type ServicesQuery,
@@ -143,6 +145,13 @@ export class ControllerClient {
     );
   }
 
+  async deleteSession(sessionId: string): Promise<void> {
+    await this.#call(
+      deleteSessionRequest(this.baseUrl, this.auth, sessionId),
+      processEmptyResponse,
+    );
+  }
+
   serviceEdgeRouters(serviceId: string): Promise<EdgeRouterInfo[]> {
     return this.#call(
       serviceEdgeRoutersRequest(this.baseUrl, this.auth, serviceId),
@@ -159,6 +168,13 @@ export class ControllerClient {
     request: Request,
     process: (res: Response, endpoint: string) => Promise<T>,
   ): Promise<T> {
-    return process(await this.#fetch(request), endpointOf(request));
+    const endpoint = endpointOf(request);
+    let response: Response;
+    try {
+      response = await this.#fetch(request);
+    } catch (cause) {
+      throw new ZitiControllerUnreachableError(endpoint, { cause });
+    }
+    return process(response, endpoint);
   }
 }

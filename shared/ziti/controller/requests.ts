@@ -131,6 +131,15 @@ export function createSessionRequest(
   return send('POST', apiUrl(base, '/sessions'), auth, { serviceId, type });
 }
 
+/** `DELETE /sessions/{id}`: ends a Dial or Bind session (reference §1.8). */
+export function deleteSessionRequest(
+  base: string | URL,
+  auth: ControllerAuth,
+  sessionId: string,
+): Request {
+  return send('DELETE', apiUrl(base, `/sessions/${encodeURIComponent(sessionId)}`), auth);
+}
+
 export function serviceEdgeRoutersRequest(
   base: string | URL,
   auth: ControllerAuth,
