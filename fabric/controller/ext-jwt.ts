@@ -35,7 +35,15 @@ export interface ExtJwtSigner {
   targetToken: 'ACCESS' | 'ID';
 }
 
-/** What `GET /external-jwt-signers` shows: the fields of §6.2, no secrets, no keys. */
+/** The signer is configuration, not a stored entity: it has existed since the fabric started. */
+const SIGNER_TIMESTAMP = new Date().toISOString();
+
+/**
+ * What `GET /external-jwt-signers` shows: exactly the keys ziti 1.7 sends (base entity fields and
+ * the client fields of §6.2; no secrets, no keys, no discovery URL). 2.x controllers add
+ * `enrollToCertEnabled` and `enrollToTokenEnabled` (§6.2). e2e/openziti-conformance.spec.ts
+ * compares the key set with a real controller's.
+ */
 export function publicSignerView(s: ExtJwtSigner): Record<string, unknown> {
   return {
     id: s.id,
@@ -45,8 +53,9 @@ export function publicSignerView(s: ExtJwtSigner): Record<string, unknown> {
     scopes: s.scopes,
     audience: s.audience,
     targetToken: s.targetToken,
-    enrollToCertEnabled: false,
-    enrollToTokenEnabled: false,
+    createdAt: SIGNER_TIMESTAMP,
+    updatedAt: SIGNER_TIMESTAMP,
+    tags: {},
     _links: { self: { href: `./external-jwt-signers/${s.id}` } },
   };
 }

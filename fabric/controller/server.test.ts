@@ -117,19 +117,21 @@ describe('controller paths and CORS (§1.1)', () => {
     expect(s.externalAuthUrl).toBe(fabric.idp.issuer);
     expect(s.clientId).toBe('zt-browser');
     expect(s.scopes).toContain('openid');
-    // Like a real controller: no discovery URL; externalAuthUrl is the issuer, discovery under it.
+    // Like a real (1.7) controller: no discovery URL; externalAuthUrl is the issuer, discovery
+    // under it.
     expect(Object.keys(s).sort()).toEqual(
       [
         '_links',
         'audience',
         'clientId',
-        'enrollToCertEnabled',
-        'enrollToTokenEnabled',
+        'createdAt',
         'externalAuthUrl',
         'id',
         'name',
         'scopes',
+        'tags',
         'targetToken',
+        'updatedAt',
       ].sort(),
     );
     const disco = await (
@@ -289,10 +291,11 @@ describe('ext-jwt (§6.2)', () => {
     expect((await extJwt(token)).status).toBe(401);
   });
 
-  it('treats the bearer as secondary when zt-session is present', async () => {
+  it('ignores a zt-session header beside the bearer, as a real controller does (§1.4)', async () => {
     const ok = await forge({ iss: fabric.idp.issuer, aud: 'openziti', sub: 'developer' });
     const r = await extJwt(ok, { 'zt-session': 'anything' });
-    expect(r.status).toBe(401);
+    expect(r.status).toBe(200);
+    expect(r.body.data.identity.name).toBe('developer');
   });
 });
 

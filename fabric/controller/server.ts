@@ -67,6 +67,23 @@ export function normalizeApiPath(pathname: string): string | null {
   return pathname;
 }
 
+/** The client API paths the fabric serves (relative to the base) and their methods. */
+const ROUTES: [RegExp, string[]][] = [
+  [/^\/version$/, ['GET']],
+  [/^\/\.well-known\/est\/cacerts$/, ['GET']],
+  [/^\/external-jwt-signers$/, ['GET']],
+  [/^\/authenticate$/, ['POST']],
+  [/^\/current-api-session$/, ['GET', 'DELETE']],
+  [/^\/current-api-session\/certificates$/, ['GET', 'POST']],
+  [/^\/current-api-session\/certificates\/[^/]+$/, ['GET', 'DELETE']],
+  [/^\/current-api-session\/service-updates$/, ['GET']],
+  [/^\/current-identity$/, ['GET']],
+  [/^\/current-identity\/edge-routers$/, ['GET']],
+  [/^\/services$/, ['GET']],
+  [/^\/services\/[^/]+(\/edge-routers)?$/, ['GET']],
+  [/^\/sessions$/, ['POST']],
+];
+
 function entityLinks(kind: string, id: string): Record<string, { href: string }> {
   return { self: { href: `./${kind}/${id}` } };
 }
@@ -127,10 +144,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       isMfaRequired: false,
       isMfaComplete: false,
       authenticatorId: `${s.authMethod}-${s.identity.id}`,
+      // What ziti 1.7 sends; 2.x adds isCertExtendRequested, isCertKeyRollRequested and
+      // improperClientCertChain (§1.4). e2e/openziti-conformance.spec.ts compares the key sets.
       isCertExtendable: false,
-      isCertExtendRequested: false,
-      isCertKeyRollRequested: false,
-      improperClientCertChain: false,
       lastActivityAt: s.lastActivityAt.toISOString(),
       cachedLastActivityAt: s.lastActivityAt.toISOString(),
       expiresAt: expiresAt.toISOString(),
@@ -142,9 +158,23 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     };
   }
 
-  function edgeRouterView() {
+  /**
+   * The edge routers as each list shows them (what a real controller sends, checked by
+   * e2e/openziti-conformance.spec.ts): `POST /sessions` has the common properties plus the
+   * deprecated `urls`, `/services/{id}/edge-routers` the common properties alone, and
+   * `/current-identity/edge-routers` base entities with the common properties (§1.8).
+   */
+  function edgeRouterView(list: 'session' | 'service' | 'identity') {
     return state.routers.map((r) => ({
-      id: r.name,
+      ...(list === 'identity'
+        ? {
+            id: r.name,
+            createdAt: new Date(0).toISOString(),
+            updatedAt: new Date(0).toISOString(),
+            tags: {},
+            _links: entityLinks('edge-routers', r.name),
+          }
+        : {}),
       name: r.name,
       hostname: r.hostname,
       isOnline: true,
@@ -153,8 +183,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       noTraversal: false,
       disabled: false,
       supportedProtocols: { ...r.urls },
-      urls: { ...r.urls },
-      _links: entityLinks('edge-routers', r.name),
+      ...(list === 'session' ? { urls: { ...r.urls } } : {}),
     }));
   }
 
@@ -252,14 +281,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       }
       identity = found;
     } else if (method === 'ext-jwt') {
-      if (ctx.req.headers['zt-session']) {
-        // With zt-session present every bearer token is secondary (common/security_tokens.go).
-        throw new ApiError(
-          401,
-          'INVALID_AUTH',
-          'a zt-session header makes the bearer token secondary',
-        );
-      }
+      // A zt-session header beside the bearer does no harm: a bearer token the controller did not
+      // issue always goes to the external-token list, which ext-jwt reads (§1.4).
       const auth = ctx.req.headers.authorization ?? '';
       const m = /^Bearer\s+(\S+)$/i.exec(auth);
       if (!m) throw new ApiError(401, 'INVALID_AUTH', 'no Authorization: Bearer token');
@@ -389,10 +412,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
         identityId: s.identity.id,
         type,
         token: es.token,
-        edgeRouters: edgeRouterView(),
+        edgeRouters: edgeRouterView('session'),
         createdAt: new Date().toISOString(),
         updatedAt: new Date().toISOString(),
-        tags: {},
         _links: entityLinks('sessions', es.id),
       },
       {},
@@ -413,6 +435,17 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const ctx: Ctx = { req, res, url, path };
     const method = req.method ?? 'GET';
     const route = `${method === 'HEAD' ? 'GET' : method} ${path}`;
+    // Routing comes before authentication, as in the real controller: an unknown path is 404 and
+    // a known path with another method 405, with or without a session.
+    const allowed = ROUTES.find(([pattern]) => pattern.test(path))?.[1];
+    if (!allowed) throw new ApiError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+    if (!allowed.includes(route.slice(0, route.indexOf(' ')))) {
+      throw new ApiError(
+        405,
+        'METHOD_NOT_ALLOWED',
+        `${method} is not allowed on ${url.pathname} (only ${allowed.join(', ')})`,
+      );
+    }
 
     if (route === 'GET /version') {
       return sendData(res, 200, {
@@ -506,7 +539,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       );
     }
     if (route === 'GET /current-identity/edge-routers')
-      return sendData(res, 200, edgeRouterView(), {}, hdrs);
+      return sendData(res, 200, edgeRouterView('identity'), {}, hdrs);
     if (route === 'GET /services') {
       const visible = state.services
         .map((svc) => ({ svc, perms: state.permissions(s.identity, svc) }))
@@ -536,7 +569,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       if (!svc || perms.length === 0) throw new ApiError(404, 'NOT_FOUND', 'no such service');
       if (svcMatch[2]) {
         // A real controller sends its empty (nil) list as null here (§1.8).
-        const routers = edgeRouterView();
+        const routers = edgeRouterView('service');
         return sendData(res, 200, { edgeRouters: routers.length ? routers : null }, {}, hdrs);
       }
       return sendData(res, 200, serviceView(svc, perms, requestedConfigTypes(ctx, s)), {}, hdrs);
