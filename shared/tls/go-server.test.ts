@@ -1,4 +1,13 @@
-/** Against a Go crypto/tls server (what OpenZiti routers run) with RequireAndVerifyClientCert. */
+/**
+ * Against a Go crypto/tls server (what OpenZiti routers run) with RequireAndVerifyClientCert.
+ *
+ * The refusal alerts asserted below are those of Go 1.21 and later (crypto/tls
+ * processCertsFromClient): unknown_ca (48) for a client certificate from a CA not in ClientCAs,
+ * certificate_expired (45) for an expired one, certificate_required (116) for none under TLS 1.3,
+ * bad_certificate (42) for any other verification failure. Go 1.20 and older sent
+ * bad_certificate for all of these (golang/go#52113, Go 1.21 release notes), so an older `go`
+ * first in PATH is refused up front rather than producing misleading alert mismatches.
+ */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -7,7 +16,12 @@ import { tempFiles } from './_test/files.ts';
 import { connectNode } from './_test/node-peer.ts';
 import { createPki, type TestPki } from './_test/pki.ts';
 import type { CipherSuiteName } from './constants.ts';
-import { connectTls, type TlsClientOptions, TlsError } from './index.ts';
+import {
+  connectTls,
+  TlsClientCertificateRefusedError,
+  type TlsClientOptions,
+  TlsError,
+} from './index.ts';
 
 let pki: TestPki;
 const files = tempFiles('zt-tls-go');
@@ -17,6 +31,11 @@ const children: ChildProcessWithoutNullStreams[] = [];
 beforeAll(async () => {
   pki = await createPki();
   binary = join(files.dir, 'goserver');
+  const goVersion = execFileSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' }).trim();
+  const [, major, minor] = goVersion.match(/^go(\d+)\.(\d+)/) ?? [];
+  if (!(Number(major) > 1 || (Number(major) === 1 && Number(minor) >= 21))) {
+    throw new Error(`go-server tests need Go 1.21 or later first in PATH, found ${goVersion}`);
+  }
   // Standard library only, so this builds offline; caches stay in the temp dir.
   execFileSync('go', ['build', '-o', binary, 'main.go'], {
     cwd: join(import.meta.dirname, '_test', 'goserver'),
@@ -160,7 +179,11 @@ describe('Go crypto/tls server, RequireAndVerifyClientCert', () => {
       .getReader()
       .read()
       .catch((e) => e);
-    expect(err).toMatchObject({ code: 'ERR_TLS_CLIENT_CERTIFICATE_REFUSED', alert: 42 });
+    // Go sends unknown_ca for a chain it cannot anchor in ClientCAs (otherClient is issued by
+    // otherRoot); bad_certificate is only for other verification failures.
+    expect(err).toBeInstanceOf(TlsClientCertificateRefusedError);
+    expect(err).toMatchObject({ code: 'ERR_TLS_CLIENT_CERTIFICATE_REFUSED', alert: 48 });
+    expect(err.message).toBe('server refused the client certificate: unknownCa (48)');
   });
 
   it('reports a missing client certificate (certificate_required)', async () => {
@@ -173,8 +196,9 @@ describe('Go crypto/tls server, RequireAndVerifyClientCert', () => {
       .getReader()
       .read()
       .catch((e) => e);
-    // Go 1.19 answers bad_certificate; newer Go and OpenSSL send certificate_required.
-    expect(err).toMatchObject({ code: 'ERR_TLS_CLIENT_CERTIFICATE_REFUSED' });
-    expect([42, 116]).toContain(err.alert);
+    // TLS 1.3 with no client certificate: Go sends certificate_required (RFC 8446 §4.4.2.4).
+    expect(err).toBeInstanceOf(TlsClientCertificateRefusedError);
+    expect(err).toMatchObject({ code: 'ERR_TLS_CLIENT_CERTIFICATE_REFUSED', alert: 116 });
+    expect(err.message).toBe('server refused the client certificate: certificateRequired (116)');
   });
 });
