@@ -217,19 +217,31 @@ export function hostIdentitySteps(n: NetworkNames, jwtFile: string, identityFile
   ];
 }
 
-/** The router's config file: an edge `tls` listener (SDKs, the tunneler) and a `wss` one (browsers). */
+/**
+ * The router's config file: an edge `tls` listener (SDKs, the tunneler) and a `wss` one (browsers).
+ * The router answers a ClientHello with the first of `server_cert`, then `alt_server_certs`, that
+ * supports it: valid for its SNI name, or any when there is none (openziti/identity
+ * `GetServerCertificate`). So a public `altServerCert` reaches browsers only under a
+ * `wssAdvertiseHost` that is a DNS name missing from `csrSans` (the names enrollment puts into
+ * `server_cert`), while the `tls` listener's host must be in `csrSans` for SDKs.
+ */
 export function routerConfigYaml(o: {
   dir: string;
   controller: string;
   listenHost: string;
   advertiseHost: string;
+  /** Advertised host of the `wss` listener; default `advertiseHost`. */
+  wssAdvertiseHost?: string;
   tlsPort: number;
   wssPort: number;
   altServerCert?: { cert: string; key: string };
+  /** SANs of the enrolled server certificate; default `localhost` and `127.0.0.1`. */
+  csrSans?: { dns: string[]; ip: string[] };
 }): string {
   const alt = o.altServerCert
     ? `  alt_server_certs:\n    - server_cert: ${o.altServerCert.cert}\n      server_key: ${o.altServerCert.key}\n`
     : '';
+  const sans = o.csrSans ?? { dns: ['localhost'], ip: ['127.0.0.1'] };
   return `v: 3
 identity:
   cert: ${o.dir}/client.cert
@@ -249,18 +261,21 @@ listeners:
   - binding: edge
     address: wss:${o.listenHost}:${o.wssPort}
     options:
-      advertise: ${o.advertiseHost}:${o.wssPort}
+      advertise: ${o.wssAdvertiseHost ?? o.advertiseHost}:${o.wssPort}
 edge:
   csr:
     sans:
-      dns: [localhost]
-      ip: ["127.0.0.1"]
+      dns: [${sans.dns.join(', ')}]
+      ip: [${sans.ip.map((ip) => `"${ip}"`).join(', ')}]
 `;
 }
 
-/** A command as a person types it: arguments quoted for a POSIX shell where they need it. */
+/**
+ * A command as a person types it: arguments quoted for a POSIX shell where they need it (a word
+ * that starts with `#`, such as a role `#chat`, would start a comment).
+ */
 export function shellLine(argv: Argv): string {
   return ['ziti', ...argv]
-    .map((a) => (a === SIGNER_ID || /^[\w@%+=:,./#-]+$/.test(a) ? a : `'${a}'`))
+    .map((a) => (a === SIGNER_ID || /^[\w@%+=:,./-][\w@%+=:,./#-]*$/.test(a) ? a : `'${a}'`))
     .join(' ');
 }
