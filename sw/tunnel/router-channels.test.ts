@@ -7,12 +7,18 @@ import { NoRouterError, RouterChannels, RouterUnreachableError } from './router-
 function failingWebSockets(): string[] {
   const tried: string[] = [];
   vi.stubGlobal(
-    'WebSocketStream',
-    class {
-      readonly opened: Promise<never>;
+    'WebSocket',
+    class extends EventTarget {
+      readyState = 0;
+      binaryType = 'blob';
       constructor(url: string) {
+        super();
         tried.push(url);
-        this.opened = Promise.reject(new Error('refused'));
+        queueMicrotask(() => {
+          this.readyState = 3;
+          this.dispatchEvent(new Event('error'));
+          this.dispatchEvent(new Event('close'));
+        });
       }
       close() {}
     },
