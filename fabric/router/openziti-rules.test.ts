@@ -136,7 +136,12 @@ describe('a client that follows OpenZiti browser client rules (§11)', () => {
     const { ends } = await host('secure');
     const { rest, creds } = await login(TEST_USER);
     const session = await sessionFor(rest, 'secure', 'Dial');
-    const sock = await connectInnerTls(tlsUrl(), creds);
+    // Its router choice: `urls.ws` if offered, else `urls.wss`, the scheme forced to wss, then
+    // `/ws`. The fabric offers no ws URL (a real router cannot listen on ws), so it takes wss.
+    const urls = session.edgeRouters![0]!.urls;
+    expect(urls.ws).toBeUndefined();
+    const wsUrl = (urls.ws ?? urls.wss)!.replace(/^wss?:/, 'wss:');
+    const sock = await connectInnerTls({ wsUrl }, creds);
     const rx = frames(sock);
     const uuid = () => crypto.getRandomValues(new Uint8Array(16));
     const send = (msg: Message, sequence: number) =>
