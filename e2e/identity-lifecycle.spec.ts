@@ -1,3 +1,4 @@
+import type { Page } from '@playwright/test';
 import { enterApp } from './support/enter-app.ts';
 import { expect, ROUTER_HOSTED_APP, test } from './support/fabric.ts';
 
@@ -20,19 +21,26 @@ interface WorkerStatus {
   tunnel: { certificateNotAfter: string } | null;
 }
 
+/** The worker's status, and a request to the dark app: 200 or what came back instead. */
+function probes(page: Page) {
+  return {
+    status: () =>
+      page.evaluate(async () => (await (await fetch('/__zt/sw-status')).json()) as WorkerStatus),
+    get: () =>
+      page.evaluate(async () => {
+        const response = await fetch('/api/lifecycle', { cache: 'no-store' });
+        return response.status === 200 ? 200 : `${response.status} ${await response.text()}`;
+      }),
+  };
+}
+
 test('the worker renews its certificate and its API session by itself; the person never logs in again @fabric-only', async ({
   page,
   zt,
 }) => {
   test.setTimeout(90_000);
   await enterApp(page, zt, '/start');
-  const status = () =>
-    page.evaluate(async () => (await (await fetch('/__zt/sw-status')).json()) as WorkerStatus);
-  const get = () =>
-    page.evaluate(async () => {
-      const response = await fetch('/api/lifecycle', { cache: 'no-store' });
-      return response.status === 200 ? 200 : `${response.status} ${await response.text()}`;
-    });
+  const { status, get } = probes(page);
   const firstNotAfter = (await status()).tunnel!.certificateNotAfter;
 
   // Idle past the API session's 8 s: the controller forgets it and the router drops the channel.
@@ -56,13 +64,7 @@ test('OpenZiti ends the API session: the worker authenticates again, gets a new 
   // controller forgets it, the router drops the channel and the certificate no longer authenticates.
   const openziti = zt.openziti!;
   await enterApp(page, zt, '/start');
-  const status = () =>
-    page.evaluate(async () => (await (await fetch('/__zt/sw-status')).json()) as WorkerStatus);
-  const get = () =>
-    page.evaluate(async () => {
-      const response = await fetch('/api/lifecycle', { cache: 'no-store' });
-      return response.status === 200 ? 200 : `${response.status} ${await response.text()}`;
-    });
+  const { status, get } = probes(page);
   expect(await get()).toBe(200);
   const firstNotAfter = (await status()).tunnel!.certificateNotAfter;
   // The person's API sessions (the management API cannot filter them by identity name).

@@ -317,7 +317,9 @@ export async function startOpenZiti(opts: OpenZitiOptions): Promise<RunningOpenZ
     );
 
     const cli = (argv: Argv) => run(opts.ziti, argv, baseEnv);
-    await cli([
+    // The CLI keeps this login for the commands below; its API-session token also serves the
+    // harness's own management-API reads.
+    const loginOut = await cli([
       'edge',
       'login',
       controllerUrl,
@@ -329,6 +331,8 @@ export async function startOpenZiti(opts: OpenZitiOptions): Promise<RunningOpenZ
       join(pki, 'root-ca', 'certs', 'root-ca.cert'),
       '-y',
     ]);
+    const adminToken = /Token: (\S+)/.exec(loginOut)?.[1];
+    if (!adminToken) throw new ZitiCommandError('ziti edge login', loginOut);
 
     // The router: created, configured, enrolled, run.
     const routerDir = join(dir, names.router);
@@ -349,32 +353,13 @@ export async function startOpenZiti(opts: OpenZitiOptions): Promise<RunningOpenZ
     );
     await run(opts.ziti, ['router', 'enroll', routerYaml, '--jwt', routerJwt], baseEnv);
     const router = zitiProcess(['router', 'run', '--cliagent=false', routerYaml], names.router);
-    const adminHeaders = async () => ({ 'zt-session': await adminSession() });
-    let adminToken: string | undefined;
-    const adminSession = async (): Promise<string> => {
-      if (adminToken) return adminToken;
-      const out = await cli([
-        'edge',
-        'login',
-        controllerUrl,
-        '-u',
-        ADMIN.user,
-        '-p',
-        ADMIN.password,
-        '--ca',
-        join(pki, 'root-ca', 'certs', 'root-ca.cert'),
-        '-y',
-      ]);
-      const token = /Token: (\S+)/.exec(out)?.[1];
-      if (!token) throw new ZitiCommandError('ziti edge login', out);
-      adminToken = token;
-      return token;
-    };
     const controllerJson = async (path: string, headers?: Record<string, string>) => {
       const r = await httpsJson(
         `${controllerUrl}${path}`,
         rootCaPem,
-        headers ?? (await adminHeaders()),
+        headers ?? {
+          'zt-session': adminToken,
+        },
       );
       return r.json;
     };
