@@ -19,6 +19,8 @@ const OPENZITI_SPECS = [
   'identity-lifecycle',
   'openziti-conformance',
 ].map((name) => `**/${name}.spec.ts`);
+/** Compares the two networks, so it needs the real one: `*-openziti` projects only. */
+const CONFORMANCE = '**/openziti-conformance.spec.ts';
 
 const chromium = {
   browserName: 'chromium',
@@ -46,11 +48,11 @@ export default defineConfig<NetworkOptions>({
     ...acceptFabricCert,
   },
   projects: [
-    { name: 'chromium', grepInvert: /@openziti-only/, use: chromium },
+    { name: 'chromium', testIgnore: CONFORMANCE, grepInvert: /@openziti-only/, use: chromium },
     {
       name: 'firefox',
       // `*.chromium.spec.ts` drive what only Chromium exposes (CDP), e.g. stopping a service worker.
-      testIgnore: '**/*.chromium.spec.ts',
+      testIgnore: ['**/*.chromium.spec.ts', CONFORMANCE],
       grepInvert: /@openziti-only/,
       use: firefox,
     },

@@ -67,11 +67,6 @@ import {
 } from '../shared/ziti/index.ts';
 import { expect, type FabricFixture, startE2eFabric, test } from './support/fabric.ts';
 
-test.skip(
-  ({ network }) => network !== 'openziti',
-  'compares the fabric with OpenZiti: runs in the *-openziti projects',
-);
-
 // --- the table ----------------------------------------------------------------------------------
 
 interface Row {
