@@ -12,6 +12,7 @@ import { parseFabricConfig } from '../fabric/config.ts';
 import { DEFAULT_USERS, startDemoApp } from '../fabric/demo-app/index.ts';
 import { createLogger } from '../fabric/log.ts';
 import { startLocalOpenZiti } from './local.ts';
+import { ADMIN } from './network.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -68,7 +69,8 @@ console.log(
     `  Sign in as:  ${dev?.name} / ${dev?.password}   (at the local IdP)`,
     `  Then in the demo app: ${DEFAULT_USERS.map((u) => `${u.username} / ${u.password}`).join(', ')}`,
     '',
-    `  controller   ${network.controllerUrl}   (ziti edge login with admin / see ${dir}/openziti/home)`,
+    `  controller   ${network.controllerUrl}`,
+    `               admin: ziti edge login ${network.controllerUrl} -u ${ADMIN.user} -p ${ADMIN.password} --ca ${dir}/openziti/pki/root-ca/certs/root-ca.cert`,
     `  IdP          ${local.idp.issuer}`,
     `  router       ${network.router.wssUrl}  tls://127.0.0.1:${network.router.tlsPort}`,
     `               browsers must trust OpenZiti's root CA for the controller and the router's wss:`,
