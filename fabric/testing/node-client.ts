@@ -43,10 +43,11 @@ export interface ClientCreds {
 
 /**
  * Opens the inner TLS (optionally over a WebSocket at `${wsUrl}/ws`; for `wss:` the outer TLS is
- * verified with the same fabric CA) and returns the socket.
+ * verified with the same fabric CA; `onMessage` sees each message the router sends) and returns
+ * the socket.
  */
 export async function connectInnerTls(
-  target: { wsUrl: string } | { tlsUrl: string },
+  target: { wsUrl: string; onMessage?: (data: Buffer) => void } | { tlsUrl: string },
   creds: ClientCreds,
 ): Promise<TLSSocket> {
   const base = {
@@ -58,6 +59,7 @@ export async function connectInnerTls(
   let sock: TLSSocket;
   if ('wsUrl' in target) {
     const ws = new WebSocket(`${target.wsUrl}/ws`, { ca: creds.caPem });
+    if (target.onMessage) ws.on('message', target.onMessage);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -90,7 +92,7 @@ export function socketDuplex(sock: TLSSocket): ByteDuplex {
 }
 
 export async function openClientChannel(
-  target: { wsUrl: string } | { tlsUrl: string },
+  target: Parameters<typeof connectInnerTls>[0],
   creds: ClientCreds,
   sessionToken: string,
 ): Promise<{ channel: Channel; socket: TLSSocket }> {
