@@ -217,12 +217,20 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
     this.emit('apiSessionRemoved', s);
   }
 
-  /** Creates a service session; its token is a JWT as current controllers issue (§1.8). */
+  /**
+   * Creates a service session; its token is a JWT as current controllers issue (§1.8). As an
+   * OpenZiti 1.7 controller does for a legacy API session, a second request for the same API
+   * session, service and type keeps the stored session and answers with its id but a token signed
+   * for a fresh id that is never stored, so every dial with it is refused as an invalid session.
+   */
   async createSession(
     api: ApiSession,
     service: FabricService,
     type: Permission,
   ): Promise<EdgeSession> {
+    const existing = [...this.sessionsByToken.values()].find(
+      (es) => es.apiSessionId === api.id && es.serviceId === service.id && es.type === type,
+    );
     const id = randomUUID();
     const token = await new SignJWT({
       z_asid: api.id,
@@ -239,6 +247,7 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
       .setIssuedAt()
       .setExpirationTime('1y')
       .sign(this.pki.jwtKey.privateKey);
+    if (existing) return { ...existing, token };
     return this.addSession({
       id,
       token,
@@ -247,6 +256,17 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
       serviceId: service.id,
       identityId: api.identity.id,
     });
+  }
+
+  /** `DELETE /sessions/{id}`: false when the identity has no such session. */
+  deleteSession(id: string, identityId: string): boolean {
+    let found = false;
+    for (const [token, es] of this.sessionsByToken)
+      if (es.id === id && es.identityId === identityId) {
+        this.sessionsByToken.delete(token);
+        found = true;
+      }
+    return found;
   }
 
   /** Registers a session with a given token (legacy UUID-style session tokens, e.g. replayed frames). */
@@ -276,6 +296,9 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
         return undefined;
       if (payload.z_st !== 'Dial' && payload.z_st !== 'Bind') return undefined;
       if (!this.apiSessionById(payload.z_asid)) return undefined;
+      // A legacy session token is only as good as the stored session it names (the controller
+      // looks the session up by the token's id when it creates the circuit).
+      if (payload.z_leg === true) return undefined;
       return this.addSession({
         id: String(payload.jti),
         token,

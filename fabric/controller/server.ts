@@ -82,6 +82,7 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/services$/, ['GET']],
   [/^\/services\/[^/]+(\/edge-routers)?$/, ['GET']],
   [/^\/sessions$/, ['POST']],
+  [/^\/sessions\/[^/]+$/, ['DELETE']],
 ];
 
 function entityLinks(kind: string, id: string): Record<string, { href: string }> {
@@ -575,6 +576,12 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       return sendData(res, 200, serviceView(svc, perms, requestedConfigTypes(ctx, s)), {}, hdrs);
     }
     if (route === 'POST /sessions') return createSession(ctx, s);
+    const deleted = /^DELETE \/sessions\/([^/]+)$/.exec(route);
+    if (deleted) {
+      if (!state.deleteSession(decodeURIComponent(deleted[1]!), s.identity.id))
+        throw new ApiError(404, 'NOT_FOUND', `no session "${deleted[1]}"`);
+      return sendData(ctx.res, 200, {}, {});
+    }
     throw new ApiError(404, 'NOT_FOUND', `no route ${method} ${url.pathname}`);
   }
 

@@ -389,6 +389,42 @@ describe('router strictness (§3.3)', () => {
     await channel.close();
   });
 
+  it('a repeated POST /sessions answers with a token no dial accepts (as OpenZiti 1.7); after DELETE /sessions/{id} a new one works', async () => {
+    const { rest, creds } = await loggedIn();
+    const svc = (await rest.services()).find((s) => s.name === 'plain')!;
+    const first = await rest.createSession(svc.id, 'Dial');
+    const again = await rest.createSession(svc.id, 'Dial');
+    // The controller keeps the first session: same id, but a token for an id it never stored.
+    expect(again.id).toBe(first.id);
+    expect(again.token).not.toBe(first.token);
+    const { channel } = await openClientChannel(
+      { wsUrl: fabric.router.urls.wss! },
+      creds,
+      rest.token!,
+    );
+    const refused = await dial(channel, {
+      sessionToken: again.token,
+      encrypt: false,
+      onData: () => {},
+    }).catch((e) => e);
+    expect((refused as DialRefusedError).info.reason).toBe('invalid session');
+    const ok = await dial(channel, { sessionToken: first.token, encrypt: false, onData: () => {} });
+    await ok.close();
+
+    await rest.call('DELETE', `/sessions/${first.id}`);
+    const fresh = await rest.createSession(svc.id, 'Dial');
+    expect(fresh.id).not.toBe(first.id);
+    const conn = await dial(channel, {
+      sessionToken: fresh.token,
+      encrypt: false,
+      onData: () => {},
+    });
+    await conn.close();
+    const gone = await rest.call('DELETE', `/sessions/${first.id}`).catch((e: Error) => e);
+    expect(String(gone)).toMatch(/404|NOT_FOUND/);
+    await channel.close();
+  });
+
   it('Connect to a service nobody hosts: StateClosed InvalidTerminator', async () => {
     const { rest, creds } = await loggedIn();
     const svc = (await rest.services()).find((s) => s.name === 'orphan')!;
