@@ -3,7 +3,6 @@
  * and `ziti tunnel host` in place of the fabric's (openziti/local.ts). Prints the same URL and
  * logins. Needs Go to build `ziti` the first time (openziti/build-ziti.sh).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,7 +11,7 @@ import { parseFabricConfig } from '../fabric/config.ts';
 import { DEFAULT_USERS, startDemoApp } from '../fabric/demo-app/index.ts';
 import { createLogger } from '../fabric/log.ts';
 import { startLocalOpenZiti } from './local.ts';
-import { ADMIN } from './network.ts';
+import { ADMIN, zitiBinary } from './network.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -31,17 +30,10 @@ openziti/build-ziti.sh) with the fabric's IdP and the bootstrap site, all on 127
   process.exit(0);
 }
 const log = createLogger();
-const ziti = execFileSync(join(root, 'openziti/build-ziti.sh'), {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
-  .trim()
-  .split('\n')
-  .at(-1)!;
 const { identities } = parseFabricConfig({});
 const dir = mkdtempSync(join(tmpdir(), 'zt-openziti-'));
 const local = await startLocalOpenZiti({
-  ziti,
+  ziti: zitiBinary(),
   dir,
   host: '127.0.0.1',
   sitePort: Number(values.port),

@@ -5,11 +5,11 @@
  * Everything lives in one directory; `close()` stops the processes. A failing step throws an
  * error that names the command and carries its output.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type Argv,
   hostIdentitySteps,
@@ -24,6 +24,19 @@ import {
 } from './steps.ts';
 
 export const ADMIN = { user: 'admin', password: 'zt-admin-password' };
+
+let builtZiti: string | undefined;
+/** Path of the cached `ziti` binary; build-ziti.sh builds it first if it is missing. */
+export function zitiBinary(): string {
+  builtZiti ??= execFileSync(resolve(import.meta.dirname, 'build-ziti.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!;
+  return builtZiti;
+}
 
 export class ZitiCommandError extends Error {
   override readonly name = 'ZitiCommandError';

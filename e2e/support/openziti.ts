@@ -3,7 +3,6 @@
  * (openziti/local.ts) behind the same bootstrap site, IdP and dark apps as the fabric, so the same
  * specs run against both. The `ziti` binary comes from openziti/build-ziti.sh (cached).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,23 +10,11 @@ import { parseFabricConfig } from '../../fabric/config.ts';
 import { startDemoApp } from '../../fabric/demo-app/index.ts';
 import { createLogger } from '../../fabric/log.ts';
 import { type LocalOpenZiti, startLocalOpenZiti } from '../../openziti/local.ts';
+import { zitiBinary } from '../../openziti/network.ts';
 import type { DarkAppKind } from './fabric.ts';
 import { startProbeApp } from './probe-app.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-
-let zitiBinary: string | undefined;
-/** Path of the cached `ziti` binary, building it on first use. */
-export function ziti(): string {
-  zitiBinary ??= execFileSync(join(ROOT, 'openziti/build-ziti.sh'), {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  return zitiBinary;
-}
 
 export interface OpenZitiFixtureParts {
   local: LocalOpenZiti;
@@ -44,7 +31,7 @@ export async function startE2eOpenZiti(kind: DarkAppKind): Promise<OpenZitiFixtu
   let appRequests: readonly { method: string; url: string }[] = [];
   let appOrigin = '';
   const local = await startLocalOpenZiti({
-    ziti: ziti(),
+    ziti: zitiBinary(),
     dir: mkdtempSync(join(tmpdir(), 'zt-e2e-openziti-')),
     host: '127.0.0.1',
     sitePort: 0,
