@@ -111,12 +111,19 @@ export class Tunnel {
   }
 
   #session(service: ZitiService): Promise<ZitiSession> {
-    let session = this.#sessions.get(service.id);
-    if (!session) {
-      session = this.controller.createSession(service.id, 'Dial');
-      this.#sessions.set(service.id, session);
-      session.catch(() => this.#sessions.delete(service.id));
-    }
+    return this.#sessions.get(service.id) ?? this.#newSession(service);
+  }
+
+  /** Creates the service's Dial session, after `before` (e.g. deleting the stale one). */
+  #newSession(
+    service: ZitiService,
+    before: Promise<unknown> = Promise.resolve(),
+  ): Promise<ZitiSession> {
+    const session = before.then(() => this.controller.createSession(service.id, 'Dial'));
+    this.#sessions.set(service.id, session);
+    session.catch(() => {
+      if (this.#sessions.get(service.id) === session) this.#sessions.delete(service.id);
+    });
     return session;
   }
 
@@ -143,11 +150,13 @@ export class Tunnel {
         });
       } catch (err) {
         if (!(err instanceof ZitiDialError) || attempt > 0) throw err;
-        // Concurrent dials share the session: only the first to fail replaces it.
-        if (this.#sessions.get(service.id) === pending) {
-          this.#sessions.delete(service.id);
-          await this.controller.deleteSession(session.id).catch(() => {});
-        }
+        // Concurrent dials share the session: only the first to fail replaces it, and the others
+        // then wait for the replacement, which is created only once the stale one is deleted.
+        if (this.#sessions.get(service.id) === pending)
+          this.#newSession(
+            service,
+            this.controller.deleteSession(session.id).catch(() => {}),
+          );
       }
     }
   }
