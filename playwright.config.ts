@@ -18,6 +18,7 @@ const OPENZITI_SPECS = [
   'router-outage',
   'identity-lifecycle',
   'openziti-conformance',
+  'worker-stop.chromium',
 ].map((name) => `**/${name}.spec.ts`);
 /** Compares the two networks, so it needs the real one: `*-openziti` projects only. */
 const CONFORMANCE = '**/openziti-conformance.spec.ts';
@@ -65,6 +66,7 @@ export default defineConfig<NetworkOptions>({
     {
       name: 'firefox-openziti',
       testMatch: OPENZITI_SPECS,
+      testIgnore: '**/*.chromium.spec.ts',
       grepInvert: /@fabric-only/,
       use: { ...firefox, network: 'openziti' },
     },
