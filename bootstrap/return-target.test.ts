@@ -18,6 +18,11 @@ describe('safeReturnPath', () => {
     'channels',
     '/__zt/index.html',
     '/__zt/callback?code=1',
+    '/.//evil.example/x',
+    '/./\\evil.example/x',
+    '/a/..//evil.example/x',
+    '/%2e//evil.example/x',
+    '/\\/evil.example/x',
   ])('turns %j into the root', (raw) => {
     expect(safeReturnPath(raw, origin)).toBe('/');
   });
@@ -31,6 +36,20 @@ describe('safeReturnPath', () => {
 describe('requestedPath', () => {
   it('is the URL itself outside our prefix', () => {
     expect(requestedPath(new URL(`${origin}/x/y?q=1#h`))).toBe('/x/y?q=1#h');
+  });
+
+  it('never leaves the origin for a deep link whose path is scheme-relative', () => {
+    expect(requestedPath(new URL(`${origin}//evil.example/phish`))).toBe('/');
+    expect(requestedPath(new URL(`${origin}/.//evil.example/phish`))).toBe('/');
+  });
+
+  it('whatever it is given, the result stays on the origin (every prefix of a tricky path)', () => {
+    const tricky = '/./\\/%2e%2e//evil.example:443/@x/../__zt/?q=//a#//b';
+    for (let i = 1; i <= tricky.length; i++) {
+      const path = safeReturnPath(tricky.slice(0, i), origin);
+      expect(new URL(path, origin).origin).toBe(origin);
+      expect(requestedPath(new URL(`${origin}${tricky.slice(0, i)}`))).toMatch(/^\/(?![/\\])/);
+    }
   });
 
   it('is the validated return parameter on the bootstrap page', () => {

@@ -10,11 +10,13 @@ export const RETURN_PARAM = 'return';
 export const BOOTSTRAP_PAGE = '/__zt/index.html';
 
 /**
- * A `?return=` value made safe: only a path of this origin, never one of our own (`/__zt/`), never a
- * scheme-relative (`//evil`) or backslash trick; anything else means the app's root.
+ * A return target made safe: only a path of this origin, never one of our own (`/__zt/`); anything
+ * else means the app's root. The check is on the result, after full URL resolution, because a path
+ * that normalises to `//host/...` (`/.//evil.example`, or a deep link `https://app//evil.example`)
+ * is scheme-relative when handed to `location.replace`.
  */
 export function safeReturnPath(raw: string | null, origin: string): string {
-  if (!raw?.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\')) return '/';
+  if (!raw?.startsWith('/')) return '/';
   let url: URL;
   try {
     url = new URL(raw, origin);
@@ -22,7 +24,10 @@ export function safeReturnPath(raw: string | null, origin: string): string {
     return '/';
   }
   if (url.origin !== origin || url.pathname.startsWith('/__zt/')) return '/';
-  return `${url.pathname}${url.search}${url.hash}`;
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  // Same origin once more, read the way the caller will read it: as a reference to resolve.
+  if (/^[/\\]{2}/.test(path) || new URL(path, origin).origin !== origin) return '/';
+  return path;
 }
 
 /**
@@ -33,7 +38,7 @@ export function requestedPath(url: URL): string {
   if (url.pathname.startsWith('/__zt/')) {
     return safeReturnPath(url.searchParams.get(RETURN_PARAM), url.origin);
   }
-  return `${url.pathname}${url.search}${url.hash}`;
+  return safeReturnPath(`${url.pathname}${url.search}${url.hash}`, url.origin);
 }
 
 /** The bootstrap page's URL that brings the browser back to `location` afterwards. */
