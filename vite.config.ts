@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rename } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { defineConfig, type Plugin, type UserConfig } from 'vite';
 
 /**
  * Four builds into one `dist/`, selected by `--mode`:
- *   (default) the bootstrap page  -> dist/index.html + dist/__zt/assets/*
+ *   (default) the bootstrap page  -> dist/index.html + dist/__zt/assets/*, and the status page
+ *                                    -> dist/__zt/status.html
  *   sw                            -> dist/sw.js (scope `/` needs it at the root; built last, it
  *                                    precaches the files of the other builds)
  *   shim                          -> dist/__zt/shim.js
@@ -33,7 +34,9 @@ function singleScript(entry: string, fileName: string, name: string): UserConfig
 
 /**
  * The bootstrap page is also served as `/__zt/index.html`: the service worker fetches it from there when
- * a navigation needs a login, because every other path of the origin belongs to the dark app.
+ * a navigation needs a login, because every other path of the origin belongs to the dark app. The
+ * status page lives only under the prefix (`/__zt/status.html`, which the worker serves as
+ * `/__zt/status`); its asset URLs are absolute, so the file can move.
  */
 const bootstrapUnderReservedPrefix: Plugin = {
   name: 'zt-bootstrap-copy',
@@ -42,6 +45,7 @@ const bootstrapUnderReservedPrefix: Plugin = {
     const out = options.dir ?? resolve(root, 'dist');
     await mkdir(resolve(out, '__zt'), { recursive: true });
     await copyFile(resolve(out, 'index.html'), resolve(out, '__zt/index.html'));
+    await rename(resolve(out, 'status.html'), resolve(out, '__zt/status.html'));
   },
 };
 
@@ -81,6 +85,12 @@ export default defineConfig(({ mode }): UserConfig => {
       assetsDir: '__zt/assets',
       sourcemap: true,
       target: 'es2022',
+      rolldownOptions: {
+        input: {
+          index: resolve(root, 'bootstrap/index.html'),
+          status: resolve(root, 'bootstrap/status.html'),
+        },
+      },
     },
   };
 });

@@ -88,7 +88,7 @@ async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<v
     return tokens;
   });
   const identity = await step('Enrolling this browser', () => enroll(config, tokens));
-  await saveIdentity(identity);
+  await saveIdentity({ ...identity, signer: pending.signerName });
   await enterApp(pending.returnTo);
 }
 

@@ -7,6 +7,7 @@ import { clientsClaim } from 'workbox-core';
 import { Route, Router } from 'workbox-routing';
 import type { HTTPMethod } from 'workbox-routing/utils/constants.js';
 import type { PageToWorker, WorkerReply } from '../shared/identity/messages.ts';
+import { isStatusRequest, STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
 import { isBridgeConnectMessage, isKeepAliveMessage } from '../shared/websocket/bridge-protocol.ts';
 import {
@@ -17,6 +18,7 @@ import {
 } from './cookie-bridge.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
+import { countWebSocket, handleStatusRequest } from './status.ts';
 import { canMirrorCookies } from './tunnel/cookie-mirror.ts';
 import { failClosedResponse } from './tunnel/fail-closed.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
@@ -62,6 +64,14 @@ router.registerRoute(
         },
       });
     },
+  ),
+);
+
+/** The status page (shared/status/): our precached copy, so it opens offline too. */
+router.registerRoute(
+  new Route(
+    ({ url }) => url.origin === self.location.origin && url.pathname === STATUS_PATH,
+    async () => (await fromPrecache(STATUS_FILE)) ?? fetch(STATUS_FILE),
   ),
 );
 
@@ -126,9 +136,15 @@ function handleShimMessage(event: ExtendableMessageEvent): boolean {
   const data: unknown = event.data;
   if (isBridgeConnectMessage(data) && event.ports[0]) {
     const port = event.ports[0];
-    event.waitUntil(
-      bridgeWebSocket(port, (url, protocols) => openTunnelledWebSocket(state, url, protocols)),
+    const counted = countWebSocket((url, protocols) =>
+      openTunnelledWebSocket(state, url, protocols),
     );
+    event.waitUntil(bridgeWebSocket(port, counted.open).finally(counted.closed));
+    return true;
+  }
+  if (isStatusRequest(data)) {
+    const port = event.ports[0];
+    event.waitUntil(handleStatusRequest(data, state).then((reply) => port?.postMessage(reply)));
     return true;
   }
   // Receiving the event is what keeps the worker alive while sockets are open.

@@ -39,6 +39,10 @@ export function showUpdateNotice(doc: Document, reload: () => void): void {
   later.type = 'button';
   later.textContent = 'Later';
   later.addEventListener('click', () => box.remove());
-  box.append(button, ' ', later);
+  const status = doc.createElement('a');
+  status.href = '/__zt/status';
+  status.textContent = 'Status';
+  status.style.cssText = 'color:#fff;margin-left:8px';
+  box.append(button, ' ', later, status);
   (doc.body ?? doc.documentElement).append(box);
 }

@@ -9,7 +9,12 @@
     banner.id = 'zt-offline-banner';
     banner.setAttribute('role', 'alert');
     banner.textContent =
-      'You are offline: this is the last saved copy of the app. It reconnects by itself.';
+      'You are offline: this is the last saved copy of the app. It reconnects by itself. ';
+    const status = document.createElement('a');
+    status.href = '/__zt/status';
+    status.textContent = 'Connection status';
+    status.style.color = '#fff';
+    banner.append(status);
     banner.style.cssText =
       'position:fixed;top:0;left:0;right:0;z-index:2147483647;padding:8px 12px;' +
       'background:#8a1c1c;color:#fff;font:14px/1.4 system-ui,sans-serif;text-align:center';

@@ -49,6 +49,19 @@ function staleServer(log: string[]): NetServer {
 }
 
 describe('HttpPool', () => {
+  it('counts requests and calls onRequest once per request', async () => {
+    const port = await listen(createServer((req, res) => res.end(req.url)));
+    let calls = 0;
+    const p = new HttpPool({ dial: dialer(port, { dials: 0 }), onRequest: () => calls++ });
+    pools.push(p);
+    for (const path of ['/a', '/b']) {
+      await text((await p.request({ method: 'GET', target: path, headers: host })).body);
+      await tick(0);
+    }
+    expect(calls).toBe(2);
+    expect(p.stats.requests).toBe(2);
+  });
+
   it('reuses an idle connection', async () => {
     const port = await listen(createServer((req, res) => res.end(req.url)));
     const { pool: p, counter } = pool(port);

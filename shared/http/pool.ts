@@ -23,6 +23,8 @@ export interface HttpPoolOptions {
   idleTimeoutMs?: number;
   maxHeadBytes?: number;
   maxHeaders?: number;
+  /** Called once per request and upgrade as it starts (statistics: a counter, nothing awaited). */
+  onRequest?: () => void;
 }
 
 export interface HttpPoolStats {
@@ -30,6 +32,8 @@ export interface HttpPoolStats {
   idle: number;
   queued: number;
   dials: number;
+  /** Requests and upgrades started. */
+  requests: number;
 }
 
 interface Lease {
@@ -56,6 +60,8 @@ export class HttpPool {
   readonly #limits: { maxHeadBytes?: number; maxHeaders?: number };
   #open = 0;
   #dials = 0;
+  #requests = 0;
+  readonly #onRequest: (() => void) | undefined;
   #closed = false;
   readonly #conns = new Set<HttpConnection>();
   readonly #idle: HttpConnection[] = [];
@@ -69,6 +75,7 @@ export class HttpPool {
     this.#max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.#limits = { maxHeadBytes: options.maxHeadBytes, maxHeaders: options.maxHeaders };
+    this.#onRequest = options.onRequest;
     if (!(this.#max >= 1)) throw new RangeError('maxConnections must be at least 1');
   }
 
@@ -78,11 +85,14 @@ export class HttpPool {
       idle: this.#idle.length,
       queued: this.#waiters.length,
       dials: this.#dials,
+      requests: this.#requests,
     };
   }
 
   /** Sends a request; resolves with the response once its head arrived. */
   async request(req: HttpRequest): Promise<HttpResponse> {
+    this.#requests++;
+    this.#onRequest?.();
     const lease = await this.#acquire(req.signal, false);
     try {
       return await this.#send(lease.conn, req);
@@ -100,6 +110,8 @@ export class HttpPool {
    */
   async upgrade(req: HttpRequest): Promise<HttpUpgradeResult> {
     if (this.#closed) throw new HttpPoolClosedError();
+    this.#requests++;
+    this.#onRequest?.();
     const duplex = await this.#dial();
     this.#dials++;
     const conn = new HttpConnection(duplex, { ...this.#limits, onIdle: (c) => c.close() });

@@ -37,6 +37,8 @@ export interface StoredIdentity {
   /** The network's CA bundle (PEM) from `/.well-known/est/cacerts`: trust anchors for routers. */
   caBundle: string[];
   idp?: IdpTokens;
+  /** The controller's external-JWT signer the person logged in with. */
+  signer?: string;
   enrolledAt: number;
 }
 

@@ -1,3 +1,4 @@
+import type { FailureRecord } from '../../shared/status/protocol.ts';
 import { SW_HEADER } from '../../shared/version.ts';
 
 /** Why a request meant for the dark app could not be carried. It is never sent to the open network. */
@@ -11,6 +12,13 @@ export type TunnelFailure =
   | 'dial-failed'
   | 'upstream-error'
   | 'method-not-supported';
+
+/** How many of the last failures the status page shows. */
+const KEPT_FAILURES = 10;
+const failures: FailureRecord[] = [];
+
+/** The last requests that could not be carried, newest first (status page). */
+export const recentFailures = (): FailureRecord[] => failures.map((f) => ({ ...f }));
 
 const TITLES: Record<TunnelFailure, string> = {
   'no-identity': 'You are not signed in',
@@ -48,6 +56,8 @@ export function failClosedResponse(
   detail: string,
   navigation: boolean,
 ): Response {
+  failures.unshift({ at: Date.now(), kind, message: detail });
+  if (failures.length > KEPT_FAILURES) failures.length = KEPT_FAILURES;
   const headers = new Headers({
     'cache-control': 'no-store',
     [SW_HEADER]: 'error',
@@ -62,6 +72,6 @@ export function failClosedResponse(
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(TITLES[kind])}</title><link rel="stylesheet" href="/__zt/error.css"></head>
 <body><main class="card"><h1>${escapeHtml(TITLES[kind])}</h1><p>${escapeHtml(detail)}</p>
-<p>Nothing was sent outside the secure network.</p><p><a href="">Try again</a> · <a href="/__zt/index.html?logout=1">Sign out</a></p></main></body></html>`;
+<p>Nothing was sent outside the secure network.</p><p><a href="">Try again</a> · <a href="/__zt/status">Connection status</a> · <a href="/__zt/index.html?logout=1">Sign out</a></p></main></body></html>`;
   return new Response(html, { status: STATUS[kind], headers });
 }

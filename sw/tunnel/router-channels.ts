@@ -1,4 +1,5 @@
 import type { StoredIdentity } from '../../shared/identity/store.ts';
+import type { FailureRecord, RouterStatus } from '../../shared/status/protocol.ts';
 import { openWebSocketDuplex } from '../../shared/streams/websocket-stream.ts';
 import { connectTls } from '../../shared/tls/index.ts';
 import { X509Certificate } from '../../shared/x509.ts';
@@ -16,13 +17,25 @@ const BACKOFF_MS = { first: 500, max: 15_000 } as const;
 
 interface RouterState {
   channel?: Promise<Channel>;
+  /** The channel once open (status page: its latency probe). */
+  live?: Channel;
   /** Time of the last successful connect (WebSocket + TLS + hello), a latency estimate. */
   connectMs?: number;
+  connectedAt?: number;
   failures: number;
   retryAt: number;
   /** Why the last channel to this router ended (diagnostics). */
   lastClose?: string;
+  /** The last failed connect or broken channel, classified as the worker's error pages are. */
+  lastFailure?: FailureRecord;
 }
+
+/** A refused session is the identity's problem; anything else is the router's. */
+const routerFailure = (err: unknown, at = Date.now()): FailureRecord => ({
+  at,
+  kind: err instanceof ZitiAuthenticationError ? 'identity-expired' : 'router-unreachable',
+  message: err instanceof Error ? err.message : String(err),
+});
 
 export class RouterUnreachableError extends Error {
   override readonly name = 'RouterUnreachableError';
@@ -40,6 +53,7 @@ const pemToDer = (pem: string) => new Uint8Array(new X509Certificate(pem).rawDat
  */
 export class RouterChannels {
   readonly #routers = new Map<string, RouterState>();
+  readonly #hosts = new WeakMap<Channel, string>();
   #identity: StoredIdentity;
 
   constructor(identity: StoredIdentity) {
@@ -117,20 +131,29 @@ export class RouterChannels {
     channel.then(
       (ch) => {
         state.connectMs = performance.now() - started;
+        state.connectedAt = Date.now();
         state.failures = 0;
         state.retryAt = 0;
+        state.live = ch;
+        this.#hosts.set(ch, new URL(url).host);
         void ch.closed.then((info) => {
           if (state.channel === channel) delete state.channel;
+          if (state.live === ch) delete state.live;
           if (info.initiator !== 'local') {
             state.lastClose = `${info.initiator}: ${info.error?.message ?? 'no error'}`;
+            state.lastFailure = routerFailure(
+              info.error ??
+                new Error(`closed by the ${info.initiator === 'remote' ? 'router' : 'channel'}`),
+            );
             console.warn(
               `[zt] channel to ${new URL(url).host} closed (${info.initiator}): ${info.error?.message ?? 'no error'}`,
             );
           }
         });
       },
-      () => {
+      (err: unknown) => {
         if (state.channel === channel) delete state.channel;
+        state.lastFailure = routerFailure(err);
         state.failures += 1;
         state.retryAt =
           Date.now() + Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** (state.failures - 1));
@@ -155,6 +178,60 @@ export class RouterChannels {
         },
       ]),
     );
+  }
+
+  /** The host of the router a channel goes to. */
+  hostOf(channel: Channel): string | undefined {
+    return this.#hosts.get(channel);
+  }
+
+  /**
+   * Every router this worker knows, for the status page. `probe` first refreshes the latency of
+   * open channels whose last measurement is older than `probeAfterMs` (one small channel message).
+   */
+  async details(probe = false, probeAfterMs = 5000): Promise<RouterStatus[]> {
+    if (probe) {
+      const now = Date.now();
+      const stale = [...this.#routers.values()]
+        .map((s) => s.live)
+        .filter((ch) => ch && !ch.isClosed && now - (ch.latencyAt ?? 0) > probeAfterMs);
+      // A probe waits for its answer at most briefly here; the channel keeps any late answer.
+      await Promise.race([
+        Promise.allSettled(stale.map((ch) => ch!.measureLatency())),
+        new Promise((r) => setTimeout(r, 1000)),
+      ]);
+    }
+    const now = Date.now();
+    return [...this.#routers].map(([url, s]) => ({
+      url,
+      state: s.live
+        ? 'connected'
+        : s.channel
+          ? 'connecting'
+          : s.retryAt > now
+            ? 'backing-off'
+            : 'closed',
+      ...(s.live?.latencyMs !== undefined
+        ? { latencyMs: s.live.latencyMs, latencyAt: s.live.latencyAt }
+        : {}),
+      ...(s.connectMs !== undefined ? { connectMs: Math.round(s.connectMs) } : {}),
+      ...(s.connectedAt !== undefined ? { connectedAt: s.connectedAt } : {}),
+      failures: s.failures,
+      ...(s.retryAt > now ? { retryAt: s.retryAt } : {}),
+      ...(s.lastFailure ? { lastFailure: { ...s.lastFailure } } : {}),
+    }));
+  }
+
+  /** Closes every channel but remembers the routers (reconnect): the next dial connects afresh. */
+  async closeChannels(): Promise<void> {
+    const channels = [...this.#routers.values()]
+      .map((s) => s.channel)
+      .filter((c) => c !== undefined);
+    for (const s of this.#routers.values()) {
+      s.failures = 0;
+      s.retryAt = 0;
+    }
+    await Promise.allSettled(channels.map(async (c) => (await c).close()));
   }
 
   /** Closes every channel (logout, identity change). */

@@ -1,6 +1,7 @@
 import { HttpPool } from '../../shared/http/index.ts';
 import { CONFIG_TYPES } from '../../shared/identity/sdk-info.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
+import type { IdentityStatus, RouterStatus } from '../../shared/status/protocol.ts';
 import { hasWebSocketStream } from '../../shared/streams/websocket-stream.ts';
 import {
   ControllerClient,
@@ -13,7 +14,9 @@ import {
 } from '../../shared/ziti/index.ts';
 import type { DialableService } from '../route-decision.ts';
 import { interceptDialOptions } from './dial-options.ts';
+import { renewalDue } from './lifecycle.ts';
 import { RouterChannels } from './router-channels.ts';
+import { traffic } from './traffic.ts';
 
 /** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
 const POOL_SIZE = 8;
@@ -33,6 +36,8 @@ const receivePolicy = () =>
 
 /** Services and intercepts are re-read this often (and after any identity change). */
 const SERVICE_TTL_MS = 5 * 60_000;
+/** The status page asks the controller when the API session expires at most this often. */
+const API_SESSION_CHECK_MS = 60_000;
 
 export class ServiceAccessError extends Error {
   override readonly name = 'ServiceAccessError';
@@ -60,6 +65,7 @@ export class Tunnel {
   #services?: { at: number; index: Promise<ServiceIndex> };
   readonly #sessions = new Map<string, Promise<ZitiSession>>();
   readonly #pools = new Map<string, HttpPool>();
+  #apiSession?: { checkedAt: number; expiresAt?: number };
 
   constructor(identity: StoredIdentity) {
     this.#identity = identity;
@@ -142,12 +148,14 @@ export class Tunnel {
       const session = await pending;
       const channel = await this.#routers.channelFor(session.edgeRouters);
       try {
-        return await dialService(channel, {
+        const conn = await dialService(channel, {
           sessionToken: session.token,
           encryptionRequired: service.encryptionRequired,
           ...dialOptions,
           ...receivePolicy(),
         });
+        traffic.circuitOpened(serviceName, conn, conn.closed, this.#routers.hostOf(channel));
+        return conn;
       } catch (err) {
         if (!(err instanceof ZitiDialError) || attempt > 0) throw err;
         // Concurrent dials share the session: only the first to fail replaces it, and the others
@@ -177,6 +185,7 @@ export class Tunnel {
         },
         // The pool's default idle limit: see DEFAULT_IDLE_TIMEOUT_MS for why it is short.
         maxConnections: POOL_SIZE,
+        onRequest: () => traffic.request(serviceName),
       });
       this.#pools.set(key, pool);
     }
@@ -201,6 +210,69 @@ export class Tunnel {
       certificateNotAfter: new Date(this.#identity.certificateNotAfter).toISOString(),
       routers: this.#routers.status(),
     };
+  }
+
+  /** Who is signed in, for the status page (no token, no key). */
+  async identityStatus(expired: boolean): Promise<IdentityStatus> {
+    const identity = this.#identity;
+    const apiSessionExpiresAt = await this.#apiSessionExpiry();
+    return {
+      name: identity.apiSession.identityName,
+      controller: identity.controller,
+      service: identity.config.service,
+      ...(identity.idp
+        ? {
+            idp: {
+              issuer: identity.idp.issuer,
+              expiresAt: identity.idp.expiresAt,
+              refreshable: identity.idp.refreshToken !== undefined,
+            },
+          }
+        : {}),
+      ...((identity.signer ?? identity.config.signer)
+        ? { signer: identity.signer ?? identity.config.signer }
+        : {}),
+      ...(apiSessionExpiresAt !== undefined ? { apiSessionExpiresAt } : {}),
+      certificateNotBefore: identity.certificateNotBefore,
+      certificateNotAfter: identity.certificateNotAfter,
+      certificateRenewalAt: Math.round(renewalDue(identity)),
+      enrolledAt: identity.enrolledAt,
+      expired,
+    };
+  }
+
+  /** The API session's expiry as the controller last said (asked at most once a minute). */
+  async #apiSessionExpiry(): Promise<number | undefined> {
+    const now = Date.now();
+    if (!this.#apiSession || now - this.#apiSession.checkedAt > API_SESSION_CHECK_MS) {
+      const checked: { checkedAt: number; expiresAt?: number } = { checkedAt: now };
+      this.#apiSession = checked;
+      const session = await this.controller.currentApiSession().catch(() => undefined);
+      const at = session?.expiresAt ? Date.parse(session.expiresAt) : Number.NaN;
+      if (Number.isFinite(at)) checked.expiresAt = at;
+      else if (session?.expirationSeconds !== undefined)
+        checked.expiresAt = now + session.expirationSeconds * 1000;
+    }
+    return this.#apiSession.expiresAt;
+  }
+
+  /** Every known router with its state and latency (fresh probes when `probe`). */
+  routerStatus(probe: boolean): Promise<RouterStatus[]> {
+    return this.#routers.details(probe);
+  }
+
+  /**
+   * Drops every HTTP connection and router channel, then connects to the app's service again:
+   * the status page's Reconnect. Requests in flight fail; the next ones use the new channel.
+   */
+  async reconnect(): Promise<void> {
+    for (const pool of this.#pools.values()) pool.close();
+    this.#pools.clear();
+    this.#services = undefined;
+    await this.#routers.closeChannels();
+    const service = await this.service(this.#identity.config.service);
+    const session = await this.#session(service);
+    await this.#routers.channelFor(session.edgeRouters);
   }
 
   async close(): Promise<void> {

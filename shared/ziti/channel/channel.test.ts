@@ -209,6 +209,17 @@ describe('requests, replies, probes, close', () => {
     await client.close();
   });
 
+  it('records the handshake probe as the first latency, and measures again on demand', async () => {
+    const { client } = await channelPair();
+    expect(client.latencyMs).toBeGreaterThanOrEqual(0);
+    const first = client.latencyAt!;
+    expect(first).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 5));
+    await client.measureLatency();
+    expect(client.latencyAt!).toBeGreaterThan(first);
+    await client.close();
+  });
+
   it('probes latency (ct 3, header 128 = UnixNano) and the peer answers it', async () => {
     const { client, router } = await channelPair({ latencyIntervalMs: 20 });
     await new Promise((r) => setTimeout(r, 80));

@@ -82,6 +82,8 @@ export class Channel {
   readonly closed: Promise<ChannelCloseInfo>;
   /** Round-trip time of the last latency probe, in ms. */
   latencyMs: number | undefined;
+  /** When `latencyMs` was measured (epoch ms). */
+  latencyAt: number | undefined;
 
   readonly #requestTimeoutMs: number;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -112,7 +114,7 @@ export class Channel {
       this.#resolveClosed = resolve;
     });
     const interval = init.latencyIntervalMs ?? DEFAULT_LATENCY_INTERVAL_MS;
-    if (interval > 0) this.#latencyTimer = setInterval(() => void this.#probe(), interval);
+    if (interval > 0) this.#latencyTimer = setInterval(() => void this.measureLatency(), interval);
     void this.#readLoop();
   }
 
@@ -278,20 +280,31 @@ export class Channel {
     // Other unsolicited messages are dropped, as the Go channel does for unknown content types.
   }
 
-  async #probe(): Promise<void> {
+  /**
+   * Sends one latency probe now (the timer sends one every interval) and records its round trip in
+   * `latencyMs`. Resolves when answered or failed; a probe nobody answers while nothing else
+   * arrives closes the channel, as the timer's would.
+   */
+  async measureLatency(): Promise<void> {
     if (this.#closeInfo) return;
     const sentAt = Date.now();
     const probe = newMessage(ContentType.Latency);
     setHeaderU64(probe, HeaderId.Reflected, BigInt(sentAt) * 1_000_000n);
     try {
       await this.request(probe);
-      this.latencyMs = Date.now() - sentAt;
+      this.recordLatency(Date.now() - sentAt);
     } catch (err) {
       // As the Go SDK: close on probe timeout only if nothing was read since the probe.
       if (err instanceof ZitiTimeoutError && this.#lastReadAt <= sentAt) {
         this.#fail(new ZitiTimeoutError('latency probe unanswered: router unresponsive'));
       }
     }
+  }
+
+  /** Records a measured round trip (also the handshake's probe, see hello.ts). */
+  recordLatency(ms: number, at = Date.now()): void {
+    this.latencyMs = ms;
+    this.latencyAt = at;
   }
 
   #fail(error: Error): void {

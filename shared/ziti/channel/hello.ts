@@ -139,10 +139,12 @@ export async function openChannel(
     helloResult: result,
   });
   if (options.verifySession ?? true) {
+    const sentAt = Date.now();
     const probe = newMessage(ContentType.Latency);
-    setHeaderU64(probe, HeaderId.Reflected, BigInt(Date.now()) * 1_000_000n);
+    setHeaderU64(probe, HeaderId.Reflected, BigInt(sentAt) * 1_000_000n);
     try {
       await channel.request(probe, helloTimeoutMs);
+      channel.recordLatency(Date.now() - sentAt);
     } catch (err) {
       const info = await Promise.race([channel.closed, Promise.resolve(undefined)]);
       await channel.close();

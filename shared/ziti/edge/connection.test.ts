@@ -98,6 +98,9 @@ describe('dial', () => {
       await conn.closeWrite(); // idempotent
       const back = await readAll(conn.readable);
       expect(back.length).toBe(18 + 100_000);
+      // Payload bytes, as the app wrote and read them (not the E2E header or overhead).
+      expect(conn.bytesOut).toBe(18 + 100_000);
+      expect(conn.bytesIn).toBe(18 + 100_000);
       expect(str(back.subarray(0, 18))).toBe('GET / HTTP/1.1\r\n\r\n');
 
       const data = seen.filter((m) => m.contentType === ContentType.Data).map(decodeData);

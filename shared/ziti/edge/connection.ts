@@ -64,6 +64,9 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   readonly callerId: string | undefined;
   circuitId: string | undefined;
   encrypted = false;
+  /** Statistics: incremented where the bytes already pass, nothing else. */
+  bytesIn = 0;
+  bytesOut = 0;
 
   readonly #channel: Channel;
   readonly #mux: EdgeMux;
@@ -231,6 +234,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
           plain = this.#decryptor.pull(plain);
         }
       }
+      this.bytesIn += plain.length;
       parts = data.multipart && plain.length > 0 ? splitMultipart(plain) : [plain];
     } catch (err) {
       this.#fail(err as Error);
@@ -282,6 +286,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   async #write(chunk: Uint8Array): Promise<void> {
     if (this.#closeInfo) throw new ZitiConnectionClosedError('connection is closed');
     if (this.#fin) throw new ZitiConnectionClosedError('write after closeWrite()');
+    this.bytesOut += chunk.length;
     const max = this.encrypted ? MAX_DATA_BODY_BYTES - SECRETSTREAM_ABYTES : MAX_DATA_BODY_BYTES;
     const run = async () => {
       for (let at = 0; at < chunk.length; at += max) {

@@ -40,6 +40,9 @@ export interface EdgeConnection extends ByteDuplex {
   readonly appData: Uint8Array | undefined;
   /** CallerId / dialer identity (hosted connections only). */
   readonly callerId: string | undefined;
+  /** Payload bytes received (after decryption) and written so far: plain counters, for statistics. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
   /** Sends FIN once (empty, unencrypted Data); later calls resolve at once. */
   closeWrite(): Promise<void>;
   /** Sends StateClosed (unless already closed) and ends both directions. Idempotent. */
