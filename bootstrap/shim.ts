@@ -5,6 +5,7 @@
 
 import { BRIDGE_CONNECT, BRIDGE_KEEPALIVE } from '../shared/websocket/bridge-protocol.ts';
 import { COOKIE_SNAPSHOT_GLOBAL, type CookieBridgeRequest } from '../sw/cookie-bridge.ts';
+import { decideRoute, ROUTES_GLOBAL, type RouteContext } from '../sw/route-decision.ts';
 import { installDocumentCookie } from './shim/document-cookie.ts';
 import { guardServiceWorkerRegister } from './shim/register-guard.ts';
 import { showUpdateNotice, watchForUpdate } from './shim/update-notice.ts';
@@ -13,6 +14,21 @@ import { installXhrUploadProgress } from './shim/xhr-upload.ts';
 
 const controller = () => navigator.serviceWorker?.controller ?? null;
 const sameOrigin = (u: URL) => u.host === location.host;
+
+/**
+ * Sockets go through the worker when they are for the app's host or a dark host of the routing
+ * context the worker put in front of us. Without a context (the controller could not be asked)
+ * every socket goes to the worker, which opens only what it can prove dark: fail closed.
+ */
+function shouldTunnel(u: URL): boolean {
+  if (sameOrigin(u)) return true;
+  const routes = (window as unknown as Record<string, unknown>)[ROUTES_GLOBAL] as
+    | RouteContext
+    | null
+    | undefined;
+  if (!routes) return true;
+  return decideRoute(new URL(u.href.replace(/^ws/, 'http')), routes).kind === 'tunnel';
+}
 
 function attempt(what: string, install: () => void): void {
   try {
@@ -26,10 +42,10 @@ if (!('__ztShim' in window)) {
   Object.defineProperty(window, '__ztShim', { value: true });
   if ('serviceWorker' in navigator) guardServiceWorkerRegister(navigator.serviceWorker);
 
-  // Sockets to the app's own host go through the service worker (the one OpenZiti context).
+  // Sockets to the app's host and dark hosts go through the service worker (the one OpenZiti context).
   attempt('WebSocket', () =>
     installWebSocket(window, {
-      shouldTunnel: sameOrigin,
+      shouldTunnel,
       connect: () => {
         const sw = controller();
         if (!sw) throw new Error('no service worker controls this page');

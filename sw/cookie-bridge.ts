@@ -36,13 +36,14 @@ export function cookieSnapshotPrelude(cookie: string): string {
   return `self.${COOKIE_SNAPSHOT_GLOBAL}=${JSON.stringify(cookie)};\n`;
 }
 
-/** The shim's response with the page's cookies in front; not cacheable. */
+/** The shim's response with the page's cookies (and any `more` script lines) in front; not cacheable. */
 export async function withCookieSnapshot(
   shim: Response,
   jar: DocumentCookieJar,
   pageUrl: string,
+  more = '',
 ): Promise<Response> {
-  const prelude = cookieSnapshotPrelude(await jar.documentCookie(pageUrl));
+  const prelude = cookieSnapshotPrelude(await jar.documentCookie(pageUrl)) + more;
   const body = await shim.text();
   const headers = new Headers(shim.headers);
   headers.set('Cache-Control', 'no-store');

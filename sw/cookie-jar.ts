@@ -14,7 +14,7 @@ export interface CookieJarOptions {
 /** `sameSiteContext` of a request (RFC 6265bis §5.2): undefined sends SameSite cookies as same-site. */
 export type SameSiteContext = 'strict' | 'lax' | 'none';
 
-const DEFAULT_STORE_KEY = 'zt-cookie-jar';
+export const COOKIE_JAR_KEY = 'zt-cookie-jar';
 
 /**
  * The app's cookies, kept by the service worker as a browser would (RFC 6265, via tough-cookie,
@@ -34,12 +34,12 @@ export class CookieJar {
   private constructor(jar: ToughCookieJar, store: CookieJarStore, options: CookieJarOptions) {
     this.#jar = jar;
     this.#store = store;
-    this.#key = options.storeKey ?? DEFAULT_STORE_KEY;
+    this.#key = options.storeKey ?? COOKIE_JAR_KEY;
   }
 
   /** Loads the jar from the store (empty if none, or if what is stored cannot be read). */
   static async open(store: CookieJarStore, options: CookieJarOptions = {}): Promise<CookieJar> {
-    const saved = await store.get(options.storeKey ?? DEFAULT_STORE_KEY);
+    const saved = await store.get(options.storeKey ?? COOKIE_JAR_KEY);
     const jar = newJar();
     // Cookies are loaded into a jar built with our options (a serialized jar does not keep them
     // all). A corrupt entry is dropped rather than blocking the app.

@@ -1,6 +1,7 @@
 import { headerEntries, stripHopByHop } from '../shared/http/request-head.ts';
 import { ACCEPT_ENCODING, decodeBody } from './content-decoding.ts';
 import { injectShim } from './html-inject.ts';
+import { type RequestContext, requestContext } from './request-context.ts';
 
 /**
  * Turns the browser's Fetch `Request` into the HTTP/1.1 request the dark app receives, and the
@@ -11,8 +12,9 @@ import { injectShim } from './html-inject.ts';
  * links agree; `X-Forwarded-Proto` carries the public scheme (Mattermost derives cookie security
  * and redirect URLs from it). `X-Forwarded-For`/`X-Real-IP` are not sent: the service worker cannot
  * know the client's public address, and a page-supplied value would be a spoof, so any such field
- * from the page is dropped too. The browser adds Origin, Referer, User-Agent, Accept-Language and
- * Cookie only at its network layer, which a tunnelled request never reaches, so we add them here.
+ * from the page is dropped too. The browser adds Origin, Referer, Sec-Fetch-*, User-Agent,
+ * Accept-Language and Cookie only at its network layer, which a tunnelled request never reaches, so
+ * we add them here, decided from the request's context (`request-context.ts`).
  */
 
 export interface ProxyRequestOptions {
@@ -26,6 +28,8 @@ export interface ProxyRequestOptions {
   host?: string;
   /** `Cookie` value from the jar ('' or undefined: none). */
   cookie?: string;
+  /** Origin and fetch metadata, when the caller already decided them (default: from `request`). */
+  context?: RequestContext;
   /** `navigator.userAgent` (the browser adds it only on its own network requests). */
   userAgent?: string;
   /** e.g. from `navigator.languages` (same reason). */
@@ -51,6 +55,11 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'x-real-ip',
   'accept-encoding',
   'service-worker-navigation-preload',
+  'origin',
+  'sec-fetch-site',
+  'sec-fetch-mode',
+  'sec-fetch-dest',
+  'sec-fetch-user',
 ]);
 
 /** Builds method, target and header fields for a Fetch request (see the module comment). */
@@ -65,13 +74,9 @@ export function buildRequestHead(request: Request, opts: ProxyRequestOptions): O
     if (!DROPPED_REQUEST_HEADERS.has(name.toLowerCase())) headers.push([name, value]);
   }
   const has = (n: string) => headers.some(([k]) => k.toLowerCase() === n);
-  // Fetch §3.1: Origin goes on CORS requests and on every non-GET/HEAD request.
-  if (
-    !has('origin') &&
-    ((method !== 'GET' && method !== 'HEAD') || (request.mode === 'cors' && !sameOrigin))
-  ) {
-    headers.push(['Origin', publicUrl.origin]);
-  }
+  const context = opts.context ?? requestContext(request, opts.publicOrigin);
+  if (context.origin !== undefined) headers.push(['Origin', context.origin]);
+  headers.push(...context.fetchMetadata);
   const referer = refererFor(request, url);
   if (referer && !has('referer')) headers.push(['Referer', referer]);
   if (opts.userAgent && !has('user-agent')) headers.push(['User-Agent', opts.userAgent]);
@@ -83,21 +88,6 @@ export function buildRequestHead(request: Request, opts: ProxyRequestOptions): O
   if (opts.cookie) headers.push(['Cookie', opts.cookie]);
   headers.push(['X-Forwarded-Proto', url.protocol.slice(0, -1)]);
   return { method, target: url.pathname + url.search, headers };
-}
-
-/**
- * `buildRequestHead` with the public origin defaulting to the service worker's own origin (the
- * shape `sw/tunnel/fetch-handler.ts` calls).
- */
-export function toUpstreamRequest(
-  request: Request,
-  opts: Omit<ProxyRequestOptions, 'publicOrigin'> & { publicOrigin?: string },
-): OutgoingRequestHead {
-  const publicOrigin =
-    opts.publicOrigin ??
-    (globalThis as { location?: { origin?: string } }).location?.origin ??
-    new URL(request.url).origin;
-  return buildRequestHead(request, { ...opts, publicOrigin });
 }
 
 /**
@@ -202,9 +192,6 @@ export function buildBrowserResponse(
   }
   return new Response(body, { status: res.status, statusText: res.statusText, headers });
 }
-
-/** Alias of `buildBrowserResponse` (the name `sw/tunnel/fetch-handler.ts` uses). */
-export const toBrowserResponse = buildBrowserResponse;
 
 /**
  * Points an absolute Location at the public origin when it names one of the dark origins, or the

@@ -38,6 +38,23 @@ const ctx: RouteContext = {
 };
 
 describe('decideRoute', () => {
+  it("carries config.json's extraIntercepts over the app's service, with or without a port", () => {
+    const extra = { ...ctx, extraIntercepts: ['cdn.corp.example:8443', '*.assets.example'] };
+    expect(decideRoute('https://cdn.corp.example:8443/a.js', extra)).toEqual({
+      kind: 'tunnel',
+      service: 'mattermost',
+      host: 'cdn.corp.example',
+      port: 8443,
+    });
+    expect(decideRoute('https://cdn.corp.example/a.js', extra)).toEqual({ kind: 'network' });
+    expect(decideRoute('http://img.assets.example:81/x', extra)).toMatchObject({
+      kind: 'tunnel',
+      service: 'mattermost',
+      port: 81,
+    });
+    expect(decideRoute('http://assets.example/x', extra)).toEqual({ kind: 'network' });
+  });
+
   it('tunnels the app origin, every path and method-agnostic', () => {
     expect(decideRoute('https://chat.example.com/', ctx)).toEqual({
       kind: 'tunnel',

@@ -21,7 +21,28 @@ export interface RouteContext {
   appService: string;
   /** Services with an `intercept.v1` config and Dial permission. */
   intercepts: readonly DialableService[];
+  /** `host` or `host:port` entries of config.json's `extraIntercepts`: carried by `appService`. */
+  extraIntercepts?: readonly string[];
 }
+
+/** config.json's `extraIntercepts` as intercept configs of the app's service. */
+function extraInterceptServices(ctx: RouteContext): DialableService[] {
+  return (ctx.extraIntercepts ?? []).map((entry) => {
+    const [, host = entry, port] = /^(.*?)(?::(\d+))?$/.exec(entry) ?? [];
+    const range = port ? { low: Number(port), high: Number(port) } : { low: 1, high: 65535 };
+    return {
+      name: ctx.appService,
+      intercept: { protocols: ['tcp'], addresses: [host], portRanges: [range] },
+    };
+  });
+}
+
+/** Where the page shim finds the routing context: set in front of `/__zt/shim.js` by the worker. */
+export const ROUTES_GLOBAL = '__ztRoutes';
+
+/** The script line that hands the shim the routing context (`null`: not known, carry nothing natively). */
+export const routesPrelude = (routes: RouteContext | undefined): string =>
+  `self.${ROUTES_GLOBAL}=${JSON.stringify(routes ?? null)};\n`;
 
 export type RouteDecision =
   | { kind: 'tunnel'; service: string; host: string; port: number }
@@ -38,7 +59,8 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = {
 /**
  * Decides where a request goes. The app's origin goes over the tunnel (`appService`), except our
  * own files (`/__zt/*`, `/sw.js`); a URL whose host and port match a dialable service's
- * `intercept.v1` (tcp) goes over that service; everything else goes to the network.
+ * `intercept.v1` (tcp) goes over that service, one named by config.json's `extraIntercepts` over the
+ * app's service; everything else goes to the network.
  * Among several matching services the most specific address wins: an exact name or IP, then the
  * longest wildcard suffix or CIDR prefix, then the first listed.
  */
@@ -57,7 +79,7 @@ export function decideRoute(input: URL | string, ctx: RouteContext): RouteDecisi
     return { kind: 'tunnel', service: ctx.appService, host, port: effectivePort };
   }
   let best: { service: string; score: number } | undefined;
-  for (const svc of ctx.intercepts) {
+  for (const svc of [...ctx.intercepts, ...extraInterceptServices(ctx)]) {
     const cfg = svc.intercept;
     if (!cfg.protocols.some((p) => p.toLowerCase() === 'tcp')) continue;
     if (!cfg.portRanges.some((r) => r.low <= effectivePort && effectivePort <= r.high)) continue;

@@ -18,8 +18,8 @@ import {
 } from './cookie-bridge.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
+import { routesPrelude } from './route-decision.ts';
 import { countWebSocket, handleStatusRequest } from './status.ts';
-import { canMirrorCookies } from './tunnel/cookie-mirror.ts';
 import { failClosedResponse } from './tunnel/fail-closed.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
 import { openTunnelledWebSocket } from './tunnel/websocket-open.ts';
@@ -75,10 +75,10 @@ router.registerRoute(
   ),
 );
 
-// Workbox's method type lists six methods, but a route matches any method string it is given.
 /**
- * Where the worker cannot write the page's cookies itself (no cookieStore: Firefox), the shim carries
- * the page's `document.cookie` snapshot in front of its code.
+ * The shim, with what it must know before any app script runs in front of it: the page's
+ * `document.cookie` (browsers ignore Set-Cookie on a worker's responses) and the routing context (so
+ * that WebSockets to dark hosts are carried too).
  */
 router.registerRoute(
   new Route(
@@ -91,15 +91,16 @@ router.registerRoute(
         if (!cached) throw err;
         return cached;
       });
-      if (await canMirrorCookies()) return shim;
       const page = request.referrer || self.location.origin;
-      return withCookieSnapshot(shim, await state.cookieJar(), page);
+      const [jar, routes] = await Promise.all([state.cookieJar(), state.routeContextReady()]);
+      return withCookieSnapshot(shim, jar, page, routesPrelude(routes));
     },
   ),
 );
 
 router.registerRoute(precacheRoute());
 
+// Workbox's method type lists six methods, but a route matches any method string it is given.
 for (const method of TUNNEL_METHODS as readonly string[] as HTTPMethod[]) {
   router.registerRoute(
     new Route(

@@ -11,7 +11,8 @@ export type TunnelFailure =
   | 'router-unreachable'
   | 'dial-failed'
   | 'upstream-error'
-  | 'method-not-supported';
+  | 'method-not-supported'
+  | 'routes-unknown';
 
 /** How many of the last failures the status page shows. */
 const KEPT_FAILURES = 10;
@@ -30,6 +31,7 @@ const TITLES: Record<TunnelFailure, string> = {
   'dial-failed': 'The application did not answer over the secure network',
   'upstream-error': 'The connection to the application broke',
   'method-not-supported': 'This request cannot be carried',
+  'routes-unknown': 'The secure network cannot be asked where this request goes',
 };
 
 const STATUS: Record<TunnelFailure, number> = {
@@ -42,6 +44,7 @@ const STATUS: Record<TunnelFailure, number> = {
   'dial-failed': 502,
   'upstream-error': 502,
   'method-not-supported': 501,
+  'routes-unknown': 503,
 };
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

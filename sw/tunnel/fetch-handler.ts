@@ -1,5 +1,6 @@
 /// <reference lib="webworker" />
 import type { RouteHandlerCallbackOptions, RouteMatchCallbackOptions } from 'workbox-core';
+import { ConfigError } from '../../shared/config/bootstrap-config.ts';
 import type { HttpResponse } from '../../shared/http/index.ts';
 import {
   ZitiApiError,
@@ -8,6 +9,7 @@ import {
   ZitiDialError,
   ZitiError,
 } from '../../shared/ziti/index.ts';
+import { announceCookies } from '../cookie-bridge.ts';
 import {
   cachedAsset,
   isImmutableAsset,
@@ -19,10 +21,11 @@ import {
 } from '../offline-cache.ts';
 import { fromPrecache } from '../precache.ts';
 import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
+import { requestContext } from '../request-context.ts';
 import { decideRoute } from '../route-decision.ts';
 import { trackUpload, UPLOAD_ID_HEADER } from '../upload-progress.ts';
-import { showCookiesToPage } from './cookie-mirror.ts';
 import { failClosedResponse, type TunnelFailure } from './fail-closed.ts';
+import { pendingRoute } from './pending-route.ts';
 import { NoRouterError, RouterUnreachableError } from './router-channels.ts';
 import { ServiceAccessError, type Tunnel } from './tunnel.ts';
 import type { WorkerState } from './worker-state.ts';
@@ -106,6 +109,7 @@ function failureKind(err: unknown): [TunnelFailure, string] {
     }
     if (e instanceof ZitiDialError) return ['dial-failed', e.message];
     if (e instanceof ZitiError) return ['router-unreachable', e.message];
+    if (e instanceof ConfigError) return ['controller-unreachable', e.message];
   }
   return ['upstream-error', message];
 }
@@ -161,10 +165,10 @@ export async function handleTunnelled(
   const navigation = request.mode === 'navigate';
   let match = params as TunnelMatch;
   if (match.pending) {
-    const context = await state.routeContextReady();
-    const decision = context ? decideRoute(url, context) : { kind: 'network' as const };
-    if (decision.kind !== 'tunnel') return fetch(request);
-    match = { pending: false, service: decision.service, host: decision.host, port: decision.port };
+    const decided = await decidePending(url, state);
+    if (decided instanceof Response) return decided;
+    if (decided === 'network') return fetch(request);
+    match = decided;
   }
 
   // Offline (the browser says so): the last copy of the document at once, rather than a request
@@ -180,7 +184,12 @@ export async function handleTunnelled(
     if (cached) return cached;
   }
 
-  const tunnel = await state.tunnel().catch(() => undefined);
+  let tunnel: Tunnel | undefined;
+  try {
+    tunnel = await state.tunnel();
+  } catch (err) {
+    return failure(err, navigation, url);
+  }
   if (!tunnel || state.expired) {
     if (navigation) return bootstrapPage();
     return tunnel
@@ -214,6 +223,29 @@ export async function handleTunnelled(
     }
     return failure(err, navigation, url);
   }
+}
+
+/** Where a request of another origin goes once what decides it is known (`pending-route.ts`). */
+async function decidePending(
+  url: URL,
+  state: WorkerState,
+): Promise<{ pending: false; service: string; host: string; port: number } | 'network' | Response> {
+  const routes = await state.routeContextReady();
+  const signedIn = routes
+    ? true
+    : await state.tunnel().then(
+        (tunnel) => tunnel !== undefined,
+        () => true,
+      );
+  const config = routes ? undefined : await state.config().catch(() => undefined);
+  const decision = pendingRoute(url, {
+    publicOrigin: self.location.origin,
+    ...(routes ? { routes } : {}),
+    signedIn,
+    ...(config ? { config } : {}),
+  });
+  if (decision.kind === 'fail') return failClosedResponse(decision.failure, decision.detail, false);
+  return decision.kind === 'tunnel' ? { pending: false, ...decision } : 'network';
 }
 
 const isSessionRefusal = (err: unknown): boolean =>
@@ -251,8 +283,11 @@ async function carry(
   const target = ownApp
     ? await tunnel.appTarget(serviceName, { host: match.host, port: match.port })
     : { host: match.host, port: match.port };
+  // Cookies, Origin and fetch metadata as the browser's network layer would decide them (CSRF).
+  const context = requestContext(request, publicOrigin);
   const jar = await state.cookieJar();
-  const cookie = await jar.cookieHeader(url.href);
+  const cookie =
+    context.cookies === 'omit' ? '' : await jar.cookieHeader(url.href, context.cookies);
   const { body, contentLength } = await readRequestBody(request);
   // An XHR upload tagged by the shim gets its progress reported back (browsers stop firing
   // xhr.upload events once a worker answers); the tag itself never reaches the app.
@@ -266,6 +301,7 @@ async function carry(
       ? { host: `${target.host}:${target.port}` }
       : {}),
     cookie,
+    context,
     userAgent: navigator.userAgent,
   });
   if (upload)
@@ -286,7 +322,7 @@ async function carry(
   }
   if (response.setCookies.length > 0) {
     await jar.setFromResponse(url.href, response.setCookies);
-    if (ownApp) await showCookiesToPage(response.setCookies, jar, pageUrl(request, url));
+    if (ownApp) await announceCookies(jar, pageUrl(request, url));
   }
   // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
   const document = request.destination === 'document' || request.destination === 'iframe';

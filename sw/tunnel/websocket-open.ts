@@ -1,8 +1,9 @@
 /// <reference lib="webworker" />
 import { connectWebSocket } from '../../shared/websocket/index.ts';
+import { announceCookies } from '../cookie-bridge.ts';
+import { sameSite } from '../request-context.ts';
 import { decideRoute } from '../route-decision.ts';
 import type { OpenedWebSocket } from '../websocket-bridge.ts';
-import { showCookiesToPage } from './cookie-mirror.ts';
 import type { WorkerState } from './worker-state.ts';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -22,10 +23,13 @@ export async function openTunnelledWebSocket(
   const tunnel = await state.tunnel();
   if (!tunnel || state.expired) throw new Error('not signed in');
   const publicOrigin = self.location.origin;
+  // The app's own origin needs no routing context; another host is carried only if the controller
+  // says it is dark, and never opened when it cannot be asked.
   const routes = (await state.routeContextReady()) ?? {
     publicOrigin,
     appService: tunnel.identity.config.service,
     intercepts: [],
+    extraIntercepts: tunnel.identity.config.extraIntercepts,
   };
   const decision = decideRoute(httpUrl, routes);
   if (decision.kind !== 'tunnel') throw new Error(`${wsUrl.host} is not carried by the tunnel`);
@@ -34,7 +38,11 @@ export async function openTunnelledWebSocket(
     ? await tunnel.appTarget(decision.service, { host: decision.host, port: decision.port })
     : { host: decision.host, port: decision.port };
   const jar = await state.cookieJar();
-  const cookie = await jar.cookieHeader(httpUrl.href);
+  // The handshake is the page's own subresource request: SameSite as for any other.
+  const cookie = await jar.cookieHeader(
+    httpUrl.href,
+    sameSite(new URL(publicOrigin), httpUrl) ? 'strict' : 'none',
+  );
   const pool = tunnel.pool(decision.service, target);
   const headers: [string, string][] = [['User-Agent', navigator.userAgent]];
   if (cookie) headers.push(['Cookie', cookie]);
@@ -49,7 +57,7 @@ export async function openTunnelledWebSocket(
   });
   if (opened.response.setCookies.length > 0) {
     await jar.setFromResponse(httpUrl.href, opened.response.setCookies);
-    if (ownApp) await showCookiesToPage(opened.response.setCookies, jar, httpUrl.href);
+    if (ownApp) await announceCookies(jar, httpUrl.href);
   }
   return { protocol: opened.protocol, extensions: opened.extensions, conn: opened.conn };
 }

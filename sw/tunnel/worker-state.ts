@@ -1,23 +1,32 @@
 /// <reference lib="webworker" />
-import { get, set } from 'idb-keyval';
+import { del, get, set } from 'idb-keyval';
+import { type BootstrapConfig, loadBootstrapConfig } from '../../shared/config/bootstrap-config.ts';
 import { loadIdentity, ztStore } from '../../shared/identity/store.ts';
-import { CookieJar } from '../cookie-jar.ts';
+import { ControllerClient } from '../../shared/ziti/index.ts';
+import { COOKIE_JAR_KEY, CookieJar } from '../cookie-jar.ts';
+import { APP_CACHE, forgetCachedKeys } from '../offline-cache.ts';
 import type { RouteContext } from '../route-decision.ts';
+import { ensureJarOwner } from './jar-owner.ts';
 import { KEEP_ALIVE_MS, maintainIdentity, renewalDue } from './lifecycle.ts';
 import { Tunnel } from './tunnel.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
-const ROUTES_KEY = 'route-context';
-
 /**
- * The worker's in-memory state, rebuilt from IndexedDB whenever the browser restarts the worker:
- * the tunnel for the stored identity, the app's cookie jar, and the routing context (which hosts go
- * over which service), kept synchronously readable because workbox match callbacks are synchronous.
+ * The worker's in-memory state: the tunnel for the stored identity, the app's cookie jar, and the
+ * routing context (which hosts go over which service).
+ *
+ * What decides where requests go and whom to trust is never taken from storage: IndexedDB is shared
+ * with the app's page script, so a stored controller, CA bundle or intercept list could have been
+ * rewritten by it. On every worker start the controller and service come from `/__zt/config.json`,
+ * the routers' CA bundle from that controller, and the intercepts from its service list; the stored
+ * identity supplies only what is the person's own (key, certificate, sessions, IdP tokens).
  */
 export class WorkerState {
   #tunnel?: Promise<Tunnel | undefined>;
   #jar?: Promise<CookieJar>;
+  #config?: Promise<BootstrapConfig>;
+  /** Derived from the controller during this worker's life; never read back from storage. */
   #routes?: RouteContext;
   #routesReady: Promise<RouteContext | undefined>;
   #maintainedAt = Date.now();
@@ -29,15 +38,22 @@ export class WorkerState {
     this.#routesReady = this.#loadRoutes();
   }
 
-  async #loadRoutes(): Promise<RouteContext | undefined> {
-    const stored = await get<RouteContext>(ROUTES_KEY, ztStore()).catch(() => undefined);
-    if (stored?.publicOrigin === self.location.origin) this.#routes = stored;
-    // Refresh from the controller in the background; the stored copy answers meanwhile.
-    const fresh = this.#refreshRoutes();
-    return this.#routes ?? fresh;
+  /** `/__zt/config.json` from our site, once per worker start (again after a failure). */
+  config(): Promise<BootstrapConfig> {
+    if (!this.#config) {
+      const config = loadBootstrapConfig((input, init) =>
+        fetch(new URL(String(input), self.location.origin), init),
+      );
+      this.#config = config;
+      config.catch(() => {
+        if (this.#config === config) this.#config = undefined;
+      });
+    }
+    return this.#config;
   }
 
-  async #refreshRoutes(): Promise<RouteContext | undefined> {
+  /** Undefined when nobody is signed in, or the controller cannot be asked (then: fail closed). */
+  async #loadRoutes(): Promise<RouteContext | undefined> {
     const tunnel = await this.tunnel().catch(() => undefined);
     if (!tunnel) return undefined;
     const { intercepts } = await tunnel.services();
@@ -45,26 +61,32 @@ export class WorkerState {
       publicOrigin: self.location.origin,
       appService: tunnel.identity.config.service,
       intercepts,
+      extraIntercepts: tunnel.identity.config.extraIntercepts,
     };
     this.#routes = routes;
-    await set(ROUTES_KEY, routes, ztStore()).catch(() => {});
     return routes;
   }
 
+  /** The routing context once this worker has read it from the controller; undefined before. */
   routeContext(): RouteContext | undefined {
     return this.#routes;
   }
 
+  /** Waits for the routing context; undefined if there is no identity or no answer to be had. */
   routeContextReady(): Promise<RouteContext | undefined> {
-    return this.#routesReady.catch(() => undefined);
+    return this.#routesReady
+      .catch(() => undefined)
+      .then((routes) => {
+        // A failed attempt (controller briefly unreachable) is retried by the next request.
+        if (!routes) this.#routesReady = this.#loadRoutes();
+        return routes;
+      });
   }
 
   /** The tunnel for the stored identity, or undefined when nobody is signed in on this browser. */
   tunnel(): Promise<Tunnel | undefined> {
     if (!this.#tunnel) {
-      const tunnel = loadIdentity().then((identity) =>
-        identity ? new Tunnel(identity) : undefined,
-      );
+      const tunnel = this.#openTunnel();
       this.#tunnel = tunnel;
       tunnel.catch(() => {
         if (this.#tunnel === tunnel) this.#tunnel = undefined;
@@ -102,12 +124,39 @@ export class WorkerState {
     return this.#maintaining;
   }
 
+  /**
+   * The stored identity with the controller, service settings and CA bundle of this start: an
+   * identity enrolled at another controller than config.json names counts as none (sign in again).
+   */
+  async #openTunnel(): Promise<Tunnel | undefined> {
+    const [identity, config] = await Promise.all([loadIdentity(), this.config()]);
+    if (!identity || identity.controller !== config.controller) return undefined;
+    const caBundle = await new ControllerClient({ baseUrl: config.controller }).caBundle();
+    return new Tunnel({ ...identity, config, caBundle });
+  }
+
+  /** The app's cookie jar, first wiped if it was made for another identity than the signed-in one. */
   cookieJar(): Promise<CookieJar> {
-    const store = ztStore();
-    this.#jar ??= CookieJar.open({
-      get: (key) => get(key, store),
-      set: (key, value) => set(key, value, store),
-    });
+    if (!this.#jar) {
+      const store = ztStore();
+      const rows = {
+        get: (key: string) => get(key, store),
+        set: (key: string, value: unknown) => set(key, value, store),
+      };
+      const jar = (async () => {
+        const identity = await loadIdentity();
+        await ensureJarOwner(identity?.apiSession.identityId, rows, async () => {
+          await del(COOKIE_JAR_KEY, store);
+          await caches.delete(APP_CACHE);
+          forgetCachedKeys();
+        });
+        return CookieJar.open(rows);
+      })();
+      this.#jar = jar;
+      jar.catch(() => {
+        if (this.#jar === jar) this.#jar = undefined;
+      });
+    }
     return this.#jar;
   }
 
@@ -116,6 +165,7 @@ export class WorkerState {
     const tunnel = await this.#tunnel?.catch(() => undefined);
     this.#tunnel = undefined;
     this.#jar = undefined;
+    this.#config = undefined;
     this.#routes = undefined;
     this.expired = false;
     this.#routesReady = this.#loadRoutes();
