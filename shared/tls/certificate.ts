@@ -6,6 +6,7 @@
 import { equalBytes } from './_internal/bytes.ts';
 import {
   BasicConstraintsExtension,
+  ExtendedKeyUsageExtension,
   SubjectAlternativeNameExtension,
   X509Certificate,
 } from './_internal/x509.ts';
@@ -52,32 +53,124 @@ const signedBy = async (cert: X509Certificate, issuer: X509Certificate) => {
   }
 };
 
-/** RFC 6125 host name match against the leaf's subjectAltName (no CN fallback). */
+const parseIpv4 = (s: string): number[] | undefined => {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  const bytes = m?.slice(1).map(Number);
+  return bytes?.every((b) => b <= 255) ? bytes : undefined;
+};
+
+const parseIpv6 = (s: string): number[] | undefined => {
+  if (!/^[0-9a-f:.]+$/i.test(s)) return undefined;
+  const halves = s.split('::');
+  if (halves.length > 2) return undefined;
+  const words = (part: string, last: boolean): number[] | undefined => {
+    const out: number[] = [];
+    const groups = part === '' ? [] : part.split(':');
+    for (const [i, g] of groups.entries()) {
+      if (g.includes('.')) {
+        const v4 = last && i === groups.length - 1 ? parseIpv4(g) : undefined;
+        if (!v4) return undefined;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else if (/^[0-9a-f]{1,4}$/i.test(g)) {
+        out.push(Number.parseInt(g, 16));
+      } else {
+        return undefined;
+      }
+    }
+    return out;
+  };
+  const head = words(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? words(halves[1]!, true) : [];
+  if (!head || !tail) return undefined;
+  const zeros = 8 - head.length - tail.length;
+  if (halves.length === 1 ? zeros !== 0 : zeros < 1) return undefined;
+  return [...head, ...Array<number>(zeros).fill(0), ...tail].flatMap((w) => [w >> 8, w & 0xff]);
+};
+
+/**
+ * The bytes of an IPv4 (dotted quad) or IPv6 literal (brackets allowed, as in a URL's host), or
+ * undefined when `host` is not one (then it is a DNS name).
+ */
+export const parseIpLiteral = (host: string): Uint8Array | undefined => {
+  const bytes = parseIpv4(host) ?? parseIpv6(host.replace(/^\[(.*)\]$/, '$1'));
+  return bytes ? new Uint8Array(bytes) : undefined;
+};
+
+/**
+ * RFC 6125 DNS-ID match: exact (case-insensitive, trailing dot ignored), or a wildcard that is the
+ * whole leftmost label (`*.example.com`) and stands for exactly one label (§6.4.3). A wildcard over
+ * a single remaining label (`*.com`) or anywhere else in the pattern matches nothing.
+ */
+const dnsNameMatches = (pattern: string, host: string) => {
+  const p = pattern.toLowerCase().replace(/\.$/, '');
+  if (p === host) return true;
+  if (!p.startsWith('*.')) return false;
+  const suffix = p.slice(2);
+  if (suffix.includes('*') || !suffix.includes('.')) return false;
+  const dot = host.indexOf('.');
+  return dot > 0 && host.slice(dot + 1) === suffix;
+};
+
+/**
+ * RFC 6125 host name match against the leaf's subjectAltName, with no fallback to the subject's CN:
+ * an IP literal only against iPAddress entries (byte for byte, so any spelling of an IPv6 address
+ * works), a DNS name only against dNSName entries.
+ */
 export const matchesServerName = (leaf: X509Certificate, serverName: string) => {
   const san = leaf.getExtension(SubjectAlternativeNameExtension);
   const host = serverName.toLowerCase().replace(/\.$/, '');
+  const ip = parseIpLiteral(host);
   for (const name of san?.names.items ?? []) {
-    if (name.type === 'ip' && name.value === host) return true;
-    if (name.type !== 'dns') continue;
-    const pattern = name.value.toLowerCase().replace(/\.$/, '');
-    if (pattern === host) return true;
-    if (pattern.startsWith('*.')) {
-      const dot = host.indexOf('.');
-      if (dot > 0 && host.slice(dot + 1) === pattern.slice(2)) return true;
+    if (ip) {
+      const value = name.type === 'ip' ? parseIpLiteral(name.value) : undefined;
+      if (value && equalBytes(value, ip)) return true;
+    } else if (name.type === 'dns' && dnsNameMatches(name.value, host)) {
+      return true;
     }
   }
   return false;
 };
 
+/** id-kp-serverAuth (RFC 5280 §4.2.1.12). */
+export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+/** anyExtendedKeyUsage: no restriction, as if the extension were absent. */
+const EKU_ANY = '2.5.29.37.0';
+
+/**
+ * The leaf must be meant for a TLS server: when it has an extendedKeyUsage extension, that must list
+ * serverAuth (or anyExtendedKeyUsage). A leaf without the extension is unrestricted (RFC 5280
+ * §4.2.1.12) and passes, as in browsers and Go's crypto/x509.
+ */
+export const checkServerPurpose = (leaf: X509Certificate) => {
+  let usages: readonly string[] | undefined;
+  try {
+    usages = leaf.getExtension(ExtendedKeyUsageExtension)?.usages.map(String);
+  } catch (cause) {
+    throw new TlsCertificateError(
+      'ERR_TLS_BAD_CERTIFICATE',
+      'cannot parse the server certificate extendedKeyUsage',
+      { alert: AlertDescription.badCertificate, cause },
+    );
+  }
+  if (usages === undefined || usages.includes(EKU_SERVER_AUTH) || usages.includes(EKU_ANY)) return;
+  throw new TlsCertificateError(
+    'ERR_TLS_CERTIFICATE_PURPOSE',
+    `certificate ${leaf.subject} is not for TLS servers (extendedKeyUsage ${usages.join(', ') || 'empty'}, no serverAuth)`,
+    { alert: AlertDescription.unsupportedCertificate },
+  );
+};
+
 /**
  * Verifies that `chain` (leaf first, as sent) leads to one of `trusted`, every link signed by the
- * next, every certificate valid at `now`, and every issuer a CA. Returns the parsed leaf.
+ * next, every certificate valid at `now`, every issuer a CA, and the leaf meant for a TLS server
+ * (`checkServerPurpose`). With `serverNames`, the leaf must also be valid for at least one of them.
+ * Returns the parsed leaf.
  */
 export const verifyServerChain = async (
   chain: readonly Uint8Array[],
   trusted: readonly Uint8Array[],
   now: Date,
-  serverName?: string,
+  serverNames?: string | readonly string[],
 ): Promise<X509Certificate> => {
   if (chain.length === 0) {
     throw new TlsCertificateError('ERR_TLS_BAD_CERTIFICATE', 'server sent no certificate', {
@@ -119,12 +212,16 @@ export const verifyServerChain = async (
     if (depth === MAX_CHAIN_DEPTH - 1) throw untrusted('certificate chain too long');
   }
 
-  if (serverName !== undefined && !matchesServerName(leaf, serverName)) {
-    throw new TlsCertificateError(
-      'ERR_TLS_CERTIFICATE_NAME',
-      `server certificate is not valid for ${serverName}`,
-      { alert: AlertDescription.badCertificate },
-    );
+  checkServerPurpose(leaf);
+  if (serverNames !== undefined) {
+    const names = typeof serverNames === 'string' ? [serverNames] : serverNames;
+    if (!names.some((name) => matchesServerName(leaf, name))) {
+      throw new TlsCertificateError(
+        'ERR_TLS_CERTIFICATE_NAME',
+        `server certificate ${leaf.subject} is not valid for ${names.join(' or ') || '(no name)'}`,
+        { alert: AlertDescription.badCertificate },
+      );
+    }
   }
   return leaf;
 };

@@ -15,6 +15,7 @@ export type TlsErrorCode =
   | 'ERR_TLS_CERTIFICATE_UNTRUSTED'
   | 'ERR_TLS_CERTIFICATE_EXPIRED'
   | 'ERR_TLS_CERTIFICATE_NAME'
+  | 'ERR_TLS_CERTIFICATE_PURPOSE'
   | 'ERR_TLS_BAD_CERTIFICATE'
   | 'ERR_TLS_BAD_SIGNATURE'
   | 'ERR_TLS_BAD_FINISHED'
@@ -48,7 +49,7 @@ export class TlsError extends Error {
 /** Malformed or out-of-place protocol input from the peer (decode, unexpected, illegal, overflow). */
 export class TlsProtocolError extends TlsError {}
 
-/** The server's certificate chain, name or signature was not acceptable. */
+/** The server's certificate chain, purpose (extendedKeyUsage), name or signature was not acceptable. */
 export class TlsCertificateError extends TlsError {}
 
 /** A record failed authentication or a Finished MAC did not match. */

@@ -1,6 +1,7 @@
 /** The client side of the TLS 1.3 full handshake (RFC 8446 §2, §4), without PSK or 0-RTT. */
 import { concat, equalBytes } from './_internal/bytes.ts';
 import {
+  parseIpLiteral,
   SUPPORTED_SIGNATURE_SCHEMES,
   signClientCertificateVerify,
   verifyCertificateSignature,
@@ -61,6 +62,7 @@ export interface HandshakeOptions {
   serverName?: string;
   trustedCertificates: Uint8Array[];
   verifyServerName?: boolean;
+  acceptedServerNames?: readonly string[];
   clientCertificateChain?: Uint8Array[];
   clientKey?: CryptoKey;
   now?: () => Date;
@@ -207,7 +209,10 @@ export async function performHandshake(
     random,
     sessionId,
     cipherSuites: suites.map((s) => s.id),
-    ...(options.serverName !== undefined ? { serverName: options.serverName } : {}),
+    // RFC 6066 §3: SNI carries DNS names only, never an IP literal.
+    ...(options.serverName !== undefined && !parseIpLiteral(options.serverName)
+      ? { serverName: options.serverName }
+      : {}),
     groups: groups.map((g) => NamedGroup[g]),
     signatureSchemes: SUPPORTED_SIGNATURE_SCHEMES,
   };
@@ -319,12 +324,15 @@ export async function performHandshake(
   if (certificate.context.length !== 0) throw illegalParameter('server Certificate context');
   transcript.add(message.raw.slice());
   const now = options.now?.() ?? new Date();
-  const checkName = options.verifyServerName ?? options.serverName !== undefined;
+  const names =
+    options.acceptedServerNames ??
+    (options.serverName !== undefined ? [options.serverName] : undefined);
+  const checkName = options.verifyServerName ?? names !== undefined;
   const chain = verifyServerChain(
     certificate.certificates,
     options.trustedCertificates,
     now,
-    checkName ? options.serverName : undefined,
+    checkName ? (names ?? []) : undefined,
   );
   chain.catch(() => {});
 

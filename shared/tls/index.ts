@@ -27,11 +27,25 @@ export {
 } from './errors.ts';
 
 export interface TlsClientOptions {
-  /** SNI host name; omitted for the router's inner TLS (BrowZer sends none). */
+  /**
+   * The server's host name: sent as SNI when it is a DNS name (never an IP literal), and the name
+   * the leaf's subjectAltName must match unless `acceptedServerNames` is given. Omitted for the
+   * router's inner TLS (BrowZer sends no SNI there either).
+   */
   serverName?: string;
+  /**
+   * Names (DNS names or IP literals) of which the leaf's subjectAltName must match at least one,
+   * in place of `serverName`; for a server known under several names, such as an edge router's
+   * advertised hosts. An empty list matches nothing.
+   */
+  acceptedServerNames?: readonly string[];
   /** DER CA certificates the server chain must lead to (the network's CA bundle). */
   trustedCertificates: Uint8Array[];
-  /** Check the leaf's SAN against serverName (default: true when serverName is given). */
+  /**
+   * Check the leaf's subjectAltName against `acceptedServerNames` or `serverName` (default: true
+   * when either is given). The leaf's extendedKeyUsage, when present, must allow serverAuth
+   * whatever this says.
+   */
   verifyServerName?: boolean;
   /** Client certificate chain, DER, leaf first; sent when the server asks (CertificateRequest). */
   clientCertificateChain?: Uint8Array[];

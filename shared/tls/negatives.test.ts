@@ -60,7 +60,7 @@ describe('server certificate checks (Node server)', () => {
     const s = await nodeServer(pki.serverEc, pki.serverEc.chainPem);
     const err = await failure(s.port, { serverName: 'other.example' });
     expect(err).toMatchObject({ code: 'ERR_TLS_CERTIFICATE_NAME', alert: 42 });
-    // ...unless name checks are off (the router's inner TLS has no name to check)
+    // ...unless name checks are off
     const ok = await connectTls(
       await connectNode(s.port),
       options({ serverName: 'other.example', verifyServerName: false }),

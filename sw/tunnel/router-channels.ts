@@ -47,6 +47,30 @@ export class NoRouterError extends Error {
 const pemToDer = (pem: string) => new Uint8Array(new X509Certificate(pem).rawData);
 
 /**
+ * The names an edge router's certificate may carry: the hosts of every listener the controller
+ * advertises for it (`supportedProtocols`, `urls`) and its `hostname`. The inner TLS accepts a
+ * router certificate valid for any one of them. Not only the `wss` host: a production router's
+ * `wss` listener has a public name that its network certificate (`server_cert`, enrolled for
+ * `edge.csr.sans`) must not carry, while its `tls` listener's host must be in it for SDKs.
+ */
+export function routerServerNames(router: EdgeRouterInfo): string[] {
+  const names = new Set<string>();
+  if (router.hostname) names.add(router.hostname.toLowerCase());
+  for (const url of [
+    ...Object.values(router.supportedProtocols ?? {}),
+    ...Object.values(router.urls ?? {}),
+  ]) {
+    try {
+      const host = new URL(url).hostname.toLowerCase();
+      if (host) names.add(host);
+    } catch {
+      // not a URL: names nothing
+    }
+  }
+  return [...names];
+}
+
+/**
  * One channel per edge router (WebSocket -> TLS 1.3 with the session certificate -> channel V2),
  * shared by every request and tab. Picks an online router with an open channel, or the fastest
  * known one, and backs off from routers that failed.
@@ -74,7 +98,15 @@ export class RouterChannels {
       ...rankEdgeRouters(routers, 'wss'),
       ...(allowPlainWs ? rankEdgeRouters(routers, 'ws') : []),
     ];
-    const urls = [...new Set(ranked.map((r) => routerWebSocketUrl(r.url, allowPlainWs)))];
+    // The names each WebSocket URL's router certificate may carry (every router advertising it).
+    const names = new Map<string, Set<string>>();
+    for (const r of ranked) {
+      const url = routerWebSocketUrl(r.url, allowPlainWs);
+      const set = names.get(url) ?? new Set<string>();
+      for (const n of routerServerNames(r.router)) set.add(n);
+      names.set(url, set);
+    }
+    const urls = [...names.keys()];
     if (urls.length === 0)
       throw new NoRouterError('no online edge router offers a WebSocket listener for this service');
 
@@ -102,7 +134,7 @@ export class RouterChannels {
     let last: unknown;
     for (const url of order) {
       try {
-        return await this.#connect(url);
+        return await this.#connect(url, [...names.get(url)!]);
       } catch (err) {
         // A refused session is not the router's fault: report it as such so the caller re-authenticates.
         if (err instanceof ZitiAuthenticationError) throw err;
@@ -113,14 +145,20 @@ export class RouterChannels {
     throw new RouterUnreachableError(errors.join('; '), { cause: last });
   }
 
-  #connect(url: string): Promise<Channel> {
+  #connect(url: string, serverNames: readonly string[]): Promise<Channel> {
     const state = this.#routers.get(url) ?? { failures: 0, retryAt: 0 };
     this.#routers.set(url, state);
     const started = performance.now();
     const identity = this.#identity;
     const channel = (async () => {
       const transport = await openWebSocketDuplex(url);
+      // The router must prove one of its advertised names and present a server certificate
+      // (serverAuth): any other certificate of the network's CA, such as a person's API-session
+      // client certificate, does not make a router. No SNI: a router answers SNI for its public
+      // `wss` name with the public certificate of `alt_server_certs` (§5), which the network's CA
+      // did not sign, and without SNI with its network certificate (`server_cert`).
       const tls = await connectTls(transport, {
+        acceptedServerNames: serverNames,
         trustedCertificates: identity.caBundle.map(pemToDer),
         clientCertificateChain: identity.certificates.map(pemToDer),
         clientKey: identity.keyPair.privateKey,

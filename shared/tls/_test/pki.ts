@@ -1,7 +1,9 @@
 /** Test certificates made fresh in each run with WebCrypto keys (@peculiar/x509); nothing on disk. */
 import {
   BasicConstraintsExtension,
+  ExtendedKeyUsageExtension,
   type Extension,
+  type JsonGeneralName,
   KeyUsageFlags,
   KeyUsagesExtension,
   PemConverter,
@@ -162,4 +164,18 @@ export async function createPki(): Promise<TestPki> {
     otherClient,
     expiredServer,
   };
+}
+
+/**
+ * An EC leaf of `issuer` with an extractable key (so a Node server can use it), the given
+ * subjectAltNames and, when `eku` is given, an extendedKeyUsage extension with those OIDs.
+ */
+export async function issueLeaf(
+  issuer: Issued,
+  params: { subject: string; names?: JsonGeneralName[]; eku?: string[] },
+): Promise<Issued> {
+  const extensions: Extension[] = [new BasicConstraintsExtension(false, undefined, true)];
+  if (params.names?.length) extensions.push(new SubjectAlternativeNameExtension(params.names));
+  if (params.eku) extensions.push(new ExtendedKeyUsageExtension(params.eku));
+  return issue(params.subject, await ecKeys(true), issuer, extensions, true);
 }

@@ -1,0 +1,183 @@
+/**
+ * The worker's inner TLS to an edge router accepts only a router: a server certificate (serverAuth)
+ * of the network's CA that is valid for one of the names the controller advertises for that router.
+ * Each case runs the real path (WebSocket, then our TLS client) against a Node TLS server inside a
+ * WebSocket, as a router terminates it (§5).
+ */
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
+import {
+  type FabricPki,
+  issueIdentityCert,
+  issueLeafCert,
+  loadOrCreatePki,
+} from '../../fabric/pki.ts';
+import { webSocketStream } from '../../fabric/router/ws-stream.ts';
+import type { StoredIdentity } from '../../shared/identity/store.ts';
+import { TlsCertificateError } from '../../shared/tls/index.ts';
+import type { EdgeRouterInfo } from '../../shared/ziti/index.ts';
+import { RouterChannels, RouterUnreachableError, routerServerNames } from './router-channels.ts';
+
+let pki: FabricPki;
+let identity: StoredIdentity;
+const closers: (() => Promise<void>)[] = [];
+
+const pemsOf = (bundle: string) =>
+  bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+
+beforeAll(async () => {
+  pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-router-identity-')), {
+    trustDomain: 'zt-test',
+    routerHosts: ['localhost', '127.0.0.1'],
+  });
+  // The worker's identity: a non-extractable key and its API-session certificate.
+  const keyPair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair;
+  const cert = await issueLeafCert(pki, {
+    publicKey: keyPair.publicKey,
+    subject: 'CN=browser',
+    validitySeconds: 3600,
+  });
+  identity = {
+    config: { controller: 'https://127.0.0.1:1', service: 'demo', devAllowPlainWs: true },
+    apiSession: { token: 'token', id: 'api-session', identityId: 'id', identityName: 'alice' },
+    keyPair,
+    certificates: [cert.toString('pem')],
+    caBundle: pemsOf(pki.caBundlePem),
+  } as unknown as StoredIdentity;
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+afterAll(async () => {
+  for (const close of closers) await close();
+});
+
+/**
+ * A WebSocket listener whose inner TLS presents `cert` (chained to the intermediate) and requires
+ * a client certificate of the CA; it ends each connection right after the handshake.
+ */
+async function fakeRouter(cert: { certPem: string; keyPem: string }) {
+  const handshakes: string[] = [];
+  const tls = createTlsServer(
+    {
+      key: cert.keyPem,
+      cert: cert.certPem + pki.intermediate.toString('pem'),
+      ca: pki.caBundlePem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+    },
+    (sock) => {
+      handshakes.push(sock.authorized ? 'authorized' : 'unauthorized');
+      sock.destroy();
+    },
+  );
+  tls.on('tlsClientError', () => {});
+  const http: Server = createServer();
+  const wss = new WebSocketServer({ server: http, path: '/ws' });
+  wss.on('connection', (ws) => {
+    const stream = webSocketStream(ws);
+    stream.on('error', () => stream.destroy());
+    tls.emit('connection', stream);
+  });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const port = (http.address() as AddressInfo).port;
+  closers.push(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise<void>((r) => http.close(() => r()));
+  });
+  return { port, handshakes };
+}
+
+/** Connects the worker's way to a router advertised as `host` and returns why it failed. */
+async function connectFailure(port: number, host = '127.0.0.1'): Promise<unknown> {
+  vi.stubGlobal('WebSocket', NodeWebSocket);
+  const router: EdgeRouterInfo = {
+    name: 'er1',
+    supportedProtocols: { ws: `ws://${host}:${port}` },
+  };
+  const err = await new RouterChannels(identity).channelFor([router]).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RouterUnreachableError);
+  return (err as RouterUnreachableError).cause;
+}
+
+describe('RouterChannels inner TLS: who may act as a router', () => {
+  it("refuses a person's client certificate of the network CA (clientAuth only)", async () => {
+    const { port, handshakes } = await fakeRouter(await issueIdentityCert(pki, 'id-mallory'));
+    const cause = await connectFailure(port);
+    expect(cause).toBeInstanceOf(TlsCertificateError);
+    expect(cause).toMatchObject({ code: 'ERR_TLS_CERTIFICATE_PURPOSE' });
+    expect(handshakes).toEqual([]);
+  });
+
+  it('refuses a server certificate of the network CA issued for another router', async () => {
+    const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const other = await issueLeafCert(pki, {
+      publicKey: keys.publicKey,
+      subject: 'CN=er2',
+      validitySeconds: 3600,
+      server: true,
+      dnsNames: ['er2.example.com'],
+    });
+    const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+    const lines = pkcs8
+      .toString('base64')
+      .match(/.{1,64}/g)!
+      .join('\n');
+    const keyPem = `-----BEGIN PRIVATE KEY-----\n${lines}\n-----END PRIVATE KEY-----\n`;
+    const { port, handshakes } = await fakeRouter({
+      certPem: `${other.toString('pem')}\n`,
+      keyPem,
+    });
+    const cause = await connectFailure(port);
+    expect(cause).toMatchObject({
+      code: 'ERR_TLS_CERTIFICATE_NAME',
+      message: expect.stringContaining('127.0.0.1'),
+    });
+    expect(handshakes).toEqual([]);
+  });
+
+  it('accepts the router certificate under its advertised IP address or DNS name', async () => {
+    const { port, handshakes } = await fakeRouter(pki.router);
+    for (const host of ['127.0.0.1', 'localhost']) {
+      // The TLS handshake completes; the fake router then ends the connection before the hello.
+      const cause = await connectFailure(port, host);
+      expect(cause).not.toBeInstanceOf(TlsCertificateError);
+    }
+    expect(handshakes).toEqual(['authorized', 'authorized']);
+  });
+});
+
+describe('routerServerNames', () => {
+  it("is every host the controller advertises for the router, whatever the listener's protocol", () => {
+    expect(
+      routerServerNames({
+        name: 'er1',
+        hostname: 'ER1.example.com',
+        supportedProtocols: {
+          tls: 'tls://er1.example.com:3022',
+          wss: 'wss://er1-wss.example.com:3023',
+        },
+        urls: { ws: 'ws://[::1]:3024', bad: 'not a url' },
+      }),
+    ).toEqual(['er1.example.com', 'er1-wss.example.com', '[::1]']);
+  });
+});
