@@ -176,7 +176,7 @@ function renderTraffic(s: StatusSnapshot, now: number): void {
         'tr',
         { 'data-service': svc.name, 'data-conn': String(c.connId) },
         h('td', {}, svc.name),
-        h('td', { class: 'num' }, `#${c.connId}`, c.encrypted ? ' 🔒' : ''),
+        h('td', { class: 'num' }, `#${c.connId}`, c.encrypted ? ' (E2E)' : ''),
         h('td', {}, c.router ?? '—'),
         h('td', { class: 'num' }, formatDuration(now - c.openedAt)),
         h('td', { class: 'num bytes-in', 'data-bytes': String(c.bytesIn) }, formatBytes(c.bytesIn)),
