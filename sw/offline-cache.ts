@@ -2,7 +2,9 @@
  * What the service worker keeps of the app, so a reload without network still shows it: the app's
  * immutable static assets as they pass through (cache-first afterwards) and the last HTML document of
  * each path (served only when the tunnel cannot be reached, with an offline banner). Never API
- * responses, never anything marked `no-store`; the bootstrap's logout deletes every cache.
+ * responses, never anything marked `no-store` or `private`, never a body over `MAX_KEPT_BYTES`
+ * (bodies stream into the cache, never whole into memory); the bootstrap's logout deletes every
+ * cache.
  */
 
 /** The runtime cache of app files; bump the suffix when its layout changes (old ones are dropped). */
@@ -24,11 +26,44 @@ export interface CacheCandidate {
   headers: Headers;
 }
 
+/** The largest body kept; a longer one (declared, or counted as it streams) is not kept. */
+export const MAX_KEPT_BYTES = 8 * 1024 * 1024;
+
 const directive = (headers: Headers, name: string) =>
   (headers.get('cache-control') ?? '')
     .toLowerCase()
     .split(',')
     .some((d) => d.trim().split('=')[0] === name);
+
+/**
+ * What the response's own headers allow: not `no-store`, not `private` (this cache outlives the
+ * person's session and serves whoever opens the app offline next), and no declared length over
+ * `maxBytes`. An unknown length is allowed here; `keep` counts it as it streams.
+ */
+export function mayKeep(headers: Headers, maxBytes = MAX_KEPT_BYTES): boolean {
+  if (directive(headers, 'no-store') || directive(headers, 'private')) return false;
+  const length = headers.get('content-length');
+  return length === null || (/^\d+$/.test(length.trim()) && Number(length) <= maxBytes);
+}
+
+/** Passes at most `maxBytes` through, then errors (which cancels the source). */
+const byteLimit = (maxBytes: number) => {
+  let seen = 0;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > maxBytes) controller.error(new BodyTooLargeError(maxBytes));
+      else controller.enqueue(chunk);
+    },
+  });
+};
+
+class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+  constructor(maxBytes: number) {
+    super(`body over ${maxBytes} bytes: not kept`);
+  }
+}
 
 /** `index-B3x9kQ2a.js`, `app.8f3a2c1d.css`: a name with a content hash (at least one digit in it). */
 const HASHED_NAME = /[.-](?=[A-Za-z0-9_]*\d)[A-Za-z0-9_]{8,}\.[a-z0-9]{1,6}$/;
@@ -46,14 +81,14 @@ function isApiLike(c: CacheCandidate): boolean {
 /** A static asset that never changes under its URL: kept and answered from the cache afterwards. */
 export function isImmutableAsset(c: CacheCandidate): boolean {
   if (c.method !== 'GET' || c.mode === 'navigate' || c.status !== 200) return false;
-  if (directive(c.headers, 'no-store') || isApiLike(c) || c.url.search !== '') return false;
+  if (!mayKeep(c.headers) || isApiLike(c) || c.url.search !== '') return false;
   return directive(c.headers, 'immutable') || HASHED_NAME.test(c.url.pathname);
 }
 
 /** An app document worth keeping as the offline shell of its path. */
 export function isShellDocument(c: CacheCandidate): boolean {
   if (c.method !== 'GET' || c.mode !== 'navigate' || c.status !== 200) return false;
-  if (directive(c.headers, 'no-store') || isApiLike(c)) return false;
+  if (!mayKeep(c.headers) || isApiLike(c)) return false;
   return (c.headers.get('content-type') ?? '').toLowerCase().startsWith('text/html');
 }
 
@@ -66,23 +101,44 @@ export function markOffline(html: string): string {
   return at < 0 ? `${OFFLINE_TAGS}${html}` : `${html.slice(0, at)}${OFFLINE_TAGS}${html.slice(at)}`;
 }
 
-/** Keeps a copy of `response` under `key` (errors ignored: caching is best effort). */
-export async function keep(key: string | string[], response: Response): Promise<void> {
+/**
+ * Keeps a copy of `response` under `key` (errors ignored: caching is best effort). The body streams
+ * into the cache and is read at most up to `maxBytes`: past that (or when its headers forbid
+ * keeping, see `mayKeep`) nothing is stored and the body is cancelled, so a declined copy made with
+ * `clone()` does not hold the original's bytes in memory. Further keys get the stored copy.
+ */
+export async function keep(
+  key: string | string[],
+  response: Response,
+  maxBytes = MAX_KEPT_BYTES,
+): Promise<void> {
+  const keys = Array.isArray(key) ? key : [key];
   try {
+    if (keys.length === 0 || !mayKeep(response.headers, maxBytes)) {
+      await response.body?.cancel();
+      return;
+    }
     const cache = await caches.open(APP_CACHE);
-    const keys = Array.isArray(key) ? key : [key];
-    const body = await response.arrayBuffer();
-    for (const k of keys) {
-      await cache.put(
-        k,
-        new Response(body, { status: response.status, headers: response.headers }),
-      );
+    const [first, ...rest] = keys as [string, ...string[]];
+    await cache.put(
+      first,
+      new Response(response.body?.pipeThrough(byteLimit(maxBytes)) ?? null, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      }),
+    );
+    for (const k of rest) {
+      const stored = await cache.match(first);
+      if (stored) await cache.put(k, stored);
     }
     known?.then((set) => {
       for (const k of keys) set.add(k);
     });
   } catch (err) {
-    console.warn('[zt] cache', err);
+    await response.body?.cancel().catch(() => {});
+    if (err instanceof BodyTooLargeError) console.info(`[zt] cache: ${keys[0]}: ${err.message}`);
+    else console.warn('[zt] cache', err);
   }
 }
 
