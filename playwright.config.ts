@@ -19,6 +19,7 @@ const OPENZITI_SPECS = [
   'identity-lifecycle',
   'openziti-conformance',
   'worker-stop.chromium',
+  'status-page',
 ].map((name) => `**/${name}.spec.ts`);
 /** Compares the two networks, so it needs the real one: `*-openziti` projects only. */
 const CONFORMANCE = '**/openziti-conformance.spec.ts';
