@@ -1,6 +1,6 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
-import { createHeadInjector, injectShim, isHtml, SHIM_TAG } from './html-inject.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { createHeadInjector, cspScriptNonce, injectShim, isHtml, SHIM_TAG } from './html-inject.ts';
 
 const enc = new TextEncoder();
 const T = SHIM_TAG;
@@ -226,5 +226,96 @@ describe('injectShim', () => {
     expect(isHtml(new Headers({ 'content-type': 'text/html-sandboxed' }))).toBe(false);
     expect(isHtml(new Headers({ 'content-type': 'application/xhtml+xml' }))).toBe(false);
     expect(isHtml(new Headers())).toBe(false);
+  });
+});
+
+describe('Content-Security-Policy nonce for the shim', () => {
+  const csp = (...policies: string[]) =>
+    new Headers(policies.map((p) => ['content-security-policy', p] as [string, string]));
+
+  it("takes the nonce a script policy requires ('strict-dynamic' or no 'self')", () => {
+    expect(cspScriptNonce(csp("script-src 'nonce-r4nd0m+/=' 'strict-dynamic'"))).toEqual({
+      nonce: 'r4nd0m+/=',
+    });
+    expect(cspScriptNonce(csp("default-src 'none'; script-src 'NONCE-abc_-'"))).toEqual({
+      nonce: 'abc_-',
+    });
+    // 'self' is ignored next to 'strict-dynamic'.
+    expect(cspScriptNonce(csp("script-src 'self' 'nonce-abc' 'strict-dynamic'"))).toEqual({
+      nonce: 'abc',
+    });
+  });
+
+  it('reads script-src-elem, else script-src, else default-src; the first of a directive wins', () => {
+    expect(
+      cspScriptNonce(csp("default-src 'nonce-d'; script-src 'nonce-s'; script-src-elem 'nonce-e'")),
+    ).toEqual({ nonce: 'e' });
+    expect(cspScriptNonce(csp("default-src 'nonce-d'; script-src 'nonce-s'"))).toEqual({
+      nonce: 's',
+    });
+    expect(cspScriptNonce(csp("default-src 'nonce-d'; img-src 'self'"))).toEqual({ nonce: 'd' });
+    expect(cspScriptNonce(csp("SCRIPT-SRC 'nonce-a'; script-src 'nonce-b'"))).toEqual({
+      nonce: 'a',
+    });
+  });
+
+  it("needs none when no policy restricts scripts or each allows 'self' (or *)", () => {
+    expect(cspScriptNonce(new Headers())).toEqual({});
+    expect(cspScriptNonce(csp("img-src 'none'; frame-ancestors 'none'"))).toEqual({});
+    expect(cspScriptNonce(csp("script-src 'self' 'nonce-abc'"))).toEqual({});
+    expect(cspScriptNonce(csp('default-src *'))).toEqual({});
+    // Report-only policies block nothing.
+    expect(
+      cspScriptNonce(
+        new Headers({
+          'content-security-policy-report-only': "script-src 'nonce-x' 'strict-dynamic'",
+        }),
+      ),
+    ).toEqual({});
+  });
+
+  it('finds the one nonce every enforced policy accepts, across headers and comma-joined policies', () => {
+    expect(
+      cspScriptNonce(
+        csp("script-src 'nonce-a' 'nonce-b' 'strict-dynamic'", "script-src 'nonce-b'; img-src *"),
+      ),
+    ).toEqual({ nonce: 'b' });
+    expect(
+      cspScriptNonce(csp("script-src 'nonce-a' 'strict-dynamic', default-src 'self'")),
+    ).toEqual({ nonce: 'a' });
+  });
+
+  it('reports when no single nonce can do (different nonces, or a policy with none)', () => {
+    expect(cspScriptNonce(csp("script-src 'nonce-a'", "script-src 'nonce-b'")).blocked).toMatch(
+      /different nonces/,
+    );
+    expect(cspScriptNonce(csp("script-src 'nonce-a', script-src 'nonce-b'")).blocked).toMatch(
+      /different nonces/,
+    );
+    expect(cspScriptNonce(csp("script-src https://cdn.example 'strict-dynamic'")).blocked).toMatch(
+      /allows no script of ours/,
+    );
+    // A value that is not a CSP nonce (it could break out of the attribute) is never used.
+    expect(cspScriptNonce(csp(`script-src 'nonce-a"><x' 'strict-dynamic'`)).blocked).toBeDefined();
+  });
+
+  it('puts the nonce on the injected element and leaves the policy header as it is', async () => {
+    const policy = "script-src 'nonce-Zm9vYmFy' 'strict-dynamic'; object-src 'none'";
+    const headers = new Headers({ 'content-type': 'text/html', 'content-security-policy': policy });
+    const r = injectShim(200, headers, stream(enc.encode('<html><head><title>t</title>')));
+    expect(await text(r.body)).toBe(
+      '<html><head><script src="/__zt/shim.js" nonce="Zm9vYmFy"></script><title>t</title>',
+    );
+    expect(r.headers.get('content-security-policy')).toBe(policy);
+  });
+
+  it('injects the plain element, with a warning, when the policies leave no way in', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const headers = csp("script-src 'nonce-a'", "script-src 'nonce-b'");
+    headers.set('content-type', 'text/html');
+    const r = injectShim(200, headers, stream(enc.encode('<head>')));
+    expect(await text(r.body)).toBe(`<head>${T}`);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/will block the shim/));
+    warn.mockRestore();
   });
 });

@@ -3,6 +3,67 @@ import { decodeBody } from './content-decoding.ts';
 /** The one element we add to the app's HTML. */
 export const SHIM_TAG = '<script src="/__zt/shim.js"></script>';
 
+/** CSP3 base64-value: the only nonce spelling a policy can name, and safe in a quoted attribute. */
+const NONCE_VALUE = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/**
+ * What the response's enforced Content-Security-Policy asks of our script element, so that the
+ * shim loads under a policy that would block `/__zt/shim.js`: `nonce` to put on it, or `blocked`
+ * with the reason when no single nonce can satisfy every policy. Each policy (several headers, or
+ * one header listing several, comma-separated) is read for script elements: `script-src-elem`,
+ * else `script-src`, else `default-src`. A policy without any of them restricts no script. One
+ * that allows `'self'` (or `*`) without `'strict-dynamic'` lets our same-origin script load as it
+ * is. Any other needs one of its nonces on the element; every such policy must accept the same one.
+ * Report-only policies block nothing and are ignored. The policy itself is left as it is.
+ */
+export function cspScriptNonce(headers: Headers): { nonce?: string; blocked?: string } {
+  const header = headers.get('content-security-policy');
+  if (!header) return {};
+  let candidates: string[] | undefined;
+  for (const policy of header.split(',')) {
+    const directives = new Map<string, string[]>();
+    for (const d of policy.split(';')) {
+      const [name, ...values] = d.trim().split(/[\t\n\f\r ]+/);
+      const key = name?.toLowerCase();
+      // The first occurrence of a directive wins (CSP3 §2.2.1).
+      if (key && !directives.has(key)) directives.set(key, values);
+    }
+    const sources =
+      directives.get('script-src-elem') ??
+      directives.get('script-src') ??
+      directives.get('default-src');
+    if (!sources) continue;
+    const lower = sources.map((v) => v.toLowerCase());
+    if (!lower.includes("'strict-dynamic'") && (lower.includes("'self'") || lower.includes('*')))
+      continue;
+    const nonces = sources
+      .filter((v) => v.toLowerCase().startsWith("'nonce-") && v.endsWith("'"))
+      .map((v) => v.slice(7, -1))
+      .filter((v) => NONCE_VALUE.test(v));
+    candidates = candidates ? candidates.filter((n) => nonces.includes(n)) : nonces;
+    if (candidates.length === 0) {
+      return {
+        blocked:
+          nonces.length === 0
+            ? `policy "${policy.trim()}" allows no script of ours (no 'self', no nonce)`
+            : 'the policies name different nonces: no single nonce satisfies them all',
+      };
+    }
+  }
+  return candidates ? { nonce: candidates[0]! } : {};
+}
+
+/**
+ * The shim's script element for a response: with the nonce its Content-Security-Policy needs (see
+ * `cspScriptNonce`), else plain (and a warning when the policy will block it anyway).
+ */
+export function shimTagFor(headers: Headers): string {
+  const { nonce, blocked } = cspScriptNonce(headers);
+  if (blocked)
+    console.warn(`[zt] the page's Content-Security-Policy will block the shim: ${blocked}`);
+  return nonce ? `<script src="/__zt/shim.js" nonce="${nonce}"></script>` : SHIM_TAG;
+}
+
 /** Give up (pass the document through untouched) if a single comment or tag before <head> is bigger. */
 const MAX_HELD_BYTES = 256 * 1024;
 
@@ -237,6 +298,8 @@ export function isHtml(headers: Headers): boolean {
  * Adds the shim to an HTML response body: decodes gzip/deflate first (dropping Content-Encoding
  * and Content-Length), then injects. Anything that is not a whole HTML document (another type, no
  * body, a 206 part, an encoding we cannot undo) is returned unchanged, with `injected: false`.
+ * Without an explicit `tag`, the element carries the nonce the response's Content-Security-Policy
+ * needs (`shimTagFor`); the policy header itself passes unchanged.
  */
 export function injectShim(response: Response, tag?: string): Response;
 export function injectShim(
@@ -253,7 +316,7 @@ export function injectShim(
 ): Response | { headers: Headers; body: ReadableStream<Uint8Array> | null; injected: boolean } {
   if (statusOrResponse instanceof Response) {
     const res = statusOrResponse;
-    const r = injectParts(res.status, res.headers, res.body, (headersOrTag as string) ?? SHIM_TAG);
+    const r = injectParts(res.status, res.headers, res.body, headersOrTag as string | undefined);
     if (!r.injected) return res;
     return new Response(r.body, {
       status: res.status,
@@ -261,19 +324,14 @@ export function injectShim(
       headers: r.headers,
     });
   }
-  return injectParts(
-    statusOrResponse,
-    headersOrTag as Headers,
-    maybeBody ?? null,
-    maybeTag ?? SHIM_TAG,
-  );
+  return injectParts(statusOrResponse, headersOrTag as Headers, maybeBody ?? null, maybeTag);
 }
 
 function injectParts(
   status: number,
   headers: Headers,
   body: ReadableStream<Uint8Array> | null,
-  tag: string,
+  tag: string | undefined,
 ): { headers: Headers; body: ReadableStream<Uint8Array> | null; injected: boolean } {
   if (!body || !isHtml(headers) || status === 206 || status < 200) {
     return { headers, body, injected: false };
@@ -288,5 +346,9 @@ function injectParts(
   }
   const out = new Headers(decoded.headers);
   out.delete('content-length'); // the tag makes the body longer
-  return { headers: out, body: decoded.body!.pipeThrough(createHeadInjector(tag)), injected: true };
+  return {
+    headers: out,
+    body: decoded.body!.pipeThrough(createHeadInjector(tag ?? shimTagFor(headers))),
+    injected: true,
+  };
 }

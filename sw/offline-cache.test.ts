@@ -89,6 +89,12 @@ describe('offline shell', () => {
     );
     expect(markOffline('<p>no head</p>')).toBe(`${OFFLINE_TAGS}<p>no head</p>`);
   });
+
+  it("gives the banner script the nonce the document's policy needs", () => {
+    expect(markOffline('<head></head>', 'abc')).toBe(
+      '<head><meta name="zt-offline" content="1"><script nonce="abc" src="/__zt/offline.js"></script></head>',
+    );
+  });
 });
 
 describe('cache headers and size', () => {

@@ -7,6 +7,8 @@
  * cache.
  */
 
+import { cspScriptNonce } from './html-inject.ts';
+
 /** The runtime cache of app files; bump the suffix when its layout changes (old ones are dropped). */
 export const APP_CACHE = 'zt-app-v1';
 
@@ -95,10 +97,16 @@ export function isShellDocument(c: CacheCandidate): boolean {
 /** The key a document is kept under: its path (the query and fragment ignored). */
 export const shellKey = (url: URL) => `${url.origin}${url.pathname}`;
 
-/** Adds the offline marker and banner script to a cached document, before `</head>` if it has one. */
-export function markOffline(html: string): string {
+/**
+ * Adds the offline marker and banner script to a cached document, before `</head>` if it has one;
+ * the script carries `nonce` when the document's Content-Security-Policy needs one.
+ */
+export function markOffline(html: string, nonce?: string): string {
+  const tags = nonce
+    ? OFFLINE_TAGS.replace('<script src=', `<script nonce="${nonce}" src=`)
+    : OFFLINE_TAGS;
   const at = html.search(/<\/head\s*>/i);
-  return at < 0 ? `${OFFLINE_TAGS}${html}` : `${html.slice(0, at)}${OFFLINE_TAGS}${html.slice(at)}`;
+  return at < 0 ? `${tags}${html}` : `${html.slice(0, at)}${tags}${html.slice(at)}`;
 }
 
 /**
@@ -165,7 +173,8 @@ export async function offlineShell(url: URL): Promise<Response | undefined> {
     headers.set('cache-control', 'no-store');
     headers.set('x-zt-sw', 'offline');
     headers.delete('content-length');
-    return new Response(markOffline(await hit.text()), { status: 200, headers });
+    const { nonce } = cspScriptNonce(headers);
+    return new Response(markOffline(await hit.text(), nonce), { status: 200, headers });
   } catch {
     return undefined;
   }

@@ -1,11 +1,13 @@
 /**
  * The dark app of the browser-path tests: a loopback HTTP server that records every request and
  * offers what the tests measure: pages, cookies, large deterministic downloads, uploads it verifies
- * as they stream in, and redirects.
+ * as they stream in, redirects, a page whose Content-Security-Policy uses a nonce and
+ * 'strict-dynamic', and a WebSocket echo (`/ws-echo`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 
 export interface ProbeRequest {
   method: string;
@@ -35,7 +37,7 @@ export const PROBE_TITLE = 'probe app behind the tunnel';
 
 export async function startProbeApp(host: string) {
   const requests: ProbeRequest[] = [];
-  const server = createServer(async (req: IncomingMessage, res) => {
+  const record = (req: IncomingMessage) =>
     requests.push({
       method: req.method ?? '',
       url: req.url ?? '',
@@ -43,6 +45,8 @@ export async function startProbeApp(host: string) {
       cookie: req.headers.cookie ?? '',
       remoteAddress: req.socket.remoteAddress ?? '',
     });
+  const server = createServer(async (req: IncomingMessage, res) => {
+    record(req);
     const url = new URL(req.url ?? '/', 'http://probe');
     switch (url.pathname) {
       case '/bytes': {
@@ -123,6 +127,25 @@ export async function startProbeApp(host: string) {
         res.end(html);
         return;
       }
+      case '/csp-nonce': {
+        // A page as a nonce-based CSP app serves it: only scripts carrying this response's nonce,
+        // and what they load, may run. Its script opens a WebSocket to its own origin.
+        const nonce = randomBytes(16).toString('base64');
+        const script = `window.cspSocket = new Promise((resolve) => {
+  const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws-echo');
+  ws.onopen = () => ws.send('ping');
+  ws.onmessage = (e) => { resolve(String(e.data)); ws.close(); };
+  ws.onerror = () => resolve('error');
+});`;
+        const html = `<!doctype html><html><head><meta charset="utf-8"><title>${PROBE_TITLE}</title><script nonce="${nonce}">${script}</script></head><body><h1 id="probe">csp nonce</h1></body></html>`;
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'none'`,
+          'cache-control': 'no-store',
+        });
+        res.end(html);
+        return;
+      }
       case '/redirect':
         res.writeHead(302, { location: `http://${req.headers.host}/landing?from=redirect` });
         res.end();
@@ -158,6 +181,18 @@ export async function startProbeApp(host: string) {
       }
     }
   });
+  // `/ws-echo`: a WebSocket that answers each text message with "echo: " and the message.
+  const sockets = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    record(req);
+    if (new URL(req.url ?? '/', 'http://probe').pathname !== '/ws-echo') {
+      socket.destroy();
+      return;
+    }
+    sockets.handleUpgrade(req, socket, head, (ws) =>
+      ws.on('message', (data, binary) => ws.send(binary ? data : `echo: ${String(data)}`)),
+    );
+  });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -165,6 +200,7 @@ export async function startProbeApp(host: string) {
     requests,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const ws of sockets.clients) ws.terminate();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
