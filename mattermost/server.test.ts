@@ -3,13 +3,14 @@
  * the real thing. Runs only where build-mattermost.sh has already built the binary (it is never
  * built here: the cold build takes minutes) and Debian's PostgreSQL is installed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   cachedMattermostBinary,
+  demoUiClientDir,
   postgresBinDir,
   type RunningMattermost,
   startMattermost,
@@ -163,14 +164,38 @@ describe.skipIf(!binary || !postgresBinDir())('Mattermost server (server.ts)', (
     expect(me.status).toBe(401);
   });
 
-  it('close() stops the server and the database', async () => {
+  it('serves the demo UI as its webapp, follows a new Site URL, and close() stops it', async () => {
+    const demoUi = existsSync(join(import.meta.dirname, '../fabric/demo-app/web/dist/index.html'));
     const other = await startMattermost({
       binary: binary!,
       dir: join(dir, 'second'),
-      siteUrl: SITE,
+      siteUrl: 'http://placeholder.invalid',
       users: [],
+      clientDir: demoUi ? demoUiClientDir(join(dir, 'demo-ui')) : undefined,
     });
     expect(other.startMs).toBeGreaterThan(0);
+    if (demoUi) {
+      const page = await fetch(`${other.url}/demo/channels/town-square`);
+      expect(page.status).toBe(200);
+      // Mattermost's own CSP on every page (note the space before the semicolon).
+      expect(page.headers.get('content-security-policy')).toBe(
+        "frame-ancestors 'self' ; script-src 'self'",
+      );
+      expect(await page.text()).toContain('/static/assets/');
+      expect((await fetch(`${other.url}/static/icon.svg`)).status).toBe(200);
+    }
+    await other.setSiteUrl(other.url);
+    const opened = await new Promise<boolean>((ok) => {
+      const ws = new WebSocket(`${other.url.replace('http', 'ws')}/api/v4/websocket`, {
+        headers: { origin: other.url },
+      });
+      ws.on('open', () => {
+        ws.close();
+        ok(true);
+      });
+      ws.on('unexpected-response', () => ok(false));
+    });
+    expect(opened).toBe(true);
     await other.close();
     await expect(fetch(`${other.url}/api/v4/system/ping`)).rejects.toThrow();
   }, 180_000);

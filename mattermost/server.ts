@@ -16,6 +16,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   writeFileSync,
 } from 'node:fs';
 import { type IncomingMessage, request } from 'node:http';
@@ -74,6 +75,24 @@ export function cachedMattermostBinary(): string | undefined {
   if (!version) return undefined;
   const bin = join(root, version, 'bin', 'mattermost');
   return existsSync(bin) && existsSync(join(root, version, 'i18n')) ? bin : undefined;
+}
+
+/**
+ * Copies the demo chat UI's build (fabric/demo-app/web/dist, `npm run build:demo`) into `into` in
+ * the layout of Mattermost's webapp folder (index.html becomes root.html; the rest is served under
+ * /static/, where the UI's assets already point), for {@link MattermostOptions.clientDir}.
+ */
+export function demoUiClientDir(into: string): string {
+  const dist = resolve(import.meta.dirname, '../fabric/demo-app/web/dist');
+  if (!existsSync(join(dist, 'index.html'))) {
+    throw new MattermostError(
+      'copying the demo UI',
+      `no ${dist}/index.html: run npm run build:demo`,
+    );
+  }
+  cpSync(dist, into, { recursive: true });
+  renameSync(join(into, 'index.html'), join(into, 'root.html'));
+  return into;
 }
 
 /** Debian's PostgreSQL server binaries (`initdb`, `postgres`), newest major first; PG_BIN overrides. */
@@ -143,6 +162,11 @@ export interface RunningMattermost {
   channels: { id: string; name: string }[];
   /** The server's console log and PostgreSQL's log. */
   logFiles: { mattermost: string; postgres: string };
+  /**
+   * Changes the Site URL while running (local-mode config patch): for hosts that learn the public
+   * URL only after the app is up, as the e2e fabric does.
+   */
+  setSiteUrl(url: string): Promise<void>;
   /** A request on the local-mode socket (no authentication), JSON in and out; throws on >= 400. */
   local(method: string, path: string, body?: unknown): Promise<unknown>;
   close(): Promise<void>;
@@ -553,7 +577,7 @@ export async function startMattermost(opts: MattermostOptions): Promise<RunningM
       }
     }
 
-    return {
+    const running: RunningMattermost = {
       url,
       host,
       port,
@@ -565,9 +589,14 @@ export async function startMattermost(opts: MattermostOptions): Promise<RunningM
       team: { id: team.id, name: team.name },
       channels,
       logFiles: { mattermost: server.logFile, postgres: postgres.logFile },
+      async setSiteUrl(siteUrl: string) {
+        await local('PUT', '/api/v4/config/patch', { ServiceSettings: { SiteURL: siteUrl } });
+        running.siteUrl = siteUrl;
+      },
       local,
       close,
     };
+    return running;
   } catch (err) {
     await close();
     throw err;
