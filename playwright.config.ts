@@ -15,6 +15,7 @@ import type { NetworkOptions } from './e2e/support/fabric.ts';
 const OPENZITI_SPECS = [
   'browser-path',
   'mattermost-tunnel',
+  'mattermost-real',
   'router-outage',
   'identity-lifecycle',
   'openziti-conformance',

@@ -14,13 +14,16 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { type IncomingMessage, request } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** The demo app's accounts (fabric/demo-app), so the same flows log in to either server. */
@@ -109,7 +112,10 @@ export function postgresBinDir(): string | undefined {
 export interface MattermostOptions {
   /** The `mattermost` binary (see build-mattermost.sh); its i18n/, templates/, fonts/ sit beside bin/. */
   binary: string;
-  /** Working directory for the database cluster, config, files and logs (created). */
+  /**
+   * Working directory for the config, files, logs and the database cluster (created); as root the
+   * cluster lives in a temp folder of its own instead, removed by `close()`.
+   */
   dir: string;
   /** The public URL the browser sees (Mattermost's Site URL: websocket origin check, links). */
   siteUrl: string;
@@ -407,18 +413,14 @@ export async function startMattermost(opts: MattermostOptions): Promise<RunningM
     );
   }
   const account = postgresAccount();
-  const pgDir = join(dir, 'postgres');
-  for (const d of [
-    dir,
-    pgDir,
-    join(dir, 'files'),
-    join(dir, 'plugins'),
-    join(dir, 'client-plugins'),
-  ])
+  for (const d of [dir, join(dir, 'files'), join(dir, 'plugins'), join(dir, 'client-plugins')])
     mkdirSync(d, { recursive: true });
+  // As root, the cluster belongs to the postgres account, which must reach its directory: a
+  // fresh one directly under the system temp folder (any folder of the caller's may be 0700).
+  const pgDir = account ? mkdtempSync(join(tmpdir(), 'zt-mattermost-pg-')) : join(dir, 'postgres');
+  mkdirSync(pgDir, { recursive: true });
   if (account) {
-    // The postgres account must reach its directory (mkdtemp makes `dir` 0700).
-    chmodSync(dir, 0o711);
+    chmodSync(pgDir, 0o700);
     chownSync(pgDir, account.uid, account.gid);
   }
   // Mattermost serves its webapp from client/ in its working directory (`dir`); it rewrites
@@ -439,6 +441,7 @@ export async function startMattermost(opts: MattermostOptions): Promise<RunningM
   const close = async () => {
     for (const c of [...children].reverse())
       await c.stop(c.what === 'postgres' ? 'SIGINT' : 'SIGTERM');
+    if (account) rmSync(pgDir, { recursive: true, force: true });
   };
 
   try {

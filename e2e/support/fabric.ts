@@ -15,6 +15,7 @@ import { type RunningFabric, startFabric } from '../../fabric/fabric.ts';
 import { createLogger } from '../../fabric/log.ts';
 import { startRouter } from '../../fabric/router/router.ts';
 import type { RunningOpenZiti } from '../../openziti/network.ts';
+import { startE2eMattermost } from './mattermost.ts';
 import { startE2eOpenZiti } from './openziti.ts';
 import { startProbeApp } from './probe-app.ts';
 
@@ -42,8 +43,32 @@ export interface FabricFixture {
   user: { name: string; password: string };
 }
 
-/** `probe`: the browser-path test app; `demo`: the Mattermost-compatible demo app. */
-export type DarkAppKind = 'probe' | 'demo';
+/**
+ * `probe`: the browser-path test app; `demo`: the Mattermost-compatible demo app; `mattermost`:
+ * Mattermost's own server with the demo UI (e2e/support/mattermost.ts; needs the cached build).
+ */
+export type DarkAppKind = 'probe' | 'demo' | 'mattermost';
+
+/** Starts the dark app of `kind`; `siteOrigin` must be called once the site's origin is known. */
+export async function startE2eDarkApp(
+  kind: DarkAppKind,
+  listen: { host: string; dataDir: string },
+): Promise<{
+  port: number;
+  requests: readonly { method: string; url: string }[];
+  siteOrigin(origin: string): Promise<void>;
+  close(): Promise<void>;
+}> {
+  if (kind === 'mattermost') {
+    const app = await startE2eMattermost(listen);
+    return { ...app, siteOrigin: (origin) => app.setSiteUrl(origin) };
+  }
+  const app =
+    kind === 'demo'
+      ? await startDemoApp({ host: listen.host, port: 0, dataDir: listen.dataDir })
+      : await startProbeApp(listen.host);
+  return { ...app, port: app.port, siteOrigin: async () => {}, close: () => app.close() };
+}
 
 async function startE2eNetwork(
   network: NetworkKind,
@@ -84,14 +109,16 @@ export async function startE2eFabric(
   });
   let appRequests: readonly { method: string; url: string }[] | undefined;
   let appOrigin = '';
+  let setAppSiteOrigin = async (_origin: string) => {};
   const fabric = await startFabric({
     config,
     log: createLogger((process.env.ZT_TEST_LOG as 'debug' | undefined) ?? 'warn'),
     siteRoot: resolve(import.meta.dirname, '../../dist'),
     startApp: async (listen) => {
-      const app = kind === 'demo' ? await startDemoApp(listen) : await startProbeApp(listen.host);
+      const app = await startE2eDarkApp(kind, listen);
       appRequests = app.requests;
       appOrigin = `http://${listen.host}:${app.port}`;
+      setAppSiteOrigin = (origin) => app.siteOrigin(origin);
       return { host: listen.host, port: app.port, close: () => app.close() };
     },
   });
@@ -99,6 +126,7 @@ export async function startE2eFabric(
   if (!appRequests || !fabric.siteUrl || !user?.password) {
     throw new Error('the e2e fabric needs a dark app, the site and a dev user');
   }
+  await setAppSiteOrigin(new URL(fabric.siteUrl).origin);
   const siteRequests: string[] = [];
   fabric.site?.on('request', (req: { url?: string }) => siteRequests.push(req.url ?? ''));
   let router = fabric.router;

@@ -7,12 +7,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseFabricConfig } from '../../fabric/config.ts';
-import { startDemoApp } from '../../fabric/demo-app/index.ts';
 import { createLogger } from '../../fabric/log.ts';
 import { type LocalOpenZiti, startLocalOpenZiti } from '../../openziti/local.ts';
 import { zitiBinary } from '../../openziti/network.ts';
-import type { DarkAppKind } from './fabric.ts';
-import { startProbeApp } from './probe-app.ts';
+import { type DarkAppKind, startE2eDarkApp } from './fabric.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -30,6 +28,7 @@ export async function startE2eOpenZiti(kind: DarkAppKind): Promise<OpenZitiFixtu
   if (!person?.password) throw new Error('the default fabric config has no developer login');
   let appRequests: readonly { method: string; url: string }[] = [];
   let appOrigin = '';
+  let setAppSiteOrigin = async (_origin: string) => {};
   const local = await startLocalOpenZiti({
     ziti: zitiBinary(),
     dir: mkdtempSync(join(tmpdir(), 'zt-e2e-openziti-')),
@@ -41,14 +40,13 @@ export async function startE2eOpenZiti(kind: DarkAppKind): Promise<OpenZitiFixtu
     service: 'demo',
     log: createLogger((process.env.ZT_TEST_LOG as 'debug' | undefined) ?? 'warn'),
     startApp: async (listen) => {
-      const app =
-        kind === 'demo'
-          ? await startDemoApp({ host: listen.host, port: 0, dataDir: listen.dataDir })
-          : await startProbeApp(listen.host);
+      const app = await startE2eDarkApp(kind, listen);
+      setAppSiteOrigin = (origin) => app.siteOrigin(origin);
       appRequests = app.requests;
       appOrigin = `http://${listen.host}:${app.port}`;
       return { host: listen.host, port: app.port, close: () => app.close() };
     },
   });
+  await setAppSiteOrigin(new URL(local.siteUrl).origin);
   return { local, appRequests, appOrigin, user: { name: person.name, password: person.password } };
 }

@@ -1,0 +1,133 @@
+/**
+ * The mattermost-tunnel flows against Mattermost's own server (PostgreSQL + `mattermost` built by
+ * mattermost/build-mattermost.sh, the demo chat UI as its webapp, strict CSRF), through the tunnel
+ * on the fabric and on OpenZiti's network. Skipped where the server has not been built. Where the
+ * real server differs from fabric/demo-app the expectation says so (mattermost/README.md lists
+ * the differences).
+ */
+import type { BrowserContext, Page } from '@playwright/test';
+import {
+  ALICE,
+  bigFileRoundTrip,
+  csrfIsSentAndRequired,
+  imageThumbnailAndProfile,
+  loginViaUi,
+  recordDocuments,
+  twoUsersChat,
+} from './mattermost/flows.ts';
+import { signInAtIdp } from './support/enter-app.ts';
+import { expect, type FabricFixture, test } from './support/fabric.ts';
+import { mattermostUnavailable } from './support/mattermost.ts';
+
+/** Mattermost's page CSP header, as it sends it (a space before the semicolon). */
+const MATTERMOST_CSP = "frame-ancestors 'self' ; script-src 'self'";
+
+const unavailable = mattermostUnavailable();
+test.skip(unavailable !== undefined, unavailable);
+test.use({ darkApp: 'mattermost' });
+
+async function tunnelledPage(context: BrowserContext, zt: FabricFixture): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${zt.siteOrigin}/login`);
+  await signInAtIdp(page, zt.user);
+  await page.waitForURL(`${zt.siteOrigin}/login`);
+  await expect(page.locator('#login-view')).toBeVisible();
+  return page;
+}
+
+const leaked = (zt: FabricFixture, from: number) =>
+  zt.siteRequests.slice(from).filter((p) => !p.startsWith('/__zt/') && p !== '/sw.js');
+
+test('real Mattermost: two users chat over the tunnel via the websocket (Origin = Site URL)', async ({
+  browser,
+  zt,
+}) => {
+  const contexts = [await browser.newContext(), await browser.newContext()];
+  const [alice, bob] = await Promise.all(contexts.map((c) => tunnelledPage(c, zt)));
+  const from = zt.siteRequests.length;
+  const latency = await twoUsersChat(alice!, bob!, zt.siteOrigin);
+  test.info().annotations.push({ type: 'latency', description: JSON.stringify(latency) });
+  expect(latency.aliceToBobMs).toBeLessThan(1000);
+  expect(latency.bobToAliceMs).toBeLessThan(1000);
+  expect(leaked(zt, from)).toEqual([]);
+  const upgrades = (
+    zt.appRequests as unknown as {
+      url: string;
+      upgrade?: boolean;
+      headers?: Record<string, string>;
+    }[]
+  ).filter((r) => r.upgrade && r.url.startsWith('/api/v4/websocket'));
+  expect(upgrades.length).toBeGreaterThanOrEqual(2);
+  // Mattermost refuses (403) any Origin but its Site URL's, which is the site's origin.
+  for (const u of upgrades) expect(u.headers?.origin).toBe(zt.siteOrigin);
+  await Promise.all(contexts.map((c) => c.close()));
+});
+
+test('real Mattermost: CSRF header sent by the app and required by the server', async ({
+  context,
+  zt,
+}) => {
+  const page = await tunnelledPage(context, zt);
+  await loginViaUi(page, zt.siteOrigin, ALICE);
+  expect((await csrfIsSentAndRequired(page, zt.siteOrigin)).refusedStatus).toBe(401);
+});
+
+test('real Mattermost: cookies over the tunnel, reload keeps the session, logout ends it', async ({
+  context,
+  zt,
+}) => {
+  const page = await tunnelledPage(context, zt);
+  const docs = recordDocuments(context);
+  await loginViaUi(page, zt.siteOrigin, ALICE);
+  const visible = async () =>
+    (await page.evaluate(() => document.cookie))
+      .split('; ')
+      .filter(Boolean)
+      .map((c) => c.slice(0, c.indexOf('=')))
+      .sort();
+  expect(await visible()).toEqual(['MMCSRF', 'MMUSERID']);
+  await page.reload();
+  await expect(page.locator('#chat-view')).toBeVisible();
+  await expect(page.locator('#ws-status')).toHaveText('live');
+  await page.locator('#logout').click();
+  await expect(page.locator('#login-view')).toBeVisible();
+  const me = await page.evaluate(
+    async (base) => (await fetch(`${base}/api/v4/users/me`, { credentials: 'include' })).status,
+    zt.siteOrigin,
+  );
+  expect(me).toBe(401);
+  // Mattermost's logout expires MMAUTHTOKEN only; the demo app clears all three.
+  expect(await visible()).toEqual(['MMCSRF', 'MMUSERID']);
+  await page.reload();
+  await expect(page.locator('#login-view')).toBeVisible();
+  const html = docs.filter((r) => r.headers()['content-type']?.startsWith('text/html'));
+  expect(html.length).toBeGreaterThanOrEqual(2);
+  for (const r of html)
+    expect((await r.allHeaders())['content-security-policy']).toBe(MATTERMOST_CSP);
+});
+
+test('real Mattermost: upload with progress, download with Range resume, over the tunnel', async ({
+  context,
+  zt,
+}) => {
+  test.setTimeout(300_000);
+  const page = await tunnelledPage(context, zt);
+  await loginViaUi(page, zt.siteOrigin, ALICE);
+  const result = await bigFileRoundTrip(page, zt.siteOrigin, 64 * 1024 * 1024);
+  expect(result.downloadedHash).toBe(result.generatedHash);
+  expect(result.resumeStatus).toBe(206);
+  expect(result.progressValues.length).toBeGreaterThan(3);
+});
+
+test('real Mattermost: image thumbnail and profile image over the tunnel', async ({
+  context,
+  zt,
+}) => {
+  const page = await tunnelledPage(context, zt);
+  await loginViaUi(page, zt.siteOrigin, ALICE);
+  // An 800x600 picture: Mattermost fits its thumbnail inside 120x100.
+  expect(await imageThumbnailAndProfile(page, [120, 90])).toEqual({
+    thumbnail: [120, 90],
+    profile: [128, 128],
+  });
+});
