@@ -2,7 +2,11 @@
  * The bootstrap page: login at the company IdP, enrollment, service-worker registration, then one
  * navigation into the app at the URL the person first asked for.
  */
-import { type BootstrapConfig, loadBootstrapConfig } from '../shared/config/bootstrap-config.ts';
+import {
+  type BootstrapConfig,
+  loadBootstrapConfig,
+  SIGNED_OUT_PATH,
+} from '../shared/config/bootstrap-config.ts';
 import {
   clearPendingLogin,
   clearSignedOut,
@@ -17,9 +21,10 @@ import {
 import { ControllerClient, ZitiApiError } from '../shared/ziti/index.ts';
 import { enroll, findDialableService } from './enrollment.ts';
 import { explain } from './explain.ts';
+import { idpSignOut } from './idp-logout.ts';
 import { beginLogin, CALLBACK_PATH, completeLogin, discoverIdp, pickSigner } from './oidc.ts';
 import { requestedPath } from './return-target.ts';
-import { onLogout, setState, showError, startStep } from './ui.ts';
+import { onLogout, say, setState, showError, startStep } from './ui.ts';
 import { ensureServiceWorker, tellWorker } from './worker.ts';
 
 /** Runs one labelled step of the flow, marking it done or failed in the list. */
@@ -92,29 +97,60 @@ async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<v
   await enterApp(pending.returnTo);
 }
 
-async function logout(): Promise<void> {
+/**
+ * Signs this browser out: the API session ended at the controller, the IdP's tokens revoked, the
+ * worker told, every local row, cache and the worker itself gone. Returns the IdP's end-session URL
+ * when it offers one, for the browser to visit last.
+ */
+async function logout(): Promise<string | undefined> {
   const identity = await loadIdentity().catch(() => undefined);
-  if (identity) {
-    const client = new ControllerClient({
-      baseUrl: identity.controller,
-      sessionToken: identity.apiSession.token,
-    });
-    await client.deleteApiSession().catch(() => {}); // best effort: the local wipe is what matters
-  }
+  const [, idp] = await Promise.all([
+    identity
+      ? new ControllerClient({
+          baseUrl: identity.controller,
+          sessionToken: identity.apiSession.token,
+        })
+          .deleteApiSession()
+          .catch(() => {}) // best effort: the local wipe is what matters
+      : undefined,
+    idpSignOut(identity?.idp, new URL(SIGNED_OUT_PATH, location.origin).href),
+  ]);
   const registration = await navigator.serviceWorker.getRegistration('/');
   if (registration?.active)
     await tellWorker(registration.active, { type: 'zt:logout' }).catch(() => {});
   await wipeStore();
   for (const name of await caches.keys()) await caches.delete(name);
   await registration?.unregister();
+  return idp.endSessionUrl;
+}
+
+async function signOut(): Promise<void> {
+  const endSession = await step('Signing out and forgetting this device', logout);
+  if (endSession) {
+    setState('redirecting');
+    location.assign(endSession);
+    return;
+  }
+  signedOut();
+}
+
+function signedOut(): void {
+  say('You are signed out. Open the application again to sign in.');
+  setState('signed-out');
+  history.replaceState(null, '', '/');
 }
 
 async function run(): Promise<void> {
   const url = new URL(location.href);
   if (url.pathname === '/__zt/index.html' && url.searchParams.has('logout')) {
-    await step('Signing out and forgetting this device', logout);
-    setState('signed-out');
-    history.replaceState(null, '', '/');
+    // Any page, another site's too, can link here: sign out only when the person confirms.
+    say('Sign out of this application and forget this device?');
+    setState('confirm-sign-out');
+    onLogout(() => void signOut().catch(fail));
+    return;
+  }
+  if (url.pathname === '/__zt/index.html' && url.searchParams.has('signed-out')) {
+    signedOut();
     return;
   }
   const config = await step('Reading configuration', () => loadBootstrapConfig());
@@ -125,21 +161,21 @@ async function run(): Promise<void> {
   const returnTo = requestedPath(url);
   const identity = await loadIdentity();
   if (identity && (await step('Checking this device', () => stillUsable(identity, config)))) {
-    onLogout(() => {
-      location.assign('/__zt/index.html?logout=1');
-    });
+    onLogout(() => void signOut().catch(fail));
     await enterApp(returnTo);
     return;
   }
   await startLogin(config, returnTo);
 }
 
+function fail(err: unknown): void {
+  console.error(err);
+  const [title, detail] = explain(err);
+  showError(title, detail, start);
+}
+
 function start(): void {
-  run().catch((err: unknown) => {
-    console.error(err);
-    const [title, detail] = explain(err);
-    showError(title, detail, start);
-  });
+  run().catch(fail);
 }
 
 start();

@@ -40,6 +40,12 @@ export function showError(title: string, detail: string, retry: () => void): voi
   document.documentElement.dataset.ztState = 'error';
 }
 
+/** Replaces the page's lead sentence with what the person should know now. */
+export function say(text: string): void {
+  const lead = document.querySelector('.lead');
+  if (lead) lead.textContent = text;
+}
+
 export function setState(state: string): void {
   document.documentElement.dataset.ztState = state;
 }

@@ -160,6 +160,7 @@ test('a 100 MiB upload and a 200 MiB download stream through with matching conte
 test('signing out wipes the device; the next visit needs a new login', async ({ page, zt }) => {
   await enterApp(page, zt);
   await page.goto(`${zt.siteOrigin}/__zt/index.html?logout=1`);
+  await page.getByRole('button', { name: 'Sign out and forget this device' }).click();
   await expect(page.locator('html')).toHaveAttribute('data-zt-state', 'signed-out');
   const left = await page.evaluate(async () => ({
     registrations: (await navigator.serviceWorker.getRegistrations()).length,

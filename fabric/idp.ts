@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import type ProviderClass from 'oidc-provider';
+import { SIGNED_OUT_PATH } from '../shared/config/bootstrap-config.ts';
 import { listen } from './_internal/listen.ts';
 import type { IdentityConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -122,12 +123,21 @@ export async function startIdp(opts: IdpOptions): Promise<RunningIdp> {
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         redirect_uris: opts.redirectUris,
+        // Where the bootstrap page asks to come back after ending the session (same site).
+        post_logout_redirect_uris: opts.redirectUris.map((u) => new URL(SIGNED_OUT_PATH, u).href),
         id_token_signed_response_alg: 'ES256',
       },
     ],
     jwks: { keys: [signingJwk as JWK] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     pkce: { required: () => true },
+    // Refresh tokens stay valid until used up or revoked (Keycloak's default), so a copy taken
+    // from a browser is what its sign-out must revoke.
+    rotateRefreshToken: false,
+    // Every code grant of the client gets a refresh token, as Keycloak's do (oidc-provider would
+    // otherwise want offline_access, which it only keeps with prompt=consent).
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
     scopes: IDP_SCOPES,
     claims: { openid: ['sub'], profile: ['name', 'preferred_username'] },
     ttl: {
@@ -141,7 +151,19 @@ export async function startIdp(opts: IdpOptions): Promise<RunningIdp> {
     },
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: true },
+      revocation: { enabled: true },
+      // The session ends without a confirmation page of the IdP's (as Keycloak's does, given a
+      // valid id_token_hint): the bootstrap page has already asked the person.
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource(ctx: { body: string }, form: string) {
+          const confirmed = form.replace(
+            '</form>',
+            '<input type="hidden" name="logout" value="yes"/></form>',
+          );
+          ctx.body = `<!doctype html><html><body>${confirmed}<script>document.forms[0].submit()</script></body></html>`;
+        },
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => IDP_RESOURCE,

@@ -14,6 +14,9 @@ export interface ProbeRequest {
   url: string;
   host: string;
   cookie: string;
+  /** `Origin` and `Sec-Fetch-Site` as received ('' when absent). */
+  origin: string;
+  fetchSite: string;
   remoteAddress: string;
 }
 
@@ -43,6 +46,8 @@ export async function startProbeApp(host: string) {
       url: req.url ?? '',
       host: req.headers.host ?? '',
       cookie: req.headers.cookie ?? '',
+      origin: req.headers.origin ?? '',
+      fetchSite: String(req.headers['sec-fetch-site'] ?? ''),
       remoteAddress: req.socket.remoteAddress ?? '',
     });
   const server = createServer(async (req: IncomingMessage, res) => {
@@ -105,6 +110,36 @@ export async function startProbeApp(host: string) {
         });
         res.end();
         return;
+      case '/cookies/samesite':
+        // One cookie per SameSite policy, as apps use them against cross-site requests.
+        res.writeHead(204, {
+          'set-cookie': [
+            'ss_strict=1; Path=/; SameSite=Strict',
+            'ss_lax=1; Path=/; SameSite=Lax',
+            'ss_none=1; Path=/; SameSite=None; Secure',
+          ],
+        });
+        res.end();
+        return;
+      case '/cors/echo': {
+        // An API for other origins: a preflight allows PUT with X-A for the asking origin.
+        const cors = {
+          'access-control-allow-origin': req.headers.origin ?? '*',
+          'access-control-allow-credentials': 'true',
+        };
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204, {
+            ...cors,
+            'access-control-allow-methods': 'PUT',
+            'access-control-allow-headers': 'X-A',
+          });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { ...cors, 'content-type': 'text/plain', 'x-not-exposed': '1' });
+        res.end(`cors ok ${req.method} ${req.headers['x-a'] ?? ''}`);
+        return;
+      }
       case '/cookies/echo':
         res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
         res.end(req.headers.cookie ?? '');

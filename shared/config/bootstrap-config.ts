@@ -117,6 +117,12 @@ export function parseBootstrapConfig(input: unknown): BootstrapConfig {
   };
 }
 
+/**
+ * Where the IdP sends the browser back after ending its session (the IdP's registered
+ * post-logout redirect URI, on the site's origin).
+ */
+export const SIGNED_OUT_PATH = '/__zt/index.html?signed-out=1';
+
 /** The one place the config is fetched from, relative to the site root. */
 export const CONFIG_PATH = '/__zt/config.json';
 

@@ -2,6 +2,8 @@
 import type { RouteHandlerCallbackOptions, RouteMatchCallbackOptions } from 'workbox-core';
 import { ConfigError } from '../../shared/config/bootstrap-config.ts';
 import type { HttpResponse } from '../../shared/http/index.ts';
+import { headerEntries } from '../../shared/http/request-head.ts';
+import { RESERVED_PREFIX, SW_HEADER } from '../../shared/version.ts';
 import {
   ZitiApiError,
   ZitiAuthenticationError,
@@ -10,6 +12,13 @@ import {
   ZitiError,
 } from '../../shared/ziti/index.ts';
 import { announceCookies } from '../cookie-bridge.ts';
+import {
+  corsCheck,
+  crossOriginPlan,
+  exposedHeaders,
+  preflightCheck,
+  preflightHeaders,
+} from '../cors.ts';
 import {
   cachedAsset,
   isImmutableAsset,
@@ -59,7 +68,7 @@ type TunnelMatch =
 
 const DEFAULT_PORT: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
-const isOwnPath = (path: string) => path.startsWith('/__zt/') || path === '/sw.js';
+const isOwnPath = (path: string) => path.startsWith(RESERVED_PREFIX) || path === '/sw.js';
 
 /**
  * Synchronous (workbox match callbacks are): the app's origin except our files, and hosts that a
@@ -128,7 +137,7 @@ async function bootstrapPage(): Promise<Response> {
     headers: {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      'x-zt-sw': 'bootstrap',
+      [SW_HEADER]: 'bootstrap',
     },
   });
 }
@@ -158,13 +167,35 @@ function keepForOffline(
   if (work) event?.waitUntil(work);
 }
 
+/**
+ * Pages of ours shown at an app URL (the bootstrap page answering a navigation), by client id: like
+ * the pages under our prefix, they talk to the controller and the IdP, never to the app.
+ */
+const ownPages = new Set<string>();
+
 export async function handleTunnelled(
+  options: RouteHandlerCallbackOptions,
+  state: WorkerState,
+): Promise<Response> {
+  const response = await handle(options, state);
+  const client = (options.event as FetchEvent | undefined)?.resultingClientId;
+  if (client && response.headers.get(SW_HEADER) === 'bootstrap') {
+    if (ownPages.size >= 64) ownPages.clear();
+    ownPages.add(client);
+  }
+  return response;
+}
+
+async function handle(
   { request, url, params, event }: RouteHandlerCallbackOptions,
   state: WorkerState,
 ): Promise<Response> {
   const navigation = request.mode === 'navigate';
   let match = params as TunnelMatch;
   if (match.pending) {
+    // Our own pages (bootstrap, status) talk to the controller and the IdP, never to the app: they
+    // must reach them even while the worker cannot tell which hosts are dark (say, to sign in again).
+    if (await fromOwnPage(event)) return fetch(request);
     const decided = await decidePending(url, state);
     if (decided instanceof Response) return decided;
     if (decided === 'network') return fetch(request);
@@ -223,6 +254,15 @@ export async function handleTunnelled(
     }
     return failure(err, navigation, url);
   }
+}
+
+/** Whether the request comes from one of our own pages (under the reserved prefix). */
+async function fromOwnPage(event: ExtendableEvent | undefined): Promise<boolean> {
+  const clientId = (event as FetchEvent | undefined)?.clientId;
+  if (!clientId) return false;
+  if (ownPages.has(clientId)) return true;
+  const client = await self.clients.get(clientId);
+  return client !== undefined && new URL(client.url).pathname.startsWith(RESERVED_PREFIX);
 }
 
 /** Where a request of another origin goes once what decides it is known (`pending-route.ts`). */
@@ -306,9 +346,25 @@ async function carry(
   });
   if (upload)
     head.headers = head.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
+  const pool = tunnel.pool(serviceName, target);
+  // Another origin (a dark sibling host): the same-origin policy, as the browser would apply it.
+  const plan = ownApp
+    ? undefined
+    : crossOriginPlan({
+        method: request.method,
+        mode: request.mode,
+        destination: request.destination,
+        credentials: request.credentials,
+        headers: headerEntries(request.headers),
+      });
+  if (plan?.kind === 'refuse') return corsError(url, plan.reason);
+  if (plan?.kind === 'cors' && plan.preflight) {
+    const refused = await preflight(pool, request, url, plan.preflight, publicOrigin);
+    if (refused) return corsError(url, refused);
+  }
   let response: HttpResponse;
   try {
-    response = await tunnel.pool(serviceName, target).request({
+    response = await pool.request({
       ...head,
       ...(body ? { body } : {}),
       ...(contentLength !== undefined ? { contentLength } : {}),
@@ -320,15 +376,66 @@ async function carry(
     upload?.finish(true);
     throw err;
   }
+  if (plan?.kind === 'cors') {
+    const refused = corsCheck(response.headers, publicOrigin, request.credentials);
+    if (refused) {
+      await response.body?.cancel().catch(() => {});
+      return corsError(url, refused);
+    }
+  }
   if (response.setCookies.length > 0) {
     await jar.setFromResponse(url.href, response.setCookies);
     if (ownApp) await announceCookies(jar, pageUrl(request, url));
   }
   // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
   const document = request.destination === 'document' || request.destination === 'iframe';
-  return buildBrowserResponse(response, {
+  const built = buildBrowserResponse(response, {
     publicOrigin,
     darkOrigins: [`http://${target.host}:${target.port}`, `https://${target.host}:${target.port}`],
     injectShim: document,
   });
+  if (plan?.kind === 'cors') {
+    const { status, statusText } = built;
+    return new Response(built.body, {
+      status,
+      statusText,
+      headers: exposedHeaders(built.headers, request.credentials),
+    });
+  }
+  if (plan?.kind === 'no-cors' && plan.emptyForScript) {
+    // The browser would hand the script an opaque response: nothing to read.
+    await built.body?.cancel().catch(() => {});
+    return new Response(null, { status: 200 });
+  }
+  return built;
+}
+
+/** A network error, as the browser gives for a cross-origin request the policy refuses. */
+function corsError(url: URL, reason: string): Response {
+  console.warn(`[zt] ${url.origin}: the cross-origin request was refused: ${reason}`);
+  return Response.error();
+}
+
+/** Sends the CORS preflight over the tunnel; undefined when the actual request may follow. */
+async function preflight(
+  pool: ReturnType<Tunnel['pool']>,
+  request: Request,
+  url: URL,
+  wanted: { method: string; headers: string[] },
+  publicOrigin: string,
+): Promise<string | undefined> {
+  const options = new Request(url, {
+    method: 'OPTIONS',
+    headers: [['Accept', '*/*'], ...preflightHeaders(wanted)],
+    referrer: request.referrer,
+    referrerPolicy: request.referrerPolicy,
+    credentials: 'omit',
+    mode: 'cors',
+  });
+  const answer = await pool.request({
+    ...buildRequestHead(options, { publicOrigin, userAgent: navigator.userAgent }),
+    signal: request.signal,
+  });
+  await answer.body?.cancel().catch(() => {});
+  return preflightCheck(answer.status, answer.headers, publicOrigin, request.credentials, wanted);
 }

@@ -24,14 +24,22 @@ describe('ensureJarOwner', () => {
   it('keeps the session of the same identity (a new login of the same person)', async () => {
     const store = memoryStore({ [JAR_OWNER_KEY]: 'alice-id' });
     let forgot = false;
-    expect(await ensureJarOwner('alice-id', store, async () => void (forgot = true))).toBe(false);
+    expect(
+      await ensureJarOwner('alice-id', store, async () => {
+        forgot = true;
+      }),
+    ).toBe(false);
     expect(forgot).toBe(false);
   });
 
   it('wipes a session of unknown owner (left from before, or the owner row removed)', async () => {
     const store = memoryStore({ 'zt-cookie-jar': 'someone' });
     let forgot = false;
-    expect(await ensureJarOwner('bob-id', store, async () => void (forgot = true))).toBe(true);
+    expect(
+      await ensureJarOwner('bob-id', store, async () => {
+        forgot = true;
+      }),
+    ).toBe(true);
     expect(forgot).toBe(true);
   });
 
