@@ -75,3 +75,75 @@ test('the worker heap stays flat while 200 MiB stream through it', async ({
   // 200 MiB passed through; the worker may hold a few receive windows and TLS records, not the body.
   expect(peak - samples[0]!).toBeLessThan(48 * 1024 * 1024);
 });
+
+/** Rewrites the stored identity as the app's own page script (an XSS in it) could. */
+async function tamperIdentity(
+  page: import('@playwright/test').Page,
+  change: 'ca-and-service' | 'controller',
+): Promise<void> {
+  await page.evaluate(
+    (what) =>
+      new Promise<void>((resolve, reject) => {
+        const open = indexedDB.open('zt');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const store = open.result.transaction('kv', 'readwrite').objectStore('kv');
+          const get = store.get('identity');
+          get.onsuccess = () => {
+            const identity = get.result;
+            if (what === 'controller') identity.controller = 'https://evil.example';
+            else {
+              // A certificate that is not the network's CA: routers would no longer verify.
+              identity.caBundle = [identity.certificates[0]];
+              identity.config = { ...identity.config, service: 'not-the-app' };
+            }
+            const put = store.put(identity, 'identity');
+            put.onsuccess = () => resolve();
+            put.onerror = () => reject(put.error);
+          };
+        };
+      }),
+    change,
+  );
+}
+
+test('what page script writes into storage does not steer a restarted worker', async ({
+  page,
+  zt,
+}) => {
+  const evil: string[] = [];
+  await page.context().route('https://evil.example/**', (route) => {
+    evil.push(route.request().url());
+    return route.abort();
+  });
+  await enterApp(page, zt);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('ServiceWorker.enable');
+
+  // A rewritten CA bundle and service: the worker takes both from config.json and the controller.
+  await tamperIdentity(page, 'ca-and-service');
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  expect(await page.evaluate(async () => (await fetch('/api/after-tamper')).status)).toBe(200);
+
+  // A rewritten controller: the identity no longer counts, and the person is enrolled again (here
+  // silently, through the IdP's session) at the controller config.json names; nothing goes to the
+  // other one.
+  await tamperIdentity(page, 'controller');
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  await page.goto(`${zt.siteOrigin}/after-tamper`);
+  await expect(page.locator('#probe')).toHaveText('dark /after-tamper');
+  const stored = await page.evaluate(async () => {
+    const config = await (await fetch('/__zt/config.json')).json();
+    const controller = await new Promise<string>((resolve, reject) => {
+      const open = indexedDB.open('zt');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const get = open.result.transaction('kv').objectStore('kv').get('identity');
+        get.onsuccess = () => resolve(get.result.controller);
+      };
+    });
+    return { controller, expected: config.controller };
+  });
+  expect(stored.controller).toBe(stored.expected);
+  expect(evil).toEqual([]);
+});
