@@ -1,7 +1,7 @@
 /**
  * The mattermost-tunnel flows against Mattermost's own server (PostgreSQL + `mattermost` built by
  * mattermost/build-mattermost.sh, the demo chat UI as its webapp, strict CSRF), through the tunnel
- * on the fabric and on OpenZiti's network. Skipped where the server has not been built. Where the
+ * on the fabric and on OpenZiti's network (`npm run test:e2e` and `test:real` build it first). Where the
  * real server differs from fabric/demo-app the expectation says so (mattermost/README.md lists
  * the differences).
  */
@@ -22,9 +22,11 @@ import { mattermostUnavailable } from './support/mattermost.ts';
 /** Mattermost's page CSP header, as it sends it (a space before the semicolon). */
 const MATTERMOST_CSP = "frame-ancestors 'self' ; script-src 'self'";
 
-const unavailable = mattermostUnavailable();
-test.skip(unavailable !== undefined, unavailable);
 test.use({ darkApp: 'mattermost' });
+test.beforeAll(() => {
+  const unavailable = mattermostUnavailable();
+  if (unavailable) throw new Error(unavailable);
+});
 
 async function tunnelledPage(context: BrowserContext, zt: FabricFixture): Promise<Page> {
   const page = await context.newPage();

@@ -1,7 +1,7 @@
 /**
  * Mattermost's own server (server.ts) on PostgreSQL: what our product relies on, checked against
- * the real thing. Runs only where build-mattermost.sh has already built the binary (it is never
- * built here: the cold build takes minutes) and Debian's PostgreSQL is installed.
+ * the real thing. Needs the binary of build-mattermost.sh and Debian's PostgreSQL: the vitest
+ * project `mattermost`, which `npm run test:real` runs after the build.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,11 +26,15 @@ interface Session {
   setCookies: string[];
 }
 
-describe.skipIf(!binary || !postgresBinDir())('Mattermost server (server.ts)', () => {
+describe('Mattermost server (server.ts)', () => {
   let mm: RunningMattermost;
   let dir: string;
 
   beforeAll(async () => {
+    if (!binary)
+      throw new Error('run mattermost/build-mattermost.sh first: the server is not built');
+    if (!postgresBinDir())
+      throw new Error('PostgreSQL is not installed (Debian package postgresql)');
     dir = mkdtempSync(join(tmpdir(), 'zt-mattermost-test-'));
     mm = await startMattermost({ binary: binary!, dir, siteUrl: SITE });
   }, 180_000);
