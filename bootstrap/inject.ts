@@ -4,6 +4,7 @@
  * browser to the bootstrap page (login, enrollment, worker registration), which comes back to this
  * very URL. Idempotent: injecting it twice, or into the bootstrap page itself, is harmless.
  */
+import { RESERVED_PREFIX } from '../shared/version.ts';
 import { bootstrapUrlFor } from './return-target.ts';
 
 /** What the script looks at, injectable for tests. */
@@ -33,7 +34,7 @@ function ourWorker(scriptURL: string, origin: string): boolean {
 
 export function decide(env: InjectEnvironment): InjectDecision {
   if (env.alreadyRan) return { action: 'none', reason: 'already-ran' };
-  if (env.isBootstrapPage || env.location.pathname.startsWith('/__zt/'))
+  if (env.isBootstrapPage || env.location.pathname.startsWith(RESERVED_PREFIX))
     return { action: 'none', reason: 'bootstrap-page' };
   // Without service workers the zero-trust path cannot run here; leave the page as it is.
   if (!env.serviceWorker) return { action: 'none', reason: 'unsupported' };

@@ -4,6 +4,7 @@
  */
 import {
   type BootstrapConfig,
+  CALLBACK_PATH,
   loadBootstrapConfig,
   SIGNED_OUT_PATH,
 } from '../shared/config/bootstrap-config.ts';
@@ -22,7 +23,7 @@ import { ControllerClient, ZitiApiError } from '../shared/ziti/index.ts';
 import { enroll, findDialableService } from './enrollment.ts';
 import { explain } from './explain.ts';
 import { idpSignOut } from './idp-logout.ts';
-import { beginLogin, CALLBACK_PATH, completeLogin, discoverIdp, pickSigner } from './oidc.ts';
+import { beginLogin, completeLogin, discoverIdp, pickSigner } from './oidc.ts';
 import { requestedPath } from './return-target.ts';
 import { onLogout, say, setState, showError, startStep } from './ui.ts';
 import { ensureServiceWorker, tellWorker } from './worker.ts';

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { CALLBACK_PATH } from '../shared/config/bootstrap-config.ts';
 import { httpOptions } from '../shared/identity/idp-refresh.ts';
 import type { IdpTokens, PendingLogin } from '../shared/identity/store.ts';
 import type { ExternalJwtSigner } from '../shared/ziti/controller/types.ts';
@@ -29,9 +30,6 @@ export class LoginError extends Error {
     super(message, options);
   }
 }
-
-/** The callback path is under our reserved prefix, so the service worker never tunnels it. */
-export const CALLBACK_PATH = '/__zt/callback';
 
 interface Discovered {
   as: oauth.AuthorizationServer;

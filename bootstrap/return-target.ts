@@ -1,7 +1,8 @@
 /**
  * Where the bootstrap flow returns to once the browser is signed in and the service worker runs.
- * Shared by the bootstrap page and the injectable `/__zt/bootstrap.js` (no imports: it is inlined there).
+ * Shared by the bootstrap page and the injectable `/__zt/bootstrap.js` (the build inlines it there).
  */
+import { RESERVED_PREFIX } from '../shared/version.ts';
 
 /** The query parameter of `/__zt/index.html` that carries the URL to come back to. */
 export const RETURN_PARAM = 'return';
@@ -23,7 +24,7 @@ export function safeReturnPath(raw: string | null, origin: string): string {
   } catch {
     return '/';
   }
-  if (url.origin !== origin || url.pathname.startsWith('/__zt/')) return '/';
+  if (url.origin !== origin || url.pathname.startsWith(RESERVED_PREFIX)) return '/';
   const path = `${url.pathname}${url.search}${url.hash}`;
   // Same origin once more, read the way the caller will read it: as a reference to resolve.
   if (/^[/\\]{2}/.test(path) || new URL(path, origin).origin !== origin) return '/';
@@ -35,7 +36,7 @@ export function safeReturnPath(raw: string | null, origin: string): string {
  * validated `?return=` target (set by `bootstrap.js`), otherwise the app's root.
  */
 export function requestedPath(url: URL): string {
-  if (url.pathname.startsWith('/__zt/')) {
+  if (url.pathname.startsWith(RESERVED_PREFIX)) {
     return safeReturnPath(url.searchParams.get(RETURN_PARAM), url.origin);
   }
   return safeReturnPath(`${url.pathname}${url.search}${url.hash}`, url.origin);

@@ -18,10 +18,10 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { type ClientOptions, createWebSocketStream, WebSocket } from 'ws';
-import { CALLBACK_PATH } from '../fabric/fabric.ts';
 import { standardCsr } from '../fabric/testing/csr.ts';
 import { loginAtIdp } from '../fabric/testing/idp-login.ts';
 import { TlsFraming } from '../fabric/testing/tls-framing.ts';
+import { CALLBACK_PATH } from '../shared/config/bootstrap-config.ts';
 import { CONFIG_TYPES, SDK_INFO } from '../shared/identity/sdk-info.ts';
 import {
   authenticateExtJwtRequest,

@@ -6,6 +6,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
+import { CALLBACK_PATH, CONFIG_PATH } from '../shared/config/bootstrap-config.ts';
 import type { FabricConfig, IdentityConfig } from './config.ts';
 import { type ExtJwtSigner, ExtJwtVerifier } from './controller/ext-jwt.ts';
 import { type RunningController, startController } from './controller/server.ts';
@@ -16,11 +17,6 @@ import { type FabricPki, loadOrCreatePki } from './pki.ts';
 import { type RunningRouter, startRouter } from './router/router.ts';
 import { FabricState } from './state.ts';
 import { serveStaticSite } from './static-site.ts';
-
-/** Path of the generated bootstrap config beside the page. */
-export const BOOTSTRAP_CONFIG_PATH = '/__zt/config.json';
-/** Where the IdP sends the browser back to, on the app site. */
-export const CALLBACK_PATH = '/__zt/callback';
 
 /** A dark app the fabric starts and hosts (the demo app, or a test app). */
 export interface DarkApp {
@@ -124,7 +120,7 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
         host: config.site.host,
         port: config.site.port,
         generated: {
-          [BOOTSTRAP_CONFIG_PATH]: () => ({
+          [CONFIG_PATH]: () => ({
             controller: controllerUrl,
             service: defaultService?.name ?? '',
             // Only with the dev-only plain ws listener: the browser may then use the `ws` URL.

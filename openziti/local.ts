@@ -9,10 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { IdentityConfig } from '../fabric/config.ts';
 import type { DarkApp } from '../fabric/fabric.ts';
-import { BOOTSTRAP_CONFIG_PATH, CALLBACK_PATH } from '../fabric/fabric.ts';
 import { IDP_SCOPES, type RunningIdp, startIdp } from '../fabric/idp.ts';
 import type { Logger } from '../fabric/log.ts';
 import { serveStaticSite } from '../fabric/static-site.ts';
+import { CALLBACK_PATH, CONFIG_PATH } from '../shared/config/bootstrap-config.ts';
 import { type RunningOpenZiti, startOpenZiti } from './network.ts';
 
 export interface LocalOpenZitiOptions {
@@ -68,7 +68,7 @@ export async function startLocalOpenZiti(opts: LocalOpenZitiOptions): Promise<Lo
       host: opts.host,
       port: opts.sitePort,
       generated: {
-        [BOOTSTRAP_CONFIG_PATH]: () => ({ controller: controllerUrl, service: opts.service }),
+        [CONFIG_PATH]: () => ({ controller: controllerUrl, service: opts.service }),
       },
     });
     closers.push(

@@ -7,6 +7,7 @@
  * cache.
  */
 
+import { SW_HEADER } from '../shared/version.ts';
 import { cspScriptNonce } from './html-inject.ts';
 
 /** The runtime cache of app files; bump the suffix when its layout changes (old ones are dropped). */
@@ -171,7 +172,7 @@ export async function offlineShell(url: URL): Promise<Response | undefined> {
     if (!hit) return undefined;
     const headers = new Headers(hit.headers);
     headers.set('cache-control', 'no-store');
-    headers.set('x-zt-sw', 'offline');
+    headers.set(SW_HEADER, 'offline');
     headers.delete('content-length');
     const { nonce } = cspScriptNonce(headers);
     return new Response(markOffline(await hit.text(), nonce), { status: 200, headers });

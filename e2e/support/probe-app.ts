@@ -1,7 +1,9 @@
 /**
- * The dark app of the browser-path tests: a loopback HTTP server that records every request and
- * offers what the tests measure: pages, cookies, large deterministic downloads, uploads it verifies
- * as they stream in, redirects, a page whose Content-Security-Policy uses a nonce and
+ * The default dark app of the e2e network fixture (e2e/support/fabric.ts) and of the browser-path
+ * benchmark: a loopback HTTP server that records every request and offers what the tests measure:
+ * pages, cookies (including one per SameSite policy), large deterministic downloads, uploads it
+ * verifies as they stream in, redirects, a CORS API for other origins (`/cors/echo`), an app shell
+ * with its assets (`/shell`, `/asset/*`), a page whose Content-Security-Policy uses a nonce and
  * 'strict-dynamic', and a WebSocket echo (`/ws-echo`).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -197,7 +199,7 @@ export async function startProbeApp(host: string) {
             type === 'image/png'
               ? Buffer.alloc(size)
               : Buffer.from(`/*${'x'.repeat(Math.max(0, size - 4))}*/`);
-          // no-cache: every load revalidates, so warm loads still cross the tunnel.
+          // no-store: the browser caches nothing, so warm loads still cross the tunnel.
           res.writeHead(200, {
             'content-type': type,
             'content-length': body.length,

@@ -1,6 +1,9 @@
 /**
- * Test-only WebSocket -> ByteDuplex adapter for the TLS browser tests (the product's adapter is
- * shared/streams/websocket.ts). Binary messages are arbitrary slices of the byte stream.
+ * Test-only WebSocket -> ByteDuplex adapter for the TLS browser tests: it queues received messages
+ * without a bound and, on send, waits while more than 1 MiB is buffered. The product opens its router
+ * WebSockets with `openWebSocketDuplex` (shared/streams/websocket-stream.ts, over
+ * shared/streams/websocket.ts), which bounds its receive queue. Binary messages are arbitrary slices
+ * of the byte stream.
  */
 import type { ByteDuplex } from '../../shared/streams/duplex.ts';
 

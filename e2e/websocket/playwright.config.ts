@@ -1,6 +1,6 @@
 /**
- * Runs only the WebSocket e2e spec, without the fabric web server the main config starts (the spec
- * serves its own fixture): `npx playwright test -c e2e/websocket/playwright.config.ts`.
+ * Runs only the WebSocket e2e spec (`e2e/websocket.spec.ts`, which serves its own fixture and test
+ * service worker, no fabric): `npx playwright test -c e2e/websocket/playwright.config.ts`.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,6 @@ export default defineConfig({
   ...base,
   testDir: '..',
   testMatch: 'websocket*.spec.ts',
-  webServer: undefined,
   // Its own artifacts dir: a concurrent run of the main config empties test-results/.
   outputDir: join(tmpdir(), 'zt-websocket-e2e-results'),
 });

@@ -126,6 +126,12 @@ export const SIGNED_OUT_PATH = '/__zt/index.html?signed-out=1';
 /** The one place the config is fetched from, relative to the site root. */
 export const CONFIG_PATH = '/__zt/config.json';
 
+/**
+ * Where the IdP sends the browser back to after login, on the site's origin (the IdP's registered
+ * redirect URI). It is under our reserved prefix, so the service worker never tunnels it.
+ */
+export const CALLBACK_PATH = '/__zt/callback';
+
 export async function loadBootstrapConfig(fetchFn: typeof fetch = fetch): Promise<BootstrapConfig> {
   let response: Response;
   try {
