@@ -1,6 +1,10 @@
 /**
- * Smoke test of the command `npm start` runs after its build (`tsx fabric/cli.ts`), against a
- * stand-in build folder so it does not depend on (or race with) `vite build`.
+ * Smoke test of the command `npm start` runs after its build (`node --import tsx fabric/cli.ts`),
+ * against a stand-in build folder so it does not depend on (or race with) `vite build`.
+ *
+ * One process, with tsx as a loader: the `tsx` launcher would put a second process in front, which
+ * relays Ctrl-C to its child and, when the child has not confirmed the signal within a few tens of
+ * milliseconds (easily missed on a loaded machine), kills it and exits with 130 itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,7 +14,6 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = resolve(import.meta.dirname, '..');
-const tsx = join(repo, 'node_modules/.bin/tsx');
 let root = '';
 let dataDir = '';
 const children: ChildProcess[] = [];
@@ -29,7 +32,8 @@ afterEach(() => {
 
 function run(args: string[]) {
   // Own process group, so a SIGINT to the group is what Ctrl-C in a terminal does.
-  const child = spawn(tsx, ['fabric/cli.ts', '--root', root, '--data-dir', dataDir, ...args], {
+  const cli = ['--import', 'tsx', 'fabric/cli.ts', '--root', root, '--data-dir', dataDir];
+  const child = spawn(process.execPath, [...cli, ...args], {
     cwd: repo,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

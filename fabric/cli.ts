@@ -92,13 +92,19 @@ if (values['static-only']) {
   const host = values.host ?? 'localhost';
   try {
     const server = await serveStaticSite({ root: values.root, host, port: sitePort ?? 8080 });
+    // Installed before the URL is printed and kept while closing, as in runFabric().
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      server.close(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     const address = server.address();
     console.log(
       `Open http://${host}:${typeof address === 'object' && address ? address.port : sitePort}/`,
     );
-    const stop = () => server.close(() => process.exit(0));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     fail(
@@ -235,8 +241,10 @@ async function runFabric(): Promise<void> {
     '  Ctrl-C stops everything.',
     '',
   ];
-  console.log(lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'));
-
+  // The handlers stay installed while the fabric closes, and come before the banner that says
+  // Ctrl-C works: a signal with no handler ends the process at once, without the clean shutdown
+  // and with 128 + the signal as its status. A second signal (a launcher relaying Ctrl-C again,
+  // or an impatient person) must not cut the shutdown short either.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -250,6 +258,7 @@ async function runFabric(): Promise<void> {
     await fabric.close();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  console.log(lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'));
 }
