@@ -1,3 +1,4 @@
+import { BUILD_VERSION } from '../shared/version.ts';
 import { enterApp } from './support/enter-app.ts';
 import { expect, test } from './support/fabric.ts';
 
@@ -15,7 +16,8 @@ test('the service worker registers, takes control and answers fetches itself', a
     };
   });
   expect(result.controlled).toMatch(/\/sw\.js$/);
-  expect(result.header).toBeTruthy();
+  // The worker answered this itself, and says which build it is.
+  expect(result.header).toBe(BUILD_VERSION);
   expect(new URL(result.body.scope).pathname).toBe('/');
 
   // The site itself has no such path: without the service worker it answers with the bootstrap page.

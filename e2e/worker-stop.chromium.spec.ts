@@ -17,25 +17,34 @@ test('the worker stopped by the browser resumes from IndexedDB without a new log
   await cdp.send('ServiceWorker.stopAllWorkers');
   expect(await fetchStatus()).toBe(200);
 
-  // Stopped in the middle of a download: that download breaks, the next request works.
-  const download = page.evaluate(async () => {
-    const response = await fetch('/bytes?n=67108864');
-    const reader = response.body!.getReader();
-    let got = 0;
+  // Stopped in the middle of a download: the browser ends the worker and with it the response
+  // stream the worker was feeding, so the page's next read fails with a network error, short of
+  // the end (nothing resumes a response mid-body, and a truncated body must not look complete).
+  // The next request starts a new worker and works.
+  const total = 64 * 1024 * 1024;
+  const download = page.evaluate(async (n) => {
+    const progress = window as unknown as { downloaded: number };
+    progress.downloaded = 0;
+    const reader = (await fetch(`/bytes?n=${n}`)).body!.getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) return { got, broke: false };
-        got += value.length;
+        if (done) return { got: progress.downloaded, error: null };
+        progress.downloaded += value.length;
       }
-    } catch {
-      return { got, broke: true };
+    } catch (err) {
+      return { got: progress.downloaded, error: String(err) };
     }
-  });
-  await page.waitForTimeout(50);
+  }, total);
+  // Stop it once bytes are flowing (not after a fixed delay, which a slow start would outrun).
+  await page.waitForFunction(
+    () => ((window as unknown as { downloaded?: number }).downloaded ?? 0) > 0,
+  );
   await cdp.send('ServiceWorker.stopAllWorkers');
   const outcome = await download;
+  expect(outcome.error).toMatch(/TypeError/);
   expect(outcome.got).toBeGreaterThan(0);
+  expect(outcome.got).toBeLessThan(total);
   expect(await fetchStatus()).toBe(200);
   await page.reload();
   await expect(page.locator('#probe')).toHaveText('dark /');

@@ -114,10 +114,11 @@ describe('a Node client from shared/ziti through the fabric', () => {
       )!;
       expect(svc.permissions).toContain('Dial');
       const session = await client.createSession(svc.id, 'Dial');
+      // The client dials the router the session offers, as the browser does.
       const router = pickEdgeRouter(session.edgeRouters, 'wss');
       expect(router?.url).toBe(fabric.router.urls.wss);
       const { channel } = await openClientChannel(
-        { wsUrl: fabric.router.urls.wss! },
+        { wsUrl: router!.url },
         creds,
         client.auth.sessionToken!,
       );

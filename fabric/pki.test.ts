@@ -89,13 +89,13 @@ describe('fabric PKI', () => {
 
   it('signs a standard CSR and rejects garbage or a bad signature', async () => {
     const { csrPem } = await standardCsr();
-    await expect(
-      signCsr(pki, csrPem, {
-        spiffeId: 'spiffe://x/identity/a',
-        subject: 'CN=a',
-        validitySeconds: 5,
-      }),
-    ).resolves.toBeDefined();
+    const signed = await signCsr(pki, csrPem, {
+      spiffeId: 'spiffe://x/identity/a',
+      subject: 'CN=a',
+      validitySeconds: 5,
+    });
+    expect(signed.subject).toBe('CN=a');
+    expect(signed.issuer).toBe(pki.intermediate.subject);
     await expect(
       signCsr(pki, 'not a csr', {
         spiffeId: 'spiffe://x/identity/a',

@@ -476,7 +476,17 @@ describe('router strictness (§3.3)', () => {
     const untrusted = new WebSocket(`${fabric.router.urls.wss}/ws`);
     const err = await new Promise<Error>((resolve) => untrusted.once('error', resolve));
     expect(err.message).toMatch(/certificate/);
-    expect(rest.token).toBeTruthy();
+    // Over that wss connection the router serves the edge channel itself: inner TLS with the
+    // client certificate, then a hello it answers with success (openClientChannel rejects otherwise).
+    const { channel, socket } = await openClientChannel(
+      { wsUrl: fabric.router.urls.wss! },
+      creds,
+      rest.token!,
+    );
+    expect(socket.getProtocol()).toBe('TLSv1.3');
+    expect(getHeaderBool(channel.helloResult!, HeaderId.ResultSuccess)).toBe(true);
+    expect(channel.isClosed).toBe(false);
+    await channel.close();
   });
 
   it('a plain ws:// listener exists and is advertised only with the dev-only devPlainWsPort', async () => {
