@@ -5,13 +5,14 @@
 import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
-import { Api } from './server/api.ts';
+import { Api, type ApiSettings } from './server/api.ts';
 import { DEFAULT_MAX_FILE_BYTES, FileStorage } from './server/files.ts';
 import { StaticSite } from './server/static.ts';
 import { DEFAULT_SESSION_SECONDS, DEFAULT_USERS, DemoStore } from './server/store.ts';
 import { type DemoUser, RECORDED_HEADERS, type RequestRecord } from './server/types.ts';
 import { WEBSOCKET_PATH, WebSocketHub } from './server/websocket.ts';
 
+export type { ApiSettings } from './server/api.ts';
 export { APP_CSP } from './server/static.ts';
 export { DEFAULT_USERS } from './server/store.ts';
 export type { DemoUser, RequestRecord } from './server/types.ts';
@@ -25,7 +26,20 @@ export interface DemoAppOptions {
   dataDir: string;
   /** Accounts; default {@link DEFAULT_USERS} (alice / alice-demo-pass, bob / bob-demo-pass). */
   users?: DemoUser[];
-  /** Session and cookie lifetime; default 30 days as Mattermost's web sessions. */
+  /**
+   * The public URL browsers use (ServiceSettings.SiteURL); websocket upgrades must come from its
+   * origin. Default empty: the Origin's host must then equal the Host header, as Mattermost does
+   * without a Site URL. {@link DemoApp.setSiteUrl} changes it later.
+   */
+  siteUrl?: string;
+  /**
+   * Mattermost's ServiceSettings.ExperimentalStrictCSRFEnforcement: a cookie-authenticated write
+   * needs `X-CSRF-Token` even when it carries `X-Requested-With: XMLHttpRequest`. Default true (the
+   * rule the product's tests hold through the tunnel, as the real-server tier runs it); false is
+   * Mattermost's own default.
+   */
+  strictCsrf?: boolean;
+  /** Session and cookie lifetime; default 180 days as Mattermost's web sessions. */
   sessionLengthSeconds?: number;
   /** Largest accepted upload; default 1 GiB. */
   maxFileBytes?: number;
@@ -42,6 +56,10 @@ export interface DemoApp {
   close(): Promise<void>;
   /** Every request the app received (HTTP and websocket upgrades), oldest first. */
   requests: readonly RequestRecord[];
+  /** Changes the Site URL while running (its origin is what websocket upgrades must come from). */
+  setSiteUrl(url: string): void;
+  /** The settings in force (Site URL, strict CSRF); changes apply to the next request. */
+  settings: ApiSettings;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -77,11 +95,15 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     store,
     options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
   );
-  const hub = new WebSocketHub(store);
+  const settings: ApiSettings = {
+    siteUrl: options.siteUrl ?? '',
+    strictCsrf: options.strictCsrf ?? true,
+  };
+  const hub = new WebSocketHub(store, settings);
   const loginHint = options.users
     ? ''
     : `Demo accounts: ${DEFAULT_USERS.map((u) => `${u.username} / ${u.password}`).join(', ')}`;
-  const api = new Api({ store, files, hub, loginHint });
+  const api = new Api({ store, files, hub, loginHint, settings });
   const site = new StaticSite(options.webDir ?? resolve(import.meta.dirname, 'web/dist'));
   const requests: RequestRecord[] = [];
   const maxRecords = options.maxRequestRecords ?? 100_000;
@@ -126,6 +148,10 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     url: `http://${hostForUrl}:${port}`,
     port,
     requests,
+    settings,
+    setSiteUrl(siteUrl: string) {
+      settings.siteUrl = siteUrl;
+    },
     close: () =>
       new Promise<void>((ok) => {
         hub.close();

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   authenticate,
-  clearedCookies,
+  EXPIRED_TOKEN_COOKIE,
   parseAuthToken,
   REQUESTED_WITH_XML,
   sessionCookies,
@@ -15,6 +15,7 @@ import {
   notFound,
   readJson,
   SERVER_VERSION,
+  sendBody,
   sendError,
   sendJson,
   setApiHeaders,
@@ -54,6 +55,15 @@ export interface ApiDeps {
   hub: WebSocketHub;
   /** Shown on the login page (the default demo accounts); empty for custom users. */
   loginHint?: string;
+  /** The app's settings that can change while it runs (Mattermost's config). */
+  settings: ApiSettings;
+}
+
+export interface ApiSettings {
+  /** ServiceSettings.SiteURL: the public URL, or empty. */
+  siteUrl: string;
+  /** ServiceSettings.ExperimentalStrictCSRFEnforcement. */
+  strictCsrf: boolean;
 }
 
 /** The API v4 subset the demo needs, with Mattermost's auth, CSRF and error behaviour. */
@@ -71,9 +81,18 @@ export class Api {
       status: 'OK',
       ActiveSearchBackend: 'database',
     }));
-    this.add('GET', '/config/client', false, () => clientConfig(deps.loginHint ?? ''));
+    this.add('GET', '/config/client', false, () =>
+      clientConfig(deps.loginHint ?? '', deps.settings.siteUrl),
+    );
     this.add('GET', '/license/client', false, () => ({ IsLicensed: 'false' }));
-    this.add('GET', '/plugins/webapp', false, () => []);
+    this.add('GET', '/plugins/webapp', false, () => {
+      // PluginSettings.Enable is off, as in the real-server tier.
+      throw new AppError(
+        'app.plugin.disabled.app_error',
+        'Plugins have been disabled. Please check your logs for details.',
+        501,
+      );
+    });
     this.add('GET', `/users/${me}`, true, (c) => sanitizeUser(this.user(c, c.params[0]!)));
     this.add('GET', '/users', true, () => [...store.users.values()].map(sanitizeUser));
     this.add('POST', '/users/ids', true, async (c) => {
@@ -118,7 +137,7 @@ export class Api {
     });
     this.add('POST', '/files', true, async (c) => {
       const body = await deps.files.upload(c.req, c.url, c.session!.userId);
-      sendJson(c.res, 201, body);
+      sendJson(c.res, 201, body, c.req);
       return ANSWERED;
     });
     this.add('GET', `/files/${id}/info`, true, (c) =>
@@ -148,20 +167,29 @@ export class Api {
     try {
       let match: RegExpExecArray | null = null;
       const route = this.routes.find((r) => {
-        if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) return false;
+        // No HEAD: Mattermost's API router answers it 404.
+        if (r.method !== req.method) return false;
         match = r.pattern.exec(url.pathname);
         return match !== null;
       });
       if (!route || !match) {
-        const known = this.routes.some((r) => r.pattern.test(url.pathname));
+        const known =
+          req.method !== 'HEAD' && this.routes.some((r) => r.pattern.test(url.pathname));
         throw known
           ? new AppError('api.context.405.app_error', 'Method not allowed.', 405)
           : notFound();
       }
-      const auth = authenticate(req, res, url, this.deps.store, route.requireSession);
+      const auth = authenticate(
+        req,
+        res,
+        url,
+        this.deps.store,
+        route.requireSession,
+        this.deps.settings.strictCsrf,
+      );
       const params = (match as RegExpExecArray).slice(1);
       const result = await route.handler({ req, res, url, params, session: auth.session });
-      if (result !== ANSWERED && !res.headersSent) sendJson(res, 200, result);
+      if (result !== ANSWERED && !res.headersSent) sendJson(res, 200, result, req);
     } catch (err) {
       if (res.headersSent) {
         res.destroy();
@@ -178,7 +206,7 @@ export class Api {
             );
       // Drain what is left of a refused body so the connection can be reused.
       if (!req.readableEnded) req.resume();
-      sendError(res, appError, requestId);
+      sendError(res, appError, requestId, req);
     }
   }
 
@@ -217,7 +245,7 @@ export class Api {
     return sanitizeUser(user);
   }
 
-  /** POST /users/logout: revokes the session if any and always clears the cookies. */
+  /** POST /users/logout: revokes the session if any and always expires MMAUTHTOKEN (only). */
   private logout(c: Ctx) {
     const { token } = parseAuthToken(c.req, c.url);
     if (c.session) {
@@ -226,7 +254,7 @@ export class Api {
     } else if (token) {
       this.deps.store.revokeSession(token);
     }
-    c.res.setHeader('Set-Cookie', clearedCookies(c.req));
+    c.res.setHeader('Set-Cookie', EXPIRED_TOKEN_COOKIE);
     return { status: 'OK' };
   }
 
@@ -237,12 +265,9 @@ export class Api {
       png = defaultAvatar(user.id);
       this.avatars.set(user.id, png);
     }
-    c.res.removeHeader('Expires');
     c.res.setHeader('Content-Type', 'image/png');
     c.res.setHeader('Cache-Control', 'max-age=300, private');
-    c.res.setHeader('Content-Length', png.length);
-    c.res.setHeader('Last-Modified', new Date(user.update_at).toUTCString());
-    c.res.end(c.req.method === 'HEAD' ? undefined : png);
+    sendBody(c.req, c.res, png);
     return ANSWERED;
   }
 
@@ -329,7 +354,7 @@ export class Api {
       set_online: true,
       team_id: channel.team_id,
     });
-    sendJson(c.res, 201, post);
+    sendJson(c.res, 201, post, c.req);
     return ANSWERED;
   }
 }
@@ -353,13 +378,13 @@ function membership(channelId: string, userId: string, msgCount: number) {
   };
 }
 
-function clientConfig(loginHint: string) {
+function clientConfig(loginHint: string, siteUrl: string) {
   return {
     DemoLoginHint: loginHint,
     Version: SERVER_VERSION,
     BuildNumber: 'demo',
     SiteName: 'Demo Chat',
-    SiteURL: '',
+    SiteURL: siteUrl,
     EnableSignInWithUsername: 'true',
     EnableSignInWithEmail: 'true',
     EnableSignUpWithEmail: 'false',

@@ -52,13 +52,17 @@ export function sessionCookies(req: IncomingMessage, session: Session, maxAge: n
   ];
 }
 
-/** Cookies that delete the session cookies (Context.RemoveSessionCookie). */
-export function clearedCookies(req: IncomingMessage): string[] {
-  const secure = isSecureRequest(req);
-  return [COOKIE_TOKEN, COOKIE_USER, COOKIE_CSRF].map((name) =>
-    serializeCookie({ name, value: '', maxAge: -1, httpOnly: name === COOKIE_TOKEN, secure }),
-  );
-}
+/**
+ * The cookie that expires the session cookie (Context.RemoveSessionCookie): only `MMAUTHTOKEN`,
+ * never `Secure`; `MMUSERID` and `MMCSRF` stay. Sent on logout, for an unknown token on a route
+ * that needs a session, and with a refused CSRF check.
+ */
+export const EXPIRED_TOKEN_COOKIE = serializeCookie({
+  name: COOKIE_TOKEN,
+  value: '',
+  maxAge: -1,
+  httpOnly: true,
+});
 
 export interface AuthResult {
   session?: Session;
@@ -67,10 +71,12 @@ export interface AuthResult {
 }
 
 /**
- * Resolves the request's session and enforces CSRF as web/handlers.go does with strict CSRF
- * enforcement on: a cookie-authenticated request other than GET must carry `X-CSRF-Token` equal to
- * the session's CSRF token, or it fails with 401. A presented but unknown token fails with 401 and
- * clears the cookies when the route requires a session.
+ * Resolves the request's session and checks CSRF as web/handlers.go does: a cookie-authenticated
+ * request other than GET must carry `X-CSRF-Token` equal to the session's CSRF token; without it,
+ * `X-Requested-With: XMLHttpRequest` is enough unless `strictCsrf`
+ * (ServiceSettings.ExperimentalStrictCSRFEnforcement). A refused check is a 401 that expires the
+ * MMAUTHTOKEN cookie (the session itself stays valid). A presented but unknown token fails with 401
+ * and expires the cookie when the route requires a session.
  */
 export function authenticate(
   req: IncomingMessage,
@@ -78,6 +84,7 @@ export function authenticate(
   url: URL,
   store: DemoStore,
   requireSession: boolean,
+  strictCsrf: boolean,
 ): AuthResult {
   const { token, location } = parseAuthToken(req, url);
   if (!token) {
@@ -87,14 +94,17 @@ export function authenticate(
   const session = store.session(token);
   if (!session) {
     if (requireSession) {
-      res.setHeader('Set-Cookie', clearedCookies(req));
+      res.setHeader('Set-Cookie', EXPIRED_TOKEN_COOKIE);
       throw sessionExpired('token is invalid or expired');
     }
     return { token, location };
   }
   if (location === 'cookie' && req.method !== 'GET') {
-    const header = req.headers[HEADER_CSRF];
-    if (header !== session.csrf) {
+    const passed =
+      req.headers[HEADER_CSRF] === session.csrf ||
+      (!strictCsrf && req.headers[HEADER_REQUESTED_WITH] === REQUESTED_WITH_XML);
+    if (!passed) {
+      res.setHeader('Set-Cookie', EXPIRED_TOKEN_COOKIE);
       throw new AppError(
         'api.context.session_expired.app_error',
         'Invalid or expired session, please login again.',

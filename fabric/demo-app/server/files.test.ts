@@ -173,9 +173,12 @@ describe('files', () => {
     };
     expect(client_ids).toEqual(['client-1']);
     const url = `${base}/api/v4/files/${file_infos[0]!.id}`;
-    const full = await fetch(url, { headers: browserHeaders(alice) });
+    const full = await fetch(url, {
+      headers: browserHeaders(alice, { 'Accept-Encoding': 'identity' }),
+    });
     expect(full.status).toBe(200);
     expect(full.headers.get('accept-ranges')).toBe('bytes');
+    expect(full.headers.get('content-length')).toBe('100000');
     expect(full.headers.get('content-disposition')).toMatch(/^attachment;filename="data.bin"/);
     expect(full.headers.get('x-content-type-options')).toBe('nosniff');
     expect(new Uint8Array(await full.arrayBuffer())).toEqual(bytes);
@@ -209,10 +212,11 @@ describe('files', () => {
   it('makes Mattermost-sized thumbnails and previews for PNG images', async () => {
     const cases: [number, number, number, number, number, number][] = [
       // source w,h -> thumbnail w,h -> preview w,h
-      [800, 600, 133, 100, 800, 600],
-      [600, 800, 120, 160, 600, 800],
-      [100, 50, 100, 50, 100, 50],
-      [4000, 1000, 400, 100, 1920, 480],
+      [800, 600, 120, 90, 800, 600],
+      [600, 800, 75, 100, 600, 800],
+      [100, 50, 120, 60, 100, 50],
+      [130, 120, 120, 111, 130, 120],
+      [4000, 1000, 120, 30, 1920, 480],
     ];
     for (const [w, hgt, tw, th, pw, ph] of cases) {
       const res = await upload(
@@ -230,7 +234,8 @@ describe('files', () => {
       const thumb = await fetch(`${base}/api/v4/files/${info.id}/thumbnail`, {
         headers: browserHeaders(alice),
       });
-      expect(thumb.headers.get('content-type')).toBe('image/png');
+      // PNG bytes under Mattermost's image/jpeg.
+      expect(thumb.headers.get('content-type')).toBe('image/jpeg');
       expect(pngSize(new Uint8Array(await thumb.arrayBuffer()))).toEqual({ width: tw, height: th });
       const preview = await fetch(`${base}/api/v4/files/${info.id}/preview`, {
         headers: browserHeaders(alice),

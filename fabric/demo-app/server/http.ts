@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 
 /** The version the app claims in `X-Version-Id` and the websocket hello. */
 export const SERVER_VERSION = '10.5.0';
@@ -49,24 +50,88 @@ export function setApiHeaders(res: ServerResponse, requestId: string, method: st
   // Client4 only parses JSON when the type is exactly `application/json`, as Mattermost sends it.
   res.setHeader('Content-Type', 'application/json');
   if (method === 'GET') res.setHeader('Expires', '0');
+  res.setHeader('Vary', 'Accept-Encoding');
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+/**
+ * Mattermost's API handlers are wrapped in gzhttp (WebserverMode "gzip", the default): a response
+ * of at least this many bytes is gzipped when the request accepts gzip.
+ */
+export const GZIP_MIN_BYTES = 1024;
+/** Types gzhttp leaves alone (already compressed); `image/png` and others are gzipped. */
+const GZIP_EXCLUDED_TYPES = ['image/jpeg'];
+
+/** Whether the request's `Accept-Encoding` accepts gzip (a q-value of 0 refuses it). */
+export function acceptsGzip(req: IncomingMessage): boolean {
+  const header = req.headers['accept-encoding'];
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding?.trim() !== 'gzip') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+/**
+ * Whether gzhttp would compress this response: gzip accepted, no `Range` in the request (a ranged
+ * answer is never compressed), a type it compresses, and no `Content-Encoding` yet.
+ */
+export function shouldGzip(req: IncomingMessage, res: ServerResponse, size: number): boolean {
+  const type = String(res.getHeader('Content-Type') ?? '').toLowerCase();
+  return (
+    size >= GZIP_MIN_BYTES &&
+    acceptsGzip(req) &&
+    req.headers.range === undefined &&
+    res.getHeader('Content-Encoding') === undefined &&
+    !GZIP_EXCLUDED_TYPES.some((t) => type.startsWith(t))
+  );
+}
+
+/** Sends a whole body, gzipped when {@link shouldGzip} says so (`req` omitted: never). */
+export function sendBody(
+  req: IncomingMessage | undefined,
+  res: ServerResponse,
+  body: Buffer,
+): void {
+  let out = body;
+  if (req && shouldGzip(req, res, body.length)) {
+    out = gzipSync(body);
+    res.setHeader('Content-Encoding', 'gzip');
+  }
+  res.setHeader('Content-Length', out.length);
+  res.end(req?.method === 'HEAD' ? undefined : out);
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  req?: IncomingMessage,
+): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.end(text);
+  sendBody(req, res, Buffer.from(JSON.stringify(body)));
 }
 
-export function sendError(res: ServerResponse, err: AppError, requestId: string): void {
-  sendJson(res, err.status, {
-    id: err.id,
-    message: err.message,
-    detailed_error: err.detailedError,
-    request_id: requestId,
-    status_code: err.status,
-  });
+export function sendError(
+  res: ServerResponse,
+  err: AppError,
+  requestId: string,
+  req?: IncomingMessage,
+): void {
+  sendJson(
+    res,
+    err.status,
+    {
+      id: err.id,
+      message: err.message,
+      detailed_error: err.detailedError,
+      request_id: requestId,
+      status_code: err.status,
+    },
+    req,
+  );
 }
 
 /** Reads a JSON body up to {@link MAX_JSON_BODY_BYTES}; an empty body reads as `undefined`. */

@@ -170,7 +170,10 @@ export function encodePng(image: RgbaImage): Buffer {
   ]);
 }
 
-/** Downscales by averaging the source pixels each target pixel covers (box filter). */
+/**
+ * Resizes: each target pixel averages the source pixels it covers (box filter) when shrinking and
+ * repeats the nearest one when enlarging.
+ */
 export function resizeImage(src: RgbaImage, width: number, height: number): RgbaImage {
   const out = new Uint8Array(width * height * 4);
   const sx = src.width / width;
@@ -212,23 +215,21 @@ export const THUMBNAIL_HEIGHT = 100;
 export const PREVIEW_WIDTH = 1920;
 
 /**
- * Thumbnail size as Mattermost's genThumbnail picks it: an image larger than the 120x100 box is
- * scaled, keeping its aspect ratio, so that it covers the box (height 100 for images wider than the
- * box's ratio, width 120 otherwise); a smaller image is kept as is.
+ * Thumbnail size as Mattermost's GenerateThumbnail picks it (app/imaging/preview.go): an image
+ * wider than tall is scaled to width 120, any other to height 100, keeping the aspect ratio
+ * (rounded, at least 1 pixel) and scaling small images up: 800x600 and 60x40 give 120x90 and
+ * 120x80, 130x120 gives 120x111, 300x800 gives 38x100.
  */
 export function thumbnailSize(width: number, height: number): { width: number; height: number } {
-  if (width <= THUMBNAIL_WIDTH && height <= THUMBNAIL_HEIGHT) return { width, height };
-  const ratio = height / width;
-  const expected = THUMBNAIL_HEIGHT / THUMBNAIL_WIDTH;
-  if (ratio < expected) {
+  if (width > height) {
     return {
-      width: Math.max(1, Math.round((THUMBNAIL_HEIGHT * width) / height)),
-      height: THUMBNAIL_HEIGHT,
+      width: THUMBNAIL_WIDTH,
+      height: Math.max(1, Math.round((THUMBNAIL_WIDTH * height) / width)),
     };
   }
   return {
-    width: THUMBNAIL_WIDTH,
-    height: Math.max(1, Math.round((THUMBNAIL_WIDTH * height) / width)),
+    width: Math.max(1, Math.round((THUMBNAIL_HEIGHT * width) / height)),
+    height: THUMBNAIL_HEIGHT,
   };
 }
 

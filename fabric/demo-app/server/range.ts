@@ -1,11 +1,16 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { shouldGzip } from './http.ts';
 
 /**
- * Serves a file with HTTP range support as Go's http.ServeContent does for one range: 206 with
- * Content-Range, 416 with `bytes *\/size` when unsatisfiable, If-Range by date, and 200 for no or
- * several ranges. The body is streamed from disk with backpressure.
+ * Serves a file as Mattermost does (web.WriteFileResponse: http.ServeContent behind gzhttp): 206
+ * with Content-Range for one range, 416 with `bytes *\/size` when unsatisfiable, If-Range by date
+ * only (there is no ETag), 304 for an If-Modified-Since that is not older, and 200 for no or several
+ * ranges. `X-Uncompressed-Content-Length` always carries the size. A whole file is gzipped, chunked
+ * and without Accept-Ranges or Content-Length, when the client accepts gzip (see
+ * {@link shouldGzip}); ranged answers never are. The body is streamed from disk with backpressure.
  */
 export function serveRange(
   req: IncomingMessage,
@@ -15,8 +20,15 @@ export function serveRange(
   mtime: Date,
 ): void {
   const lastModified = new Date(Math.floor(mtime.getTime() / 1000) * 1000);
-  res.setHeader('Last-Modified', lastModified.toUTCString());
-  res.setHeader('Accept-Ranges', 'bytes');
+  if (size > 0) res.setHeader('X-Uncompressed-Content-Length', size);
+  const since = Date.parse(String(req.headers['if-modified-since'] ?? ''));
+  if (!Number.isNaN(since) && lastModified.getTime() <= since) {
+    res.statusCode = 304;
+    res.removeHeader('Content-Type');
+    res.setHeader('Last-Modified', lastModified.toUTCString());
+    res.end();
+    return;
+  }
   let range = req.headers.range;
   const ifRange = req.headers['if-range'];
   if (range && ifRange) {
@@ -29,6 +41,8 @@ export function serveRange(
   if (range) {
     const parsed = parseRange(range, size);
     if (parsed === 'unsatisfiable') {
+      // Go's serveError drops the caching headers of the file.
+      res.removeHeader('Cache-Control');
       res.statusCode = 416;
       res.setHeader('Content-Range', `bytes */${size}`);
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -41,14 +55,21 @@ export function serveRange(
       res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
     }
   }
+  res.setHeader('Last-Modified', lastModified.toUTCString());
   res.statusCode = status;
-  res.setHeader('Content-Length', size === 0 ? 0 : end - start + 1);
+  const gzip = status === 200 && shouldGzip(req, res, size);
+  if (gzip) {
+    res.setHeader('Content-Encoding', 'gzip');
+  } else {
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Content-Length', size === 0 ? 0 : end - start + 1);
+  }
   if (req.method === 'HEAD' || size === 0) {
     res.end();
     return;
   }
   const stream = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
-  pipeline(stream, res).catch(() => {
+  (gzip ? pipeline(stream, createGzip(), res) : pipeline(stream, res)).catch(() => {
     // The client went away mid-download (e.g. a paused download to resume later).
     stream.destroy();
   });

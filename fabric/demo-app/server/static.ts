@@ -3,12 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import sirv from 'sirv';
 
-/** Mattermost's CSP for its HTML (web/static.go), without the cloud and dev additions. */
-export const APP_CSP = "frame-ancestors 'self'; script-src 'self'";
+/**
+ * Mattermost's CSP header for its pages (web/handlers.go: `frame-ancestors 'self' %s; script-src
+ * 'self'` with FrameAncestors empty, hence the space before the semicolon).
+ */
+export const APP_CSP = "frame-ancestors 'self' ; script-src 'self'";
 /** The meta CSP the app's HTML carries (Mattermost's root.html has one as well). */
 export const META_CSP = "script-src 'self'";
-/** Static assets are content-hashed, so they never change. */
-export const STATIC_CACHE_CONTROL = 'max-age=31536000, immutable';
+/** Mattermost's cache header for `/static/*` (web/static.go). */
+export const STATIC_CACHE_CONTROL = 'max-age=31556926, public';
 /** Mattermost's root.html cache header. */
 export const HTML_CACHE_CONTROL = 'no-cache, max-age=31556926, public';
 
@@ -51,9 +54,10 @@ export class StaticSite {
 
   handle(req: IncomingMessage, res: ServerResponse, url: URL): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.statusCode = 405;
-      res.setHeader('Allow', 'GET, HEAD');
-      res.end();
+      // Mattermost's router has no page for other methods.
+      res.statusCode = 404;
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end('404 page not found\n');
       return;
     }
     if (url.pathname.startsWith('/static/')) {
@@ -68,7 +72,7 @@ export class StaticSite {
       return;
     }
     res.statusCode = 200;
-    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('Content-Type', 'text/html');
     res.setHeader('Content-Security-Policy', APP_CSP);
     res.setHeader('X-Frame-Options', 'SAMEORIGIN');
     res.setHeader('Cache-Control', HTML_CACHE_CONTROL);

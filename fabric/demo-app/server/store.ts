@@ -8,8 +8,8 @@ export const DEFAULT_USERS: readonly DemoUser[] = [
   { username: 'bob', password: 'bob-demo-pass', firstName: 'Bob', lastName: 'Baker' },
 ];
 
-/** Mattermost's default web session length (SessionLengthWebInHours = 720). */
-export const DEFAULT_SESSION_SECONDS = 720 * 3600;
+/** Mattermost's default web session length (SessionLengthWebInHours = 4320, 180 days). */
+export const DEFAULT_SESSION_SECONDS = 4320 * 3600;
 
 export interface UserRecord {
   id: string;

@@ -36,24 +36,45 @@ interface Connection {
   closedAt?: number;
 }
 
-/**
- * Origin must match Host, as gorilla/websocket's default CheckOrigin that Mattermost uses when
- * AllowCorsFrom is empty: no Origin header is allowed (non-browser clients), otherwise the Origin's
- * host:port must equal the Host header, compared without case.
- */
-export function originAllowed(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return new URL(origin).host.toLowerCase() === (req.headers.host ?? '').toLowerCase();
-  } catch {
-    return false;
-  }
+/** Scheme and host of a URL as Go's url.Parse splits them (an explicit port stays in the host). */
+function schemeAndHost(raw: string): { scheme: string; host: string } {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(raw);
+  if (!m) return { scheme: '', host: '' };
+  const authority = m[2]!;
+  return { scheme: m[1]!, host: authority.slice(authority.lastIndexOf('@') + 1) };
 }
 
-function rejectUpgrade(socket: Duplex, status: number, reason: string): void {
+/**
+ * Mattermost's websocket origin check (App.OriginChecker, AllowCorsFrom empty): no `Origin` is
+ * allowed (non-browser clients) and `null` is not; with a Site URL, the Origin's scheme and host
+ * (port included, as written) must equal the Site URL's, compared without case; with an empty Site
+ * URL, the Origin's host must equal the `Host` header.
+ */
+export function originAllowed(req: IncomingMessage, siteUrl: string): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (origin === 'null') return false;
+  const o = schemeAndHost(origin);
+  const eq = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  if (!siteUrl) return eq(o.host, req.headers.host ?? '');
+  const site = schemeAndHost(siteUrl);
+  return eq(o.host, site.host) && eq(o.scheme, site.scheme);
+}
+
+/**
+ * The refusal as Mattermost writes it: gorilla's `403 Forbidden` text, then the app error, whose
+ * own status_code says 400.
+ */
+function rejectOrigin(socket: Duplex, origin: string): void {
+  const body = `Forbidden\n${JSON.stringify({
+    id: 'api.web_socket.connect.upgrade.app_error',
+    message: `URL Blocked because of CORS. Url: ${origin}`,
+    detailed_error: '',
+    request_id: newId(),
+    status_code: 400,
+  })}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`,
+    `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 
@@ -73,6 +94,7 @@ export class WebSocketHub {
 
   constructor(
     private readonly store: DemoStore,
+    private readonly settings: { readonly siteUrl: string },
     pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
   ) {
     this.pingTimer = setInterval(() => this.sweep(), pingIntervalMs);
@@ -81,8 +103,8 @@ export class WebSocketHub {
 
   /** Handles an HTTP upgrade already known to be for {@link WEBSOCKET_PATH}. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    if (!originAllowed(req)) {
-      rejectUpgrade(socket, 403, 'websocket: request origin not allowed by Upgrader.CheckOrigin');
+    if (!originAllowed(req, this.settings.siteUrl)) {
+      rejectOrigin(socket, req.headers.origin ?? '');
       return;
     }
     const { token } = parseAuthToken(req, url);
