@@ -20,6 +20,7 @@ import {
   withCookieSnapshot,
 } from '../../sw/cookie-bridge.ts';
 import { CookieJar } from '../../sw/cookie-jar.ts';
+import { routesPrelude } from '../../sw/route-decision.ts';
 import { trackUpload } from '../../sw/upload-progress.ts';
 import { bridgeWebSocket, type OpenWebSocket } from '../../sw/websocket-bridge.ts';
 
@@ -117,10 +118,21 @@ sw.addEventListener('message', (event: SwMessageEvent) => {
 sw.addEventListener('fetch', (event: SwFetchEvent) => {
   const url = new URL(event.request.url);
   const referrer = event.request.referrer;
-  if (url.pathname === '/__zt/shim.js' && referrer.endsWith('/cookie.html')) {
-    // As a SW without cookieStore (Firefox) serves the shim: the page's cookies in front.
+  if (url.pathname === '/__zt/shim.js') {
+    // As the product's worker serves the shim: the page's cookies and the routing context (no dark
+    // host besides this origin) in front.
+    const routes = routesPrelude({ publicOrigin: url.origin, appService: 'app', intercepts: [] });
     event.respondWith(
-      Promise.all([fetch(event.request), jar]).then(([r, j]) => withCookieSnapshot(r, j, referrer)),
+      referrer.endsWith('/cookie.html')
+        ? Promise.all([fetch(event.request), jar]).then(([r, j]) =>
+            withCookieSnapshot(r, j, referrer, routes),
+          )
+        : fetch(event.request).then(
+            async (r) =>
+              new Response(routes + (await r.text()), {
+                headers: { 'content-type': 'text/javascript; charset=utf-8' },
+              }),
+          ),
     );
   } else if (url.pathname === '/__zt-test/jar') {
     event.respondWith(jar.then(async (j) => new Response(await j.cookieHeader(`${url.origin}/`))));
