@@ -1,14 +1,16 @@
 /**
  * The mattermost-tunnel flows against Mattermost's own server (PostgreSQL + `mattermost` built by
  * mattermost/build-mattermost.sh, the demo chat UI as its webapp, strict CSRF), through the tunnel
- * on the fabric and on OpenZiti's network (`npm run test:e2e` and `test:real` build it first). Where the
- * real server differs from fabric/demo-app the expectation says so (mattermost/README.md lists
- * the differences).
+ * on the fabric and on OpenZiti's network (`npm run test:e2e` and `test:real` build it first). The
+ * expectations are those of mattermost-tunnel.spec.ts against fabric/demo-app, which imitates this
+ * server (mattermost/README.md lists what it imitates and what differs).
  */
 import type { BrowserContext, Page } from '@playwright/test';
 import {
   ALICE,
+  assertAppCsp,
   bigFileRoundTrip,
+  cookiesReloadLogout,
   csrfIsSentAndRequired,
   imageThumbnailAndProfile,
   loginViaUi,
@@ -18,9 +20,6 @@ import {
 import { signInAtIdp } from './support/enter-app.ts';
 import { expect, type FabricFixture, test } from './support/fabric.ts';
 import { mattermostUnavailable } from './support/mattermost.ts';
-
-/** Mattermost's page CSP header, as it sends it (a space before the semicolon). */
-const MATTERMOST_CSP = "frame-ancestors 'self' ; script-src 'self'";
 
 test.use({ darkApp: 'mattermost' });
 test.beforeAll(() => {
@@ -47,10 +46,12 @@ test('real Mattermost: two users chat over the tunnel via the websocket (Origin 
   const contexts = [await browser.newContext(), await browser.newContext()];
   const [alice, bob] = await Promise.all(contexts.map((c) => tunnelledPage(c, zt)));
   const from = zt.siteRequests.length;
+  const docs = contexts.map((c) => recordDocuments(c));
   const latency = await twoUsersChat(alice!, bob!, zt.siteOrigin);
   test.info().annotations.push({ type: 'latency', description: JSON.stringify(latency) });
   expect(latency.aliceToBobMs).toBeLessThan(1000);
   expect(latency.bobToAliceMs).toBeLessThan(1000);
+  await assertAppCsp(docs.flat());
   expect(leaked(zt, from)).toEqual([]);
   const upgrades = (
     zt.appRequests as unknown as {
@@ -71,41 +72,20 @@ test('real Mattermost: CSRF header sent by the app and required by the server', 
 }) => {
   const page = await tunnelledPage(context, zt);
   await loginViaUi(page, zt.siteOrigin, ALICE);
-  expect((await csrfIsSentAndRequired(page, zt.siteOrigin)).refusedStatus).toBe(401);
+  // e2e/support/mattermost.ts turns ExperimentalStrictCSRFEnforcement on.
+  const result = await csrfIsSentAndRequired(page, zt.siteOrigin, { strictCsrf: true });
+  expect(result.refusedStatus).toBe(401);
 });
 
-test('real Mattermost: cookies over the tunnel, reload keeps the session, logout ends it', async ({
+test('real Mattermost: cookies over the tunnel, reload keeps the session, logout expires it', async ({
   context,
   zt,
 }) => {
   const page = await tunnelledPage(context, zt);
   const docs = recordDocuments(context);
   await loginViaUi(page, zt.siteOrigin, ALICE);
-  const visible = async () =>
-    (await page.evaluate(() => document.cookie))
-      .split('; ')
-      .filter(Boolean)
-      .map((c) => c.slice(0, c.indexOf('=')))
-      .sort();
-  expect(await visible()).toEqual(['MMCSRF', 'MMUSERID']);
-  await page.reload();
-  await expect(page.locator('#chat-view')).toBeVisible();
-  await expect(page.locator('#ws-status')).toHaveText('live');
-  await page.locator('#logout').click();
-  await expect(page.locator('#login-view')).toBeVisible();
-  const me = await page.evaluate(
-    async (base) => (await fetch(`${base}/api/v4/users/me`, { credentials: 'include' })).status,
-    zt.siteOrigin,
-  );
-  expect(me).toBe(401);
-  // Mattermost's logout expires MMAUTHTOKEN only; the demo app clears all three.
-  expect(await visible()).toEqual(['MMCSRF', 'MMUSERID']);
-  await page.reload();
-  await expect(page.locator('#login-view')).toBeVisible();
-  const html = docs.filter((r) => r.headers()['content-type']?.startsWith('text/html'));
-  expect(html.length).toBeGreaterThanOrEqual(2);
-  for (const r of html)
-    expect((await r.allHeaders())['content-security-policy']).toBe(MATTERMOST_CSP);
+  await cookiesReloadLogout(page, zt.siteOrigin, { browserCookieStore: false });
+  expect(await assertAppCsp(docs)).toBeGreaterThanOrEqual(2);
 });
 
 test('real Mattermost: upload with progress, download with Range resume, over the tunnel', async ({
@@ -127,9 +107,20 @@ test('real Mattermost: image thumbnail and profile image over the tunnel', async
 }) => {
   const page = await tunnelledPage(context, zt);
   await loginViaUi(page, zt.siteOrigin, ALICE);
-  // An 800x600 picture: Mattermost fits its thumbnail inside 120x100.
-  expect(await imageThumbnailAndProfile(page, [120, 90])).toEqual({
+  expect(await imageThumbnailAndProfile(page)).toEqual({
     thumbnail: [120, 90],
     profile: [128, 128],
   });
+});
+
+test('real Mattermost: its CSP arrives unchanged on every tunnelled HTML response', async ({
+  context,
+  zt,
+}) => {
+  const page = await tunnelledPage(context, zt);
+  const docs = recordDocuments(context);
+  for (const path of ['/', '/login', '/demo/channels/town-square', '/some/deep/link?x=1']) {
+    await page.goto(`${zt.siteOrigin}${path}`);
+  }
+  expect(await assertAppCsp(docs)).toBe(4);
 });

@@ -32,6 +32,8 @@ test.beforeAll(async () => {
   if (!existsSync(ui)) throw new Error('the demo chat UI is not built: run `npm run build:demo`');
   dataDir = await mkdtemp(join(tmpdir(), 'mattermost-e2e-'));
   app = await startDemoApp({ host: '127.0.0.1', port: 0, dataDir });
+  // Its Site URL is where the browser reaches it, as Mattermost is configured.
+  app.setSiteUrl(app.url);
 });
 test.afterAll(async () => {
   await app?.close();
@@ -63,10 +65,13 @@ test('two users chat: each sees the other within 1 s via the websocket', async (
   await Promise.all(contexts.map((c) => c.close()));
 });
 
-test('CSRF header is sent by the app and required by the server', async ({ page }) => {
+test('CSRF header is sent by the app and required by the server (strict CSRF)', async ({
+  page,
+}) => {
+  expect(app.settings.strictCsrf).toBe(true);
   await loginViaUi(page, app.url, ALICE);
   const from = app.requests.length;
-  const result = await csrfIsSentAndRequired(page, app.url);
+  const result = await csrfIsSentAndRequired(page, app.url, { strictCsrf: true });
   const refused = app.requests
     .slice(from)
     .filter((r) => r.method === 'POST' && r.url === '/api/v4/posts' && !r.headers['x-csrf-token']);
@@ -74,7 +79,21 @@ test('CSRF header is sent by the app and required by the server', async ({ page 
   expect(result.refusedStatus).toBe(401);
 });
 
-test('cookies: MMAUTHTOKEN hidden from script, reload keeps the session, logout clears it', async ({
+test("CSRF with Mattermost's default: X-Requested-With alone passes, no header is refused", async ({
+  page,
+}) => {
+  await loginViaUi(page, app.url, ALICE);
+  app.settings.strictCsrf = false;
+  try {
+    expect((await csrfIsSentAndRequired(page, app.url, { strictCsrf: false })).refusedStatus).toBe(
+      401,
+    );
+  } finally {
+    app.settings.strictCsrf = true;
+  }
+});
+
+test('cookies: MMAUTHTOKEN hidden from script, reload keeps the session, logout expires it', async ({
   page,
 }) => {
   const docs = recordDocuments(page.context());
@@ -117,7 +136,7 @@ test('upload 200 MiB with progress, download with Range resume, checksums match'
 test('image thumbnail renders at its natural size; profile image loads', async ({ page }) => {
   await loginViaUi(page, app.url, ALICE);
   const sizes = await imageThumbnailAndProfile(page);
-  expect(sizes).toEqual({ thumbnail: [133, 100], profile: [128, 128] });
+  expect(sizes).toEqual({ thumbnail: [120, 90], profile: [128, 128] });
 });
 
 test('the app CSP arrives unchanged on every HTML response', async ({ page }) => {

@@ -11,8 +11,11 @@
  */
 import { type BrowserContext, expect, type Page, type Response } from '@playwright/test';
 
-/** Mattermost's CSP, which must arrive unchanged on every HTML response. */
-export const APP_CSP = "frame-ancestors 'self'; script-src 'self'";
+/**
+ * Mattermost's CSP header for its pages (a space before the semicolon, as Mattermost writes it),
+ * which must arrive unchanged on every HTML response; the demo app sends the same.
+ */
+export const APP_CSP = "frame-ancestors 'self' ; script-src 'self'";
 
 export interface Account {
   username: string;
@@ -31,13 +34,14 @@ export function recordDocuments(context: BrowserContext): Response[] {
   return docs;
 }
 
-/** Every HTML response carries the app's own CSP header, and the page its meta CSP. */
+/** Every HTML response carries the app's own CSP header and `X-Frame-Options: SAMEORIGIN`. */
 export async function assertAppCsp(docs: Response[]): Promise<number> {
   expect(docs.length).toBeGreaterThan(0);
   for (const res of docs) {
     const headers = await res.allHeaders();
     if (!(headers['content-type'] ?? '').startsWith('text/html')) continue;
     expect(headers['content-security-policy'], res.url()).toBe(APP_CSP);
+    expect(headers['x-frame-options'], res.url()).toBe('SAMEORIGIN');
   }
   return docs.length;
 }
@@ -113,11 +117,14 @@ export async function twoUsersChat(
 
 /**
  * The app's writes carry X-CSRF-Token equal to the MMCSRF cookie, and a cookie-authenticated write
- * without it is refused. Expects a logged-in page.
+ * without it, but with `X-Requested-With: XMLHttpRequest`, is refused with 401 under strict CSRF
+ * enforcement (the refusal also expires MMAUTHTOKEN, which ends the page's session) and let through
+ * with Mattermost's default (`strictCsrf: false`). Expects a logged-in page.
  */
 export async function csrfIsSentAndRequired(
   page: Page,
   baseURL: string,
+  { strictCsrf = true }: { strictCsrf?: boolean } = {},
 ): Promise<{ sentHeader: string; refusedStatus: number }> {
   const request = page.waitForRequest(
     (r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/v4/posts',
@@ -135,19 +142,41 @@ export async function csrfIsSentAndRequired(
   expect(csrfCookie).toBeTruthy();
   expect(sentHeader).toBe(csrfCookie);
   expect((await sent.response())?.status()).toBe(201);
-  const refusedStatus = await page.evaluate(async (base) => {
-    const channelId = document.querySelector<HTMLElement>('#channel-list button.active')?.dataset
-      .channelId;
-    const res = await fetch(`${base}/api/v4/posts`, {
-      method: 'POST',
-      credentials: 'include',
-      headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest' },
-      body: JSON.stringify({ channel_id: channelId, message: 'forged' }),
-    });
-    return res.status;
-  }, baseURL);
+  const forge = (headers: Record<string, string>, message: string) =>
+    page.evaluate(
+      async ({ base, headers, message }) => {
+        const channelId = document.querySelector<HTMLElement>('#channel-list button.active')
+          ?.dataset.channelId;
+        const res = await fetch(`${base}/api/v4/posts`, {
+          method: 'POST',
+          credentials: 'include',
+          headers: { 'Content-Type': 'application/json', ...headers },
+          body: JSON.stringify({ channel_id: channelId, message }),
+        });
+        return res.status;
+      },
+      { base: baseURL, headers, message },
+    );
+  const me = () =>
+    page.evaluate(
+      async (base) => (await fetch(`${base}/api/v4/users/me`, { credentials: 'include' })).status,
+      baseURL,
+    );
+  if (!strictCsrf) {
+    // Mattermost's default: the XHR marker alone passes; without either header it is refused.
+    expect(await forge({ 'X-Requested-With': 'XMLHttpRequest' }, 'marked')).toBe(201);
+    await expect(page.locator('.post-message', { hasText: 'marked' })).toHaveCount(1);
+    const refusedStatus = await forge({}, 'forged');
+    expect(refusedStatus).toBe(401);
+    await expect(page.locator('.post-message', { hasText: 'forged' })).toHaveCount(0);
+    expect(await me()).toBe(401);
+    return { sentHeader, refusedStatus };
+  }
+  const refusedStatus = await forge({ 'X-Requested-With': 'XMLHttpRequest' }, 'forged');
   expect(refusedStatus).toBe(401);
   await expect(page.locator('.post-message', { hasText: 'forged' })).toHaveCount(0);
+  // The refusal expired MMAUTHTOKEN: the page's session is over (MMCSRF stays readable).
+  expect(await me()).toBe(401);
   return { sentHeader, refusedStatus };
 }
 
@@ -161,7 +190,8 @@ export interface CookieFlowOptions {
 
 /**
  * MMAUTHTOKEN stays HttpOnly (never in document.cookie) while MMUSERID and MMCSRF are readable;
- * a reload keeps the session; logout clears it. Expects a logged-in page.
+ * a reload keeps the session; logout ends it, expiring MMAUTHTOKEN only (MMUSERID and MMCSRF stay,
+ * as Mattermost leaves them). Expects a logged-in page.
  */
 export async function cookiesReloadLogout(
   page: Page,
@@ -187,7 +217,7 @@ export async function cookiesReloadLogout(
 
   await page.locator('#logout').click();
   await expect(page.locator('#login-view')).toBeVisible();
-  expect(await visible()).toEqual([]);
+  expect(await visible()).toEqual(['MMCSRF', 'MMUSERID']);
   if (browserCookieStore) {
     expect((await page.context().cookies(baseURL)).map((c) => c.name)).not.toContain('MMAUTHTOKEN');
   }
@@ -370,13 +400,12 @@ export async function bigFileRoundTrip(
 }
 
 /**
- * Uploads an 800x600 PNG drawn on a canvas; its thumbnail renders at Mattermost's size (133x100);
- * the user's profile image loads (128x128). Expects a logged-in page.
+ * Uploads an 800x600 PNG drawn on a canvas; its thumbnail renders at Mattermost's size (120x90:
+ * width 120 for a picture wider than tall); the user's profile image loads (128x128). Expects a
+ * logged-in page.
  */
 export async function imageThumbnailAndProfile(
   page: Page,
-  // The demo app covers Mattermost's 120x100 box; Mattermost's own server fits inside it.
-  expectedThumbnail: [number, number] = [133, 100],
 ): Promise<{ thumbnail: [number, number]; profile: [number, number] }> {
   await page.evaluate(async () => {
     const canvas = document.createElement('canvas');
@@ -410,7 +439,7 @@ export async function imageThumbnailAndProfile(
     img.naturalWidth,
     img.naturalHeight,
   ]);
-  expect(thumbnail).toEqual(expectedThumbnail);
+  expect(thumbnail).toEqual([120, 90]);
   const avatar = page.locator('#me-avatar');
   await expect
     .poll(() => avatar.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
