@@ -63,10 +63,12 @@ export async function startE2eDarkApp(
     const app = await startE2eMattermost(listen);
     return { ...app, siteOrigin: (origin) => app.setSiteUrl(origin) };
   }
-  const app =
-    kind === 'demo'
-      ? await startDemoApp({ host: listen.host, port: 0, dataDir: listen.dataDir })
-      : await startProbeApp(listen.host);
+  if (kind === 'demo') {
+    // As Mattermost is configured in production: its Site URL is the public origin.
+    const app = await startDemoApp({ host: listen.host, port: 0, dataDir: listen.dataDir });
+    return { ...app, siteOrigin: async (origin) => app.setSiteUrl(origin) };
+  }
+  const app = await startProbeApp(listen.host);
   return { ...app, port: app.port, siteOrigin: async () => {}, close: () => app.close() };
 }
 
