@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type BannerInput, fabricBanner } from './banner.ts';
 
 const repo = resolve(import.meta.dirname, '..');
 let root = '';
@@ -114,6 +115,34 @@ describe('fabric CLI', () => {
     expect(await cli.exited).toBe(0);
   });
 
+  it('with a --config whose service is another app, prints that service and no demo-app accounts', async () => {
+    const file = join(dataDir, 'other-app.yaml');
+    writeFileSync(
+      file,
+      [
+        'services:',
+        '  - name: wiki',
+        '    roleAttributes: [demo]',
+        '    hosting: tunneler',
+        '    configs:',
+        '      host.v1: { protocol: tcp, address: 127.0.0.1, port: 8090 }',
+        '',
+      ].join('\n'),
+    );
+    const cli = run(['--config', file, '--host', '127.0.0.1', '--port', '0', '--ephemeral-ports']);
+    const [, url] = await cli.waitFor(/Open:\s+(\S+)/);
+    await cli.waitFor(/Ctrl-C/);
+    const out = cli.output();
+    expect(out).toMatch(/Sign in as:\s+developer \/ zt-dev-password/);
+    expect(out).toContain('dark app     service "wiki" -> tcp:127.0.0.1:8090');
+    expect(out).not.toContain('demo app');
+    expect(out).not.toContain('alice');
+    const cfg = await (await fetch(new URL('/__zt/config.json', url))).json();
+    expect(cfg).toMatchObject({ service: 'wiki' });
+    process.kill(-cli.child.pid!, 'SIGINT');
+    expect(await cli.exited).toBe(0);
+  });
+
   it('says clearly which port is in use and exits 1', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
@@ -148,5 +177,80 @@ describe('fabric CLI', () => {
     expect(out).toContain('services[0].name: expected a non-empty string');
     expect(out).toContain('services[0].encryptionRequired: expected true or false');
     expect(out).toContain('config.bogus: unknown key');
+  });
+});
+
+describe('fabric banner', () => {
+  const base: BannerInput = {
+    siteUrl: 'http://localhost:8080/',
+    devUser: { name: 'developer', password: 'zt-dev-password' },
+    siteService: { name: 'demo', configs: {}, target: 'demo-app' },
+    demoApp: {
+      host: '127.0.0.1',
+      port: 41234,
+      users: [
+        { username: 'alice', password: 'alice-demo-pass' },
+        { username: 'bob', password: 'bob-demo-pass' },
+      ],
+    },
+    controllerUrl: 'http://localhost:1280',
+    idpIssuer: 'http://localhost:8081',
+    routerUrls: ['wss://localhost:3023', 'tls://localhost:3022'],
+    routerNote: ['               note'],
+  };
+
+  it('with the demo app: its accounts and its loopback address', () => {
+    expect(fabricBanner(base).join('\n')).toBe(
+      [
+        '',
+        '  zt-browser dev fabric is running',
+        '',
+        '  Open:        http://localhost:8080/',
+        '  Sign in as:  developer / zt-dev-password   (at the fabric IdP)',
+        '  Then in the demo app: alice / alice-demo-pass, bob / bob-demo-pass',
+        '',
+        '  controller   http://localhost:1280',
+        '  IdP          http://localhost:8081',
+        '  router       wss://localhost:3023  tls://localhost:3022',
+        '               note',
+        '  dark app     127.0.0.1:41234 (loopback only, reached through the tunneler)',
+        '',
+        '  Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('with another app: no demo accounts, the service config.json names and its host.v1', () => {
+    const text = fabricBanner({
+      ...base,
+      demoApp: undefined,
+      siteService: {
+        name: 'wiki',
+        configs: { 'host.v1': { protocol: 'tcp', address: '10.0.0.5', port: 8090 } },
+      },
+    }).join('\n');
+    expect(text).not.toMatch(/demo app|alice|bob/);
+    expect(text).toContain('  dark app     service "wiki" -> tcp:10.0.0.5:8090\n');
+    // No blank line left where the accounts would have been.
+    expect(text).toContain('(at the fabric IdP)\n\n  controller');
+  });
+
+  it('a started app without accounts (the test app) prints no accounts line', () => {
+    const text = fabricBanner({ ...base, demoApp: { ...base.demoApp!, users: [] } }).join('\n');
+    expect(text).not.toContain('Then in the demo app');
+    expect(text).toContain('dark app     127.0.0.1:41234');
+  });
+
+  it('no identity that may dial, no service', () => {
+    const text = fabricBanner({
+      ...base,
+      devUser: undefined,
+      siteService: undefined,
+      demoApp: undefined,
+    }).join('\n');
+    expect(text).toContain('(no identity with a password may dial a service)');
+    expect(text).toContain('(no service: /__zt/config.json names none)');
+    expect(text).not.toContain('Then in the demo app');
   });
 });

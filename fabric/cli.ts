@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortInUseError } from './_internal/listen.ts';
+import { type DemoUser, fabricBanner } from './banner.ts';
 import {
   DEFAULT_CONFIG_INPUT,
   type FabricConfig,
@@ -62,7 +63,8 @@ const { values } = parseArgs({
 /** Port of the dev-only plain ws listener that `--dev-plain-ws` adds. */
 const DEV_PLAIN_WS_PORT = 3024;
 
-let demoUsers: readonly { username: string; password: string }[] = [];
+/** The demo app's accounts, once this run has started it (none for any other app). */
+let demoUsers: readonly DemoUser[] = [];
 
 function fail(message: string, code = 2): never {
   console.error(`error: ${message}`);
@@ -176,9 +178,9 @@ async function demoAppStarter(): Promise<
     }): Promise<{ port: number; close(): Promise<void> }>;
     DEFAULT_USERS?: readonly { username: string; password: string }[];
   };
-  demoUsers = mod.DEFAULT_USERS ?? [];
   return async (o) => {
     const app = await mod.startDemoApp(o);
+    demoUsers = mod.DEFAULT_USERS ?? [];
     return { host: o.host, port: app.port, close: () => app.close() };
   };
 }
@@ -217,30 +219,16 @@ async function runFabric(): Promise<void> {
     if (err instanceof PortInUseError) fail(`${err.message} (see --help for the port flags)`, 1);
     fail((err as Error).stack ?? String(err), 1);
   }
-  const dev = fabric.devUser;
-  const lines = [
-    '',
-    '  zt-browser dev fabric is running',
-    '',
-    `  Open:        ${fabric.siteUrl}`,
-    dev
-      ? `  Sign in as:  ${dev.name} / ${dev.password}   (at the fabric IdP)`
-      : '  (no identity with a password may dial a service)',
-    demoUsers.length > 0
-      ? `  Then in the demo app: ${demoUsers.map((u) => `${u.username} / ${u.password}`).join(', ')}`
-      : '',
-    '',
-    `  controller   ${fabric.controller.url}`,
-    `  IdP          ${fabric.idp.issuer}`,
-    `  router       ${Object.values(fabric.router.urls).join('  ')}`,
-    ...routerTrustNote(fabric, resolve(baseDir, config.dataDir, 'pki/root.cert.pem')),
-    fabric.app
-      ? `  dark app     ${fabric.app.host}:${fabric.app.port} (loopback only, reached through the tunneler)`
-      : '',
-    '',
-    '  Ctrl-C stops everything.',
-    '',
-  ];
+  const lines = fabricBanner({
+    siteUrl: fabric.siteUrl,
+    devUser: fabric.devUser,
+    siteService: fabric.siteService,
+    demoApp: fabric.app && { host: fabric.app.host, port: fabric.app.port, users: demoUsers },
+    controllerUrl: fabric.controller.url,
+    idpIssuer: fabric.idp.issuer,
+    routerUrls: Object.values(fabric.router.urls),
+    routerNote: routerTrustNote(fabric, resolve(baseDir, config.dataDir, 'pki/root.cert.pem')),
+  });
   // The handlers stay installed while the fabric closes, and come before the banner that says
   // Ctrl-C works: a signal with no handler ends the process at once, without the clean shutdown
   // and with 128 + the signal as its status. A second signal (a launcher relaying Ctrl-C again,
@@ -260,5 +248,5 @@ async function runFabric(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  console.log(lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'));
+  console.log(lines.join('\n'));
 }

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { CALLBACK_PATH, CONFIG_PATH } from '../shared/config/bootstrap-config.ts';
-import type { FabricConfig, IdentityConfig } from './config.ts';
+import type { FabricConfig, IdentityConfig, ServiceConfig } from './config.ts';
 import { type ExtJwtSigner, ExtJwtVerifier } from './controller/ext-jwt.ts';
 import { type RunningController, startController } from './controller/server.ts';
 import { type RunningTunneler, startTunneler } from './hosting/tunneler.ts';
@@ -55,6 +55,8 @@ export interface RunningFabric {
   signer: ExtJwtSigner;
   /** The first identity with a password and Dial permission: the person trying the demo. */
   devUser: IdentityConfig | undefined;
+  /** The service `/__zt/config.json` names: the first `target: demo-app` one, else the first. */
+  siteService: ServiceConfig | undefined;
   close(): Promise<void>;
 }
 
@@ -231,6 +233,7 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
       siteUrl,
       signer,
       devUser,
+      siteService: defaultService,
       close: closeAll,
     };
   } catch (err) {
