@@ -6,7 +6,7 @@
  * users are created through the local-mode socket. Everything lives in one directory; `close()`
  * stops the processes. A failing step throws an error that names it and carries the process logs.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -22,9 +22,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { type IncomingMessage, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { builtBinary, freePort, tailFile } from '../fabric/_internal/processes.ts';
 
 /** The demo app's accounts (fabric/demo-app), so the same flows log in to either server. */
 export const DEFAULT_USERS: readonly MattermostUser[] = [
@@ -59,13 +59,7 @@ export class MattermostError extends Error {
 let builtMattermost: string | undefined;
 /** Path of the cached `mattermost` binary; build-mattermost.sh builds it first if it is missing. */
 export function mattermostBinary(): string {
-  builtMattermost ??= execFileSync(resolve(import.meta.dirname, 'build-mattermost.sh'), {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .at(-1)!;
+  builtMattermost ??= builtBinary(resolve(import.meta.dirname, 'build-mattermost.sh'));
   return builtMattermost;
 }
 
@@ -179,25 +173,6 @@ export interface RunningMattermost {
 }
 
 /** A free TCP port on `host` (closed again before it is used: good enough on a test machine). */
-async function freePort(host: string): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
-
-function tail(file: string, lines = 25): string {
-  try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 /** uid/gid to run PostgreSQL as: it refuses root, so as root use Debian's `postgres` account. */
 function postgresAccount(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -266,7 +241,7 @@ class Child {
   }
 
   describe(): string {
-    return `${this.what}: ${this.bin} ${this.argv.join(' ')} (log ${this.logFile}):\n${tail(this.logFile)}`;
+    return `${this.what}: ${this.bin} ${this.argv.join(' ')} (log ${this.logFile}):\n${tailFile(this.logFile)}`;
   }
 
   /** Sends `signal`, SIGKILL after 10 s. */

@@ -5,11 +5,11 @@
  * Everything lives in one directory; `close()` stops the processes. A failing step throws an
  * error that names the command and carries its output.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { builtBinary, freePort, tailFile } from '../fabric/_internal/processes.ts';
 import {
   type Argv,
   hostIdentitySteps,
@@ -28,13 +28,7 @@ export const ADMIN = { user: 'admin', password: 'zt-admin-password' };
 let builtZiti: string | undefined;
 /** Path of the cached `ziti` binary; build-ziti.sh builds it first if it is missing. */
 export function zitiBinary(): string {
-  builtZiti ??= execFileSync(resolve(import.meta.dirname, 'build-ziti.sh'), {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .at(-1)!;
+  builtZiti ??= builtBinary(resolve(import.meta.dirname, 'build-ziti.sh'));
   return builtZiti;
 }
 
@@ -83,17 +77,6 @@ export interface RunningOpenZiti {
 }
 
 /** A free TCP port on `host` (closed again before it is used: good enough on a test machine). */
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function run(bin: string, argv: Argv, env: NodeJS.ProcessEnv, timeoutMs = 60_000) {
   const command = shellLine(argv);
   return new Promise<string>((resolve, reject) => {
@@ -133,14 +116,6 @@ async function until<T>(
   }
 }
 
-function tail(file: string, lines = 25): string {
-  try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 /** A long-running `ziti` process whose output goes to `<dir>/<name>.log`. */
 class ZitiProcess {
   #child: ChildProcess | undefined;
@@ -169,7 +144,7 @@ class ZitiProcess {
   }
 
   describe(): string {
-    return `${shellLine(this.argv)} (log ${this.logFile}):\n${tail(this.logFile)}`;
+    return `${shellLine(this.argv)} (log ${this.logFile}):\n${tailFile(this.logFile)}`;
   }
 
   async stop(): Promise<void> {

@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../fabric/_internal/processes.ts';
 import { parseFabricConfig } from '../../fabric/config.ts';
 import { type RunningFabric, startFabric } from '../../fabric/fabric.ts';
 import { createLogger } from '../../fabric/log.ts';
@@ -15,18 +15,6 @@ import { type ProbeRequest, startProbeApp } from './probe-app.ts';
 
 export const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
 const repo = resolve(import.meta.dirname, '../..');
-
-/** A port free right now on 127.0.0.1 (nginx needs a number in its config). */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 /**
  * `dark`: zt.conf as shipped (every non-own path gets the bootstrap page).
