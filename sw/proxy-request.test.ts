@@ -21,6 +21,26 @@ function fields(head: { headers: [string, string][] }): Record<string, string> {
 }
 
 describe('buildRequestHead', () => {
+  it("adds the worker's HTTP credentials, but never over an Authorization the page set", () => {
+    const mine = buildRequestHead(new Request(`${PUB}/basic/x`), {
+      ...opts,
+      authorization: 'Basic YWxpY2U6d29uZGVybGFuZA==',
+    });
+    expect(mine.headers.filter(([n]) => n.toLowerCase() === 'authorization')).toEqual([
+      ['Authorization', 'Basic YWxpY2U6d29uZGVybGFuZA=='],
+    ]);
+    const pages = buildRequestHead(
+      new Request(`${PUB}/basic/x`, { headers: { Authorization: 'Bearer page-token' } }),
+      { ...opts, authorization: 'Basic YWxpY2U6d29uZGVybGFuZA==' },
+    );
+    expect(pages.headers.filter(([n]) => n.toLowerCase() === 'authorization')).toEqual([
+      ['authorization', 'Bearer page-token'],
+    ]);
+    expect(fields(buildRequestHead(new Request(`${PUB}/x`), opts))).not.toHaveProperty(
+      'authorization',
+    );
+  });
+
   it('sends the public Host, the path and query without fragment, and X-Forwarded-Proto', () => {
     const req = new Request(`${PUB}/api/v4/users/me?a=1&b=2#frag`, {
       headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' },

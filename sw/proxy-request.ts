@@ -28,6 +28,8 @@ export interface ProxyRequestOptions {
   host?: string;
   /** `Cookie` value from the jar ('' or undefined: none). */
   cookie?: string;
+  /** `Authorization` from the worker's HTTP credentials (`http-auth.ts`); one the page set wins. */
+  authorization?: string;
   /** Origin and fetch metadata, when the caller already decided them (default: from `request`). */
   context?: RequestContext;
   /** `navigator.userAgent` (the browser adds it only on its own network requests). */
@@ -86,6 +88,8 @@ export function buildRequestHead(request: Request, opts: ProxyRequestOptions): O
   // A range of an encoded body cannot be decoded on its own, so ranges are asked for unencoded.
   headers.push(['Accept-Encoding', has('range') ? 'identity' : ACCEPT_ENCODING]);
   if (opts.cookie) headers.push(['Cookie', opts.cookie]);
+  if (opts.authorization && !has('authorization'))
+    headers.push(['Authorization', opts.authorization]);
   headers.push(['X-Forwarded-Proto', url.protocol.slice(0, -1)]);
   return { method, target: url.pathname + url.search, headers };
 }

@@ -16,6 +16,8 @@ import {
   isCookieBridgeRequest,
   withCookieSnapshot,
 } from './cookie-bridge.ts';
+import { credentialProblem } from './http-auth.ts';
+import { isSignInMessage, SIGN_IN_PATH, type SignInMessage, signInPage } from './http-auth-page.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
 import { routesPrelude } from './route-decision.ts';
@@ -98,6 +100,14 @@ router.registerRoute(
   ),
 );
 
+/** Our sign-in page for the app's HTTP authentication (`http-auth-page.ts`), from the worker itself. */
+router.registerRoute(
+  new Route(
+    ({ url }) => url.origin === self.location.origin && url.pathname === SIGN_IN_PATH,
+    async ({ url }) => signInPage(url.searchParams),
+  ),
+);
+
 router.registerRoute(precacheRoute());
 
 // Workbox's method type lists six methods, but a route matches any method string it is given.
@@ -150,6 +160,10 @@ function handleShimMessage(event: ExtendableMessageEvent): boolean {
   }
   // Receiving the event is what keeps the worker alive while sockets are open.
   if (isKeepAliveMessage(data)) return true;
+  if (isSignInMessage(data)) {
+    event.ports[0]?.postMessage(acceptSignIn(data));
+    return true;
+  }
   if (isCookieBridgeRequest(data)) {
     event.waitUntil(
       (async () => {
@@ -165,6 +179,26 @@ function handleShimMessage(event: ExtendableMessageEvent): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * Credentials from our sign-in page, kept in memory for the challenged URL's origin and realm. Only
+ * for a URL this worker carries over the tunnel: the page goes there next, so anything else would
+ * make it an open redirect, and credentials for it would never be used.
+ */
+function acceptSignIn(m: SignInMessage): { ok: boolean; error?: string } {
+  let url: URL;
+  try {
+    url = new URL(m.url);
+  } catch {
+    return { ok: false, error: 'not a URL' };
+  }
+  const match = matchTunnelled({ url, request: new Request(url) }, state);
+  if (!match || match.pending) return { ok: false, error: 'not an address of the app' };
+  const problem = credentialProblem(m.user, m.password);
+  if (problem) return { ok: false, error: problem };
+  state.httpAuth.signIn(url, m.realm, m.user, m.password);
+  return { ok: true };
 }
 
 self.addEventListener('message', (event) => {

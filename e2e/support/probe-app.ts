@@ -4,7 +4,8 @@
  * pages, cookies (including one per SameSite policy), large deterministic downloads, uploads it
  * verifies as they stream in, redirects, a CORS API for other origins (`/cors/echo`), an app shell
  * with its assets (`/shell`, `/asset/*`), a page whose Content-Security-Policy uses a nonce and
- * 'strict-dynamic', and a WebSocket echo (`/ws-echo`).
+ * 'strict-dynamic', a WebSocket echo (`/ws-echo`), and pages behind HTTP Basic authentication
+ * (`/basic/*`: user `alice`, password `wonderland`, realm "probe"; `/basic/logout` always 401).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -19,8 +20,15 @@ export interface ProbeRequest {
   /** `Origin` and `Sec-Fetch-Site` as received ('' when absent). */
   origin: string;
   fetchSite: string;
+  /** `Authorization` as received ('' when absent). */
+  authorization: string;
   remoteAddress: string;
 }
+
+/** The `/basic/*` pages' account and realm. */
+export const BASIC_USER = 'alice';
+export const BASIC_PASSWORD = 'wonderland';
+export const BASIC_REALM = 'probe';
 
 /** The xorshift32 stream both sides can produce and check without storing it. */
 export function fillXorshift(out: Uint32Array, seed: number): number {
@@ -50,6 +58,7 @@ export async function startProbeApp(host: string) {
       cookie: req.headers.cookie ?? '',
       origin: req.headers.origin ?? '',
       fetchSite: String(req.headers['sec-fetch-site'] ?? ''),
+      authorization: req.headers.authorization ?? '',
       remoteAddress: req.socket.remoteAddress ?? '',
     });
   const server = createServer(async (req: IncomingMessage, res) => {
@@ -188,6 +197,36 @@ export async function startProbeApp(host: string) {
         res.end();
         return;
       default: {
+        if (url.pathname.startsWith('/basic/')) {
+          // HTTP Basic authentication, as a web server in front of an app asks for it; the logout
+          // URL answers 401 whatever comes, which is how such apps make the browser forget.
+          const expected = `Basic ${Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64')}`;
+          const loggedOut = url.pathname === '/basic/logout';
+          if (loggedOut || req.headers.authorization !== expected) {
+            res.writeHead(401, {
+              'www-authenticate': `Basic realm="${BASIC_REALM}", charset="UTF-8"`,
+              'content-type': 'text/html; charset=utf-8',
+              'cache-control': 'no-store',
+            });
+            res.end(
+              `<!doctype html><html><head><meta charset="utf-8"><title>${PROBE_TITLE}</title></head><body><h1 id="probe">${loggedOut ? 'logged out' : 'unauthorized'}</h1></body></html>`,
+            );
+            return;
+          }
+          if (url.pathname === '/basic/data') {
+            res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+            res.end(JSON.stringify({ user: BASIC_USER }));
+            return;
+          }
+          res.writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'cache-control': 'no-store',
+          });
+          res.end(
+            `<!doctype html><html><head><meta charset="utf-8"><title>${PROBE_TITLE}</title></head><body><h1 id="probe">basic ${url.pathname}</h1></body></html>`,
+          );
+          return;
+        }
         if (url.pathname.startsWith('/asset/')) {
           const size = Number(url.searchParams.get('size') ?? 1000);
           const type = url.pathname.endsWith('.js')

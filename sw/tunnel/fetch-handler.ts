@@ -19,6 +19,8 @@ import {
   preflightCheck,
   preflightHeaders,
 } from '../cors.ts';
+import { credentialsToAttach, type HttpCredentials, onAnswer } from '../http-auth.ts';
+import { signInLocation } from '../http-auth-page.ts';
 import {
   cachedAsset,
   isImmutableAsset,
@@ -335,17 +337,27 @@ async function carry(
     request.headers,
     contentLength !== undefined ? { total: contentLength } : {},
   );
-  const head = buildRequestHead(request, {
-    publicOrigin,
-    ...(ownApp && tunnel.identity.config.upstreamHost === 'intercept'
-      ? { host: `${target.host}:${target.port}` }
-      : {}),
-    cookie,
-    context,
-    userAgent: navigator.userAgent,
-  });
-  if (upload)
-    head.headers = head.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
+  // HTTP authentication (`http-auth.ts`): stored credentials go along where the browser would send
+  // them; never over an Authorization the page set, never with credentials omitted.
+  const pageAuthorization = request.headers.has('authorization');
+  const omitCredentials = context.cookies === 'omit';
+  let sent = credentialsToAttach(state.httpAuth, { url, pageAuthorization, omitCredentials });
+  const headFor = (credentials: HttpCredentials | undefined) => {
+    const built = buildRequestHead(request, {
+      publicOrigin,
+      ...(ownApp && tunnel.identity.config.upstreamHost === 'intercept'
+        ? { host: `${target.host}:${target.port}` }
+        : {}),
+      cookie,
+      context,
+      userAgent: navigator.userAgent,
+      ...(credentials ? { authorization: credentials.authorization } : {}),
+    });
+    if (upload)
+      built.headers = built.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
+    return built;
+  };
+  let head = headFor(sent);
   const pool = tunnel.pool(serviceName, target);
   // Another origin (a dark sibling host): the same-origin policy, as the browser would apply it.
   const plan = ownApp
@@ -363,18 +375,42 @@ async function carry(
     if (refused) return corsError(url, refused);
   }
   let response: HttpResponse;
-  try {
-    response = await pool.request({
-      ...head,
-      ...(body ? { body } : {}),
-      ...(contentLength !== undefined ? { contentLength } : {}),
-      ...(upload ? { onUploadProgress: (sent: number) => upload.onUploadProgress(sent) } : {}),
-      signal: request.signal,
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await pool.request({
+        ...head,
+        ...(body ? { body } : {}),
+        ...(contentLength !== undefined ? { contentLength } : {}),
+        ...(upload ? { onUploadProgress: (sent: number) => upload.onUploadProgress(sent) } : {}),
+        signal: request.signal,
+      });
+      upload?.finish();
+    } catch (err) {
+      upload?.finish(true);
+      throw err;
+    }
+    const outcome = onAnswer(state.httpAuth, {
+      url,
+      status: response.status,
+      challenges: response.rawHeaders
+        .filter(([name]) => name.toLowerCase() === 'www-authenticate')
+        .map(([, value]) => value),
+      sent,
+      navigation: request.mode === 'navigate',
+      mayRetry: attempt === 0 && body === null,
+      mayAuthenticate: !pageAuthorization && !omitCredentials,
     });
-    upload?.finish();
-  } catch (err) {
-    upload?.finish(true);
-    throw err;
+    if (outcome.kind === 'pass') break;
+    // The 401 is answered by us: its cookies still count, its body is not needed.
+    if (response.setCookies.length > 0) await jar.setFromResponse(url.href, response.setCookies);
+    await response.body?.cancel().catch(() => {});
+    if (outcome.kind === 'sign-in') {
+      // Our page asks (under our prefix, served by this worker), then returns to this URL.
+      const { realm, failed } = outcome;
+      return Response.redirect(signInLocation(publicOrigin, { url, realm, failed }), 303);
+    }
+    sent = outcome.credentials;
+    head = headFor(sent);
   }
   if (plan?.kind === 'cors') {
     const refused = corsCheck(response.headers, publicOrigin, request.credentials);

@@ -4,6 +4,7 @@ import { type BootstrapConfig, loadBootstrapConfig } from '../../shared/config/b
 import { loadIdentity, ztStore } from '../../shared/identity/store.ts';
 import { ControllerClient } from '../../shared/ziti/index.ts';
 import { COOKIE_JAR_KEY, CookieJar } from '../cookie-jar.ts';
+import { HttpAuthStore } from '../http-auth.ts';
 import { APP_CACHE, forgetCachedKeys } from '../offline-cache.ts';
 import type { RouteContext } from '../route-decision.ts';
 import { ensureJarOwner } from './jar-owner.ts';
@@ -33,6 +34,8 @@ export class WorkerState {
   #maintaining?: Promise<void>;
   /** The identity could not be renewed: navigations go to the bootstrap page for a new login. */
   expired = false;
+  /** The app's HTTP authentication credentials (Basic), in memory only: see `http-auth.ts`. */
+  readonly httpAuth = new HttpAuthStore();
 
   constructor() {
     this.#routesReady = this.#loadRoutes();
@@ -114,7 +117,7 @@ export class WorkerState {
       const { outcome, identity } = await maintainIdentity(t.identity, now);
       if (outcome === 'expired') this.expired = true;
       else if (outcome === 'renewed-certificate') t.updateIdentity(identity);
-      else if (outcome === 're-authenticated') await this.reset();
+      else if (outcome === 're-authenticated') await this.reset({ keepHttpAuth: true });
     });
     this.#maintaining = work
       .catch(() => {})
@@ -160,8 +163,12 @@ export class WorkerState {
     return this.#jar;
   }
 
-  /** Drops everything in memory (identity changed or logout); the next request reloads from IndexedDB. */
-  async reset(): Promise<void> {
+  /**
+   * Drops everything in memory (identity changed or logout); the next request reloads from IndexedDB.
+   * The app's HTTP credentials go too, except when the same identity only re-authenticated.
+   */
+  async reset({ keepHttpAuth = false } = {}): Promise<void> {
+    if (!keepHttpAuth) this.httpAuth.clear();
     const tunnel = await this.#tunnel?.catch(() => undefined);
     this.#tunnel = undefined;
     this.#jar = undefined;
