@@ -124,6 +124,12 @@ test('offline: a reload shows the app from cache with a banner; back online it r
     await expect(page.locator('#zt-offline-banner')).toBeVisible();
     await expect(page.locator('#zt-offline-banner')).toContainText('offline');
     await expect(page.locator('#ws-status')).not.toHaveText('live');
+    // What was not kept fails at once with our error, instead of waiting for the tunnel.
+    const uncached = await page.evaluate(async () => {
+      const r = await fetch('/static/icon.svg?offline=1');
+      return [r.status, r.headers.get('x-zt-error')];
+    });
+    expect(uncached).toEqual([503, 'router-unreachable']);
   } else {
     // Firefox's offline emulation does not reach the worker's open router WebSocket (measured): the
     // reload is still carried by the tunnel. The shell renders either way.

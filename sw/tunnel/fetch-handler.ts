@@ -217,6 +217,11 @@ async function handle(
     if (cached) return cached;
   }
 
+  // Offline and nothing kept: fail at once, rather than stall until the router connection times
+  // out (a page's load event waits for its images and scripts).
+  if (!navigator.onLine)
+    return failClosedResponse('router-unreachable', 'this browser is offline', navigation);
+
   let tunnel: Tunnel | undefined;
   try {
     tunnel = await state.tunnel();
