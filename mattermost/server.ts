@@ -24,7 +24,7 @@ import {
 import { type IncomingMessage, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { builtBinary, freePort, tailFile } from '../fabric/_internal/processes.ts';
+import { builtBinary, freePort, pollUntil, tailFile } from '../fabric/_internal/processes.ts';
 
 /** The demo app's accounts (fabric/demo-app), so the same flows log in to either server. */
 export const DEFAULT_USERS: readonly MattermostUser[] = [
@@ -261,22 +261,14 @@ async function until<T>(
   timeoutMs: number,
   child: Child,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    if (child.exited) throw new MattermostError(`${what} (the process exited)`, child.describe());
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const why = last instanceof Error ? ` (last error: ${last.message})` : '';
-      throw new MattermostError(`waiting ${timeoutMs} ms for ${what}${why}`, child.describe());
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const result = await pollUntil(probe, { timeoutMs, intervalMs: 100, exited: () => child.exited });
+  if ('value' in result) return result.value;
+  throw new MattermostError(
+    result.exited
+      ? `${what} (the process exited)`
+      : `waiting ${timeoutMs} ms for ${what}${result.why}`,
+    child.describe(),
+  );
 }
 
 interface HttpAnswer {

@@ -9,7 +9,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
-import { builtBinary, freePort, tailFile } from '../fabric/_internal/processes.ts';
+import { builtBinary, freePort, pollUntil, tailFile } from '../fabric/_internal/processes.ts';
 import {
   type Argv,
   hostIdentitySteps,
@@ -99,21 +99,9 @@ async function until<T>(
   timeoutMs: number,
   detail: () => string = () => '',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const why = last instanceof Error ? ` (last error: ${last.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}\n${detail()}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const result = await pollUntil(probe, { timeoutMs, intervalMs: 200 });
+  if ('value' in result) return result.value;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${result.why}\n${detail()}`);
 }
 
 /** A long-running `ziti` process whose output goes to `<dir>/<name>.log`. */

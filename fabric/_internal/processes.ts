@@ -34,3 +34,32 @@ export function builtBinary(script: string): string {
     .split('\n')
     .at(-1)!;
 }
+
+/** What `pollUntil` ended with: the probe's value, or why it gave up. */
+export type PollResult<T> = { value: T } | { exited: boolean; why: string };
+
+/**
+ * Calls `probe` every `intervalMs` until it yields a value (errors count as "not yet"), `exited()`
+ * says the awaited process is gone, or `timeoutMs` passes; `why` names the last error then.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  opts: { timeoutMs: number; intervalMs: number; exited?: () => boolean },
+): Promise<PollResult<T>> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let last: unknown;
+  for (;;) {
+    if (opts.exited?.()) return { exited: true, why: '' };
+    try {
+      const value = await probe();
+      if (value !== undefined) return { value };
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const why = last instanceof Error ? ` (last error: ${last.message})` : '';
+      return { exited: false, why };
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
+  }
+}
