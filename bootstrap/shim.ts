@@ -5,7 +5,7 @@
 
 import { BRIDGE_CONNECT, BRIDGE_KEEPALIVE } from '../shared/websocket/bridge-protocol.ts';
 import { COOKIE_SNAPSHOT_GLOBAL, type CookieBridgeRequest } from '../sw/cookie-bridge.ts';
-import { decideRoute, ROUTES_GLOBAL, type RouteContext } from '../sw/route-decision.ts';
+import { decideRoute, ROUTES_GLOBAL, type RouteContext } from '../shared/routing/route-decision.ts';
 import { installDocumentCookie } from './shim/document-cookie.ts';
 import { guardServiceWorkerRegister } from './shim/register-guard.ts';
 import { showUpdateNotice, watchForUpdate } from './shim/update-notice.ts';

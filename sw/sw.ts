@@ -20,7 +20,7 @@ import { credentialProblem } from './http-auth.ts';
 import { isSignInMessage, SIGN_IN_PATH, type SignInMessage, signInPage } from './http-auth-page.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
-import { routesPrelude } from './route-decision.ts';
+import { routesPrelude } from '../shared/routing/route-decision.ts';
 import { countWebSocket, handleStatusRequest } from './status.ts';
 import { failClosedResponse } from './tunnel/fail-closed.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';

@@ -20,7 +20,7 @@ import {
   withCookieSnapshot,
 } from '../../sw/cookie-bridge.ts';
 import { CookieJar } from '../../sw/cookie-jar.ts';
-import { routesPrelude } from '../../sw/route-decision.ts';
+import { routesPrelude } from '../../shared/routing/route-decision.ts';
 import { trackUpload } from '../../sw/upload-progress.ts';
 import { bridgeWebSocket, type OpenWebSocket } from '../../sw/websocket-bridge.ts';
 

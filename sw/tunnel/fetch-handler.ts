@@ -33,7 +33,7 @@ import {
 import { fromPrecache } from '../precache.ts';
 import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
 import { requestContext } from '../request-context.ts';
-import { decideRoute } from '../route-decision.ts';
+import { decideRoute } from '../../shared/routing/route-decision.ts';
 import { trackUpload, UPLOAD_ID_HEADER } from '../upload-progress.ts';
 import { failClosedResponse, type TunnelFailure } from './fail-closed.ts';
 import { pendingRoute } from './pending-route.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BootstrapConfig } from '../../shared/config/bootstrap-config.ts';
-import type { RouteContext } from '../route-decision.ts';
+import type { RouteContext } from '../../shared/routing/route-decision.ts';
 import { pendingRoute } from './pending-route.ts';
 
 const publicOrigin = 'https://chat.example.com';

@@ -1,5 +1,5 @@
 import type { BootstrapConfig } from '../../shared/config/bootstrap-config.ts';
-import { decideRoute, type RouteContext } from '../route-decision.ts';
+import { decideRoute, type RouteContext } from '../../shared/routing/route-decision.ts';
 import type { TunnelFailure } from './fail-closed.ts';
 
 /** What is known when a request of another origin arrives before the worker has its routes. */

@@ -12,7 +12,7 @@ import {
   type ZitiService,
   type ZitiSession,
 } from '../../shared/ziti/index.ts';
-import type { DialableService } from '../route-decision.ts';
+import type { DialableService } from '../../shared/routing/route-decision.ts';
 import { interceptDialOptions } from './dial-options.ts';
 import { renewalDue } from './lifecycle.ts';
 import { RouterChannels } from './router-channels.ts';

@@ -2,7 +2,7 @@
 import { connectWebSocket } from '../../shared/websocket/index.ts';
 import { announceCookies } from '../cookie-bridge.ts';
 import { sameSite } from '../request-context.ts';
-import { decideRoute } from '../route-decision.ts';
+import { decideRoute } from '../../shared/routing/route-decision.ts';
 import type { OpenedWebSocket } from '../websocket-bridge.ts';
 import type { WorkerState } from './worker-state.ts';
 

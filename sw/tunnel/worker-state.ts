@@ -6,7 +6,7 @@ import { ControllerClient } from '../../shared/ziti/index.ts';
 import { COOKIE_JAR_KEY, CookieJar } from '../cookie-jar.ts';
 import { HttpAuthStore } from '../http-auth.ts';
 import { APP_CACHE, forgetCachedKeys } from '../offline-cache.ts';
-import type { RouteContext } from '../route-decision.ts';
+import type { RouteContext } from '../../shared/routing/route-decision.ts';
 import { ensureJarOwner } from './jar-owner.ts';
 import { KEEP_ALIVE_MS, maintainIdentity, renewalDue } from './lifecycle.ts';
 import { Tunnel } from './tunnel.ts';

@@ -1,4 +1,4 @@
-import { RESERVED_PREFIX } from '../shared/version.ts';
+import { RESERVED_PREFIX } from '../version.ts';
 
 /** The `intercept.v1` config of a service (the fields routing needs). */
 export interface InterceptV1 {
