@@ -53,7 +53,11 @@ export function describeAgreement(name: string, start: () => Promise<AgreementTa
       await t?.close();
     }, 60_000);
 
-    /** One raw HTTP exchange (no automatic Accept-Encoding, unlike fetch). */
+    /**
+     * One raw HTTP exchange (no automatic Accept-Encoding, unlike fetch) on a connection of its own:
+     * reusing an idle keep-alive socket races the server closing it at its idle timeout (seen as
+     * ECONNRESET on a loaded machine), and connection reuse is not what these checks are about.
+     */
     const raw = (
       method: string,
       path: string,
@@ -62,13 +66,20 @@ export function describeAgreement(name: string, start: () => Promise<AgreementTa
     ) =>
       new Promise<Answer>((ok, fail) => {
         const u = new URL(t.url);
-        const r = request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            ok({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-          );
-        });
+        const r = request(
+          { host: u.hostname, port: u.port, method, path, headers, agent: false },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              ok({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: Buffer.concat(chunks),
+              }),
+            );
+          },
+        );
         r.on('error', fail);
         r.end(body);
       });
