@@ -11,8 +11,10 @@ import { defineConfig, type Plugin, type UserConfig } from 'vite';
  *   sw                            -> dist/sw.js (scope `/` needs it at the root; built last, it
  *                                    precaches the files of the other builds)
  *   shim                          -> dist/__zt/shim.js
+ *   http-auth                     -> dist/__zt/http-auth.js (the script of the worker's HTTP sign-in
+ *                                    page, which the SW build inlines into that page)
  *   inject                        -> dist/__zt/bootstrap.js (what a reverse proxy injects into HTML)
- * The service worker, the shim and bootstrap.js are single classic scripts (IIFE) with every import inlined: a
+ * The service worker, the shim, http-auth.js and bootstrap.js are single classic scripts (IIFE) with every import inlined: a
  * service worker must load on its own, and the shim runs before any app script.
  */
 const root = import.meta.dirname;
@@ -66,13 +68,26 @@ function precacheManifest(): { url: string; revision: string }[] {
     .sort((a, b) => a.url.localeCompare(b.url));
 }
 
+/** The HTTP sign-in page's script, without its source-map comment: the page loads nothing. */
+function httpAuthScript(): string {
+  const file = resolve(root, 'dist/__zt/http-auth.js');
+  if (!existsSync(file)) throw new Error('build http-auth.js before the SW');
+  return readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+}
+
 export default defineConfig(({ mode }): UserConfig => {
   if (mode === 'sw') {
     const config = singleScript('sw/sw.ts', 'sw.js', 'ztServiceWorker');
-    config.define = { ...config.define, __ZT_PRECACHE__: JSON.stringify(precacheManifest()) };
+    config.define = {
+      ...config.define,
+      __ZT_PRECACHE__: JSON.stringify(precacheManifest()),
+      __ZT_HTTP_AUTH_SCRIPT__: JSON.stringify(httpAuthScript()),
+    };
     return config;
   }
   if (mode === 'shim') return singleScript('bootstrap/shim.ts', '__zt/shim.js', 'ztShim');
+  if (mode === 'http-auth')
+    return singleScript('bootstrap/http-auth.ts', '__zt/http-auth.js', 'ztHttpAuth');
   if (mode === 'inject')
     return singleScript('bootstrap/inject.ts', '__zt/bootstrap.js', 'ztBootstrap');
   return {

@@ -19,6 +19,7 @@ import {
   wasSignedOut,
   wipeStore,
 } from '../shared/identity/store.ts';
+import { callWorker } from '../shared/page-worker/rpc.ts';
 import { ControllerClient, ZitiApiError } from '../shared/ziti/index.ts';
 import { enroll, findDialableService } from './enrollment.ts';
 import { explain } from './explain.ts';
@@ -26,7 +27,7 @@ import { idpSignOut } from './idp-logout.ts';
 import { beginLogin, completeLogin, discoverIdp, pickSigner } from './oidc.ts';
 import { requestedPath } from './return-target.ts';
 import { onLogout, say, setState, showError, startStep } from './ui.ts';
-import { ensureServiceWorker, tellWorker } from './worker.ts';
+import { ensureServiceWorker } from './worker.ts';
 
 /** Runs one labelled step of the flow, marking it done or failed in the list. */
 async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
@@ -61,7 +62,7 @@ async function stillUsable(identity: StoredIdentity, config: BootstrapConfig): P
 
 async function enterApp(returnTo: string): Promise<void> {
   const worker = await step('Starting the secure channel', ensureServiceWorker);
-  await tellWorker(worker, { type: 'zt:identity-changed' });
+  await callWorker(worker).identityChanged();
   setState('entering');
   location.replace(returnTo);
 }
@@ -118,7 +119,10 @@ async function logout(): Promise<string | undefined> {
   ]);
   const registration = await navigator.serviceWorker.getRegistration('/');
   if (registration?.active)
-    await tellWorker(registration.active, { type: 'zt:logout' }).catch(() => {});
+    // Not waiting long: the wipe below removes the worker anyway.
+    await callWorker(registration.active, { timeoutMs: 10_000 })
+      .logout()
+      .catch(() => {});
   await wipeStore();
   for (const name of await caches.keys()) await caches.delete(name);
   await registration?.unregister();

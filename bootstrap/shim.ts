@@ -3,9 +3,14 @@
  * before any app script. It must never throw into the app.
  */
 
-import { BRIDGE_CONNECT, BRIDGE_KEEPALIVE } from '../shared/websocket/bridge-protocol.ts';
-import { COOKIE_SNAPSHOT_GLOBAL, type CookieBridgeRequest } from '../sw/cookie-bridge.ts';
-import { decideRoute, ROUTES_GLOBAL, type RouteContext } from '../shared/routing/route-decision.ts';
+import type { CookieBridgeRequest } from '../shared/page-worker/messages.ts';
+import {
+  COOKIE_SNAPSHOT_GLOBAL,
+  ROUTES_GLOBAL,
+  WEBSOCKET_CONNECT,
+  WORKER_KEEPALIVE,
+} from '../shared/page-worker/names.ts';
+import { decideRoute, type RouteContext } from '../shared/routing/route-decision.ts';
 import { installDocumentCookie } from './shim/document-cookie.ts';
 import { guardServiceWorkerRegister } from './shim/register-guard.ts';
 import { showUpdateNotice, watchForUpdate } from './shim/update-notice.ts';
@@ -50,10 +55,10 @@ if (!('__ztShim' in window)) {
         const sw = controller();
         if (!sw) throw new Error('no service worker controls this page');
         const channel = new MessageChannel();
-        sw.postMessage({ type: BRIDGE_CONNECT }, [channel.port2]);
+        sw.postMessage({ type: WEBSOCKET_CONNECT }, [channel.port2]);
         return channel.port1;
       },
-      keepAlive: () => controller()?.postMessage({ type: BRIDGE_KEEPALIVE }),
+      keepAlive: () => controller()?.postMessage({ type: WORKER_KEEPALIVE }),
     }),
   );
 

@@ -1,4 +1,4 @@
-import type { PageToWorker, WorkerReply } from '../shared/identity/messages.ts';
+import { callWorker } from '../shared/page-worker/rpc.ts';
 
 /** Registers `/sw.js` and resolves once a service worker is active and controls this page (no timers). */
 export async function ensureServiceWorker(): Promise<ServiceWorker> {
@@ -11,21 +11,8 @@ export async function ensureServiceWorker(): Promise<ServiceWorker> {
     const controlled = new Promise<void>((resolve) =>
       navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }),
     );
-    await tellWorker(worker, { type: 'zt:claim' });
+    await callWorker(worker).claim();
     await controlled;
   }
   return worker;
-}
-
-/** Sends a message and waits for the worker's answer on a dedicated port. */
-export function tellWorker(worker: ServiceWorker, message: PageToWorker): Promise<WorkerReply> {
-  return new Promise((resolve, reject) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = (event) => {
-      const reply = event.data as WorkerReply;
-      if (reply.ok) resolve(reply);
-      else reject(new Error(reply.error ?? 'the service worker refused'));
-    };
-    worker.postMessage(message, [port2]);
-  });
 }

@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  announceCookies,
   type CookieUpdate,
   cookieSnapshotPrelude,
-  handleCookieBridgeRequest,
   isCookieBridgeRequest,
-  withCookieSnapshot,
-} from './cookie-bridge.ts';
+} from '../shared/page-worker/messages.ts';
+import { announceCookies, handleCookieBridgeRequest, withCookieSnapshot } from './cookie-bridge.ts';
 import { CookieJar } from './cookie-jar.ts';
 
 async function jar() {
@@ -47,36 +45,36 @@ describe('cookie bridge (SW side)', () => {
   it('applies page writes for the app origin only, and answers with the new value', async () => {
     const j = await jar();
     const set = {
-      type: 'zt-cookie-set',
+      type: 'zt/cookie-set',
       url: 'https://app.test/admin/x',
       cookie: 'theme=dark; Path=/',
     };
     expect(isCookieBridgeRequest(set)).toBe(true);
-    expect(isCookieBridgeRequest({ type: 'zt-cookie-set', url: 'x' })).toBe(false);
+    expect(isCookieBridgeRequest({ type: 'zt/cookie-set', url: 'x' })).toBe(false);
     expect(isCookieBridgeRequest(null)).toBe(false);
     const u = await handleCookieBridgeRequest(set as never, j, 'https://app.test');
     expect(u).toEqual({
-      type: 'zt-cookies',
+      type: 'zt/cookie-update',
       url: 'https://app.test/admin/x',
       cookie: 'scoped=1; MMUSERID=u1; MMCSRF=c1; theme=dark',
     });
     // A page cannot overwrite an HttpOnly cookie or read it.
     await handleCookieBridgeRequest(
-      { type: 'zt-cookie-set', url: 'https://app.test/', cookie: 'MMAUTHTOKEN=evil' },
+      { type: 'zt/cookie-set', url: 'https://app.test/', cookie: 'MMAUTHTOKEN=evil' },
       j,
       'https://app.test',
     );
     expect(await j.cookieHeader('https://app.test/')).toContain('MMAUTHTOKEN=secret');
     // Deletion.
     const del = await handleCookieBridgeRequest(
-      { type: 'zt-cookie-set', url: 'https://app.test/', cookie: 'theme=; Max-Age=0; Path=/' },
+      { type: 'zt/cookie-set', url: 'https://app.test/', cookie: 'theme=; Max-Age=0; Path=/' },
       j,
       'https://app.test',
     );
     expect(del.cookie).toBe('MMUSERID=u1; MMCSRF=c1');
     await expect(
       handleCookieBridgeRequest(
-        { type: 'zt-cookie-get', url: 'https://evil.test/' },
+        { type: 'zt/cookie-get', url: 'https://evil.test/' },
         j,
         'https://app.test',
       ),
@@ -88,7 +86,7 @@ describe('cookie bridge (SW side)', () => {
     const got: CookieUpdate[] = [];
     await announceCookies(j, 'https://app.test/', (m) => got.push(m));
     expect(got).toEqual([
-      { type: 'zt-cookies', url: 'https://app.test/', cookie: 'MMUSERID=u1; MMCSRF=c1' },
+      { type: 'zt/cookie-update', url: 'https://app.test/', cookie: 'MMUSERID=u1; MMCSRF=c1' },
     ]);
   });
 });

@@ -8,33 +8,22 @@
  *   for the page's URL (`withCookieSnapshot`). The shim runs before any app script and finds the
  *   value in place; no inline script (the app's CSP stays untouched) and no extra round trip.
  *   That response is `no-store`: it carries per-page state.
- * - Writes: the shim updates its mirror at once and posts `{ type: 'zt-cookie-set', url, cookie }`
+ * - Writes: the shim updates its mirror at once and posts `{ type: 'zt/cookie-set', url, cookie }`
  *   to the SW (`handleCookieBridgeRequest`), which applies it to the jar with the page's URL.
  * - Updates: after the jar changes (a tunnelled response set cookies, or a page wrote one), the SW
- *   broadcasts `{ type: 'zt-cookies', url, cookie }` on `COOKIE_CHANNEL` (`announceCookies`); the
- *   page whose URL it is replaces its mirror, other pages ask for their own (`zt-cookie-get`).
+ *   broadcasts `{ type: 'zt/cookie-update', url, cookie }` on `COOKIE_CHANNEL` (`announceCookies`);
+ *   the page whose URL it is replaces its mirror, other pages ask for their own (`zt/cookie-get`).
+ * The messages, names and the snapshot's global: shared/page-worker/.
  */
+import {
+  type CookieBridgeRequest,
+  type CookieUpdate,
+  cookieSnapshotPrelude,
+} from '../shared/page-worker/messages.ts';
+import { COOKIE_CHANNEL, COOKIE_SET, COOKIE_UPDATE } from '../shared/page-worker/names.ts';
 import type { CookieJar } from './cookie-jar.ts';
 
-export const COOKIE_SNAPSHOT_GLOBAL = '__ztDocumentCookie';
-export const COOKIE_CHANNEL = 'zt-document-cookie';
-
-export type CookieBridgeRequest =
-  | { type: 'zt-cookie-set'; url: string; cookie: string }
-  | { type: 'zt-cookie-get'; url: string };
-
-export interface CookieUpdate {
-  type: 'zt-cookies';
-  url: string;
-  cookie: string;
-}
-
 export type DocumentCookieJar = Pick<CookieJar, 'documentCookie' | 'setFromDocument'>;
-
-/** The script line that hands the page its initial `document.cookie`. */
-export function cookieSnapshotPrelude(cookie: string): string {
-  return `self.${COOKIE_SNAPSHOT_GLOBAL}=${JSON.stringify(cookie)};\n`;
-}
 
 /** The shim's response with the page's cookies (and any `more` script lines) in front; not cacheable. */
 export async function withCookieSnapshot(
@@ -54,13 +43,6 @@ export async function withCookieSnapshot(
   return new Response(prelude + body, { status: 200, headers });
 }
 
-export function isCookieBridgeRequest(data: unknown): data is CookieBridgeRequest {
-  if (typeof data !== 'object' || data === null) return false;
-  const d = data as Record<string, unknown>;
-  if (typeof d.url !== 'string') return false;
-  return d.type === 'zt-cookie-get' || (d.type === 'zt-cookie-set' && typeof d.cookie === 'string');
-}
-
 /**
  * Applies a page's request and returns the page's `document.cookie` afterwards. `appOrigin`
  * bounds it: a page may only read or write cookies for URLs of the app's origin.
@@ -73,8 +55,8 @@ export async function handleCookieBridgeRequest(
   const url = new URL(req.url);
   if (url.origin !== appOrigin)
     throw new Error(`cookie request for a foreign origin: ${url.origin}`);
-  if (req.type === 'zt-cookie-set') await jar.setFromDocument(url.href, req.cookie);
-  return { type: 'zt-cookies', url: url.href, cookie: await jar.documentCookie(url.href) };
+  if (req.type === COOKIE_SET) await jar.setFromDocument(url.href, req.cookie);
+  return { type: COOKIE_UPDATE, url: url.href, cookie: await jar.documentCookie(url.href) };
 }
 
 let channel: BroadcastChannel | null = null;
@@ -88,5 +70,5 @@ export async function announceCookies(
     channel.postMessage(m);
   },
 ): Promise<void> {
-  post({ type: 'zt-cookies', url: pageUrl, cookie: await jar.documentCookie(pageUrl) });
+  post({ type: COOKIE_UPDATE, url: pageUrl, cookie: await jar.documentCookie(pageUrl) });
 }

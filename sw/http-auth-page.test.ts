@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSignInMessage, SIGN_IN_PATH, signInLocation, signInPage } from './http-auth-page.ts';
+import { SIGN_IN_PATH, signInLocation, signInPage } from './http-auth-page.ts';
 
 const PUB = 'https://app.example';
 
@@ -23,18 +23,25 @@ describe('signInLocation', () => {
 });
 
 describe('signInPage', () => {
+  const SCRIPT = 'ztHttpAuth("</script><b>");';
   const page = (params: Record<string, string>) =>
-    signInPage(new URLSearchParams(params), 'TESTNONCE');
+    signInPage(new URLSearchParams(params), 'TESTNONCE', SCRIPT);
 
-  it('names the host and the realm, escaped; carries both to its script as safe JSON', async () => {
+  it('names the host and the realm, escaped; carries both to its script as form data', async () => {
     const res = page({ url: `${PUB}/basic/page`, realm: '<b>"probe"</b>' });
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toContain('<strong id="host">app.example</strong>');
     expect(html).toContain('<strong id="realm">&lt;b&gt;&quot;probe&quot;&lt;/b&gt;</strong>');
-    expect(html).toContain('const realm = "\\u003cb>\\"probe\\"\\u003c/b>";');
+    expect(html).toContain('data-realm="&lt;b&gt;&quot;probe&quot;&lt;/b&gt;"');
     expect(html).not.toContain('<b>"probe"</b>');
-    expect(html).toContain(`const target = "${PUB}/basic/page";`);
+    expect(html).toContain(`data-target="${PUB}/basic/page"`);
+  });
+
+  it('inlines its script with the nonce; a `</script>` inside cannot end the element', async () => {
+    const html = await page({ url: `${PUB}/x`, realm: 'r' }).text();
+    expect(html).toContain('<script nonce="TESTNONCE">ztHttpAuth("<\\/script><b>");</script>');
+    expect(html.match(/<\/script>/g)).toHaveLength(1);
   });
 
   it('says when what was entered was not accepted', async () => {
@@ -56,11 +63,8 @@ describe('signInPage', () => {
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
   });
 
-  it('hands the credentials to the worker by message, never by a form submission', async () => {
+  it('has no form a browser could submit to a network', async () => {
     const html = await page({ url: `${PUB}/x`, realm: 'r' }).text();
-    expect(html).toContain('navigator.serviceWorker.controller');
-    expect(html).toContain('postMessage(');
-    expect(html).toContain('event.preventDefault()');
     expect(html).not.toMatch(/<form[^>]*(action|method)=/);
     // Nothing from anywhere: no external script, style, image or font.
     expect(html).not.toMatch(/\s(src|href)="(?!data:)/);
@@ -70,15 +74,5 @@ describe('signInPage', () => {
     expect(page({ realm: 'r' }).status).toBe(400);
     expect(page({ url: 'javascript:alert(1)', realm: 'r' }).status).toBe(400);
     expect(page({ url: 'not a url', realm: 'r' }).status).toBe(400);
-  });
-});
-
-describe('isSignInMessage', () => {
-  it('only the complete message', () => {
-    const m = { type: 'zt:http-auth', url: `${PUB}/x`, realm: 'r', user: 'u', password: 'p' };
-    expect(isSignInMessage(m)).toBe(true);
-    expect(isSignInMessage({ ...m, password: 1 })).toBe(false);
-    expect(isSignInMessage({ ...m, type: 'zt:logout' })).toBe(false);
-    expect(isSignInMessage(null)).toBe(false);
   });
 });

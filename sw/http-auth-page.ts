@@ -3,39 +3,22 @@
  * `/__zt/http-auth`: it names the realm and the host that asks, and hands the name and password
  * to the worker.
  *
- * How the credentials reach the worker: a `postMessage` to the controlling service worker, answered
- * on a MessagePort; the page then goes back to the URL that was challenged. Not a form POST: a
- * form submission is a navigation, and a navigation reaches the network whenever the worker does
- * not answer it (a worker being replaced, a hard reload), so the credentials could end up at the
- * static host. A message goes to the worker or nowhere; the page's policy (`form-action 'none'`,
- * `connect-src 'none'`, `default-src 'none'`) keeps any other way shut, and the page loads
- * nothing from anywhere.
+ * How the credentials reach the worker: a call of the worker's `httpAuthSignIn` (shared/page-worker/,
+ * over a MessagePort), made by the page's script (bootstrap/http-auth.ts, built into this worker and
+ * inlined with the page's nonce); the page then goes back to the URL that was challenged. Not a form
+ * POST: a form submission is a navigation, and a navigation reaches the network whenever the worker
+ * does not answer it (a worker being replaced, a hard reload), so the credentials could end up at
+ * the static host. A message goes to the worker or nowhere; the page's policy (`form-action 'none'`,
+ * `connect-src 'none'`, `default-src 'none'`) keeps any other way shut, and the page loads nothing
+ * from anywhere.
  */
 import { RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
 
 export const SIGN_IN_PATH = `${RESERVED_PREFIX}http-auth`;
 
-/** The message the sign-in page sends the worker. */
-export interface SignInMessage {
-  type: 'zt:http-auth';
-  /** The URL that was challenged; the credentials are for its origin. */
-  url: string;
-  realm: string;
-  user: string;
-  password: string;
-}
-
-export function isSignInMessage(data: unknown): data is SignInMessage {
-  if (typeof data !== 'object' || data === null) return false;
-  const m = data as Record<string, unknown>;
-  return (
-    m.type === 'zt:http-auth' &&
-    typeof m.url === 'string' &&
-    typeof m.realm === 'string' &&
-    typeof m.user === 'string' &&
-    typeof m.password === 'string'
-  );
-}
+/** The page's script, bootstrap/http-auth.ts as the build made it (vite.config.ts). */
+declare const __ZT_HTTP_AUTH_SCRIPT__: string | undefined;
+const builtScript = typeof __ZT_HTTP_AUTH_SCRIPT__ !== 'undefined' ? __ZT_HTTP_AUTH_SCRIPT__ : '';
 
 /** Where a challenged navigation is sent: our page, with what it shows (never any credential). */
 export function signInLocation(
@@ -53,12 +36,6 @@ const escapeHtml = (s: string) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   );
 
-/** JSON that is safe inside a `<script>` element. */
-const scriptJson = (v: unknown) =>
-  JSON.stringify(v)
-    .replace(/</g, '\\u003c')
-    .replace(/\u2028|\u2029/g, '');
-
 function randomNonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return btoa(String.fromCharCode(...bytes));
@@ -66,9 +43,14 @@ function randomNonce(): string {
 
 /**
  * The page for `/__zt/http-auth?url=…&realm=…[&failed=1]`. `url` must be an http(s) URL; anything
- * else gets a 400 (the page is never shown for a URL it could not return to).
+ * else gets a 400 (the page is never shown for a URL it could not return to). The URL and realm
+ * reach the script as the form's `data-target` and `data-realm`.
  */
-export function signInPage(query: URLSearchParams, nonce = randomNonce()): Response {
+export function signInPage(
+  query: URLSearchParams,
+  nonce = randomNonce(),
+  script = builtScript,
+): Response {
   let target: URL | undefined;
   try {
     target = new URL(query.get('url') ?? '');
@@ -98,42 +80,13 @@ button{margin-top:1rem;padding:.5rem 1.2rem;font:inherit}#error{color:#a00}.smal
 <h1>Sign in</h1>
 <p id="asks"><strong id="host">${escapeHtml(target.host)}</strong> asks for a user name and password for <strong id="realm">${escapeHtml(realm)}</strong>.</p>
 <p id="error" role="alert">${failed ? 'That user name and password were not accepted. Try again.' : ''}</p>
-<form id="form" autocomplete="on">
+<form id="form" autocomplete="on" data-target="${escapeHtml(target.href)}" data-realm="${escapeHtml(realm)}">
 <label for="user">User name</label><input id="user" name="username" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password">
 <button id="submit" type="submit">Sign in</button>
 </form>
 <p class="small">Kept only in this browser's memory for this site and realm, sent only to the app through the secure tunnel, and forgotten when you sign out.</p>
-<script nonce="${nonce}">
-(() => {
-  const target = ${scriptJson(target.href)};
-  const realm = ${scriptJson(realm)};
-  const form = document.getElementById('form');
-  const error = document.getElementById('error');
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const worker = navigator.serviceWorker && navigator.serviceWorker.controller;
-    if (!worker) {
-      error.textContent = 'This page is not served by the service worker; reload it to try again.';
-      return;
-    }
-    const channel = new MessageChannel();
-    const timer = setTimeout(() => { error.textContent = 'The service worker did not answer; try again.'; }, 10000);
-    channel.port1.onmessage = (answer) => {
-      clearTimeout(timer);
-      if (answer.data && answer.data.ok) location.replace(target);
-      else error.textContent = (answer.data && answer.data.error) || 'The service worker refused the sign-in.';
-    };
-    worker.postMessage({
-      type: 'zt:http-auth',
-      url: target,
-      realm,
-      user: document.getElementById('user').value,
-      password: document.getElementById('password').value,
-    }, [channel.port2]);
-  });
-})();
-</script>
+<script nonce="${nonce}">${script.replace(/<\/(script)/gi, '<\\/$1')}</script>
 </body></html>`;
   return new Response(html, { status: 200, headers });
 }

@@ -1,16 +1,13 @@
 /// <reference lib="webworker" />
 /**
- * The worker's side of the status page (shared/status/): answers `zt-status` requests with a
+ * The worker's side of the status page (shared/status/): answers the page's `status` call
+ * (shared/page-worker/) with a
  * snapshot built from what the worker already keeps (identity, router channels, the traffic
  * registry, recent failures, its caches) and runs the page's Reconnect. Every snapshot is scrubbed
  * of the secrets the worker holds before it leaves.
  */
-import type {
-  CacheStatus,
-  StatusReply,
-  StatusRequest,
-  StatusSnapshot,
-} from '../shared/status/protocol.ts';
+import type { StatusOp } from '../shared/page-worker/api.ts';
+import type { CacheStatus, StatusSnapshot } from '../shared/status/protocol.ts';
 import { scrub } from '../shared/status/redact.ts';
 import { BUILD_VERSION } from '../shared/version.ts';
 import { recentFailures } from './tunnel/fail-closed.ts';
@@ -112,21 +109,14 @@ export async function statusSnapshot(source: StatusSource): Promise<StatusSnapsh
   return scrub(snapshot, await secretsOf(source, tunnel));
 }
 
-/** Answers one status request; never throws (the page gets `ok: false` and the reason). */
-export async function handleStatusRequest(
-  request: StatusRequest,
-  source: StatusSource,
-): Promise<StatusReply> {
-  try {
-    if (request.op === 'reconnect') {
-      const tunnel = await source.tunnel();
-      if (!tunnel) throw new Error('nobody is signed in on this browser');
-      await tunnel.reconnect();
-    }
-    return { ok: true, snapshot: await statusSnapshot(source) };
-  } catch (err) {
-    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+/** Answers one status call: the snapshot, after a reconnect when asked (a failure is thrown). */
+export async function statusCall(op: StatusOp, source: StatusSource): Promise<StatusSnapshot> {
+  if (op === 'reconnect') {
+    const tunnel = await source.tunnel();
+    if (!tunnel) throw new Error('nobody is signed in on this browser');
+    await tunnel.reconnect();
   }
+  return statusSnapshot(source);
 }
 
 /** Wraps a WebSocket opener so the registry counts the socket while it is open. */

@@ -6,27 +6,28 @@
 import { clientsClaim } from 'workbox-core';
 import { Route, Router } from 'workbox-routing';
 import type { HTTPMethod } from 'workbox-routing/utils/constants.js';
-import type { PageToWorker, WorkerReply } from '../shared/identity/messages.ts';
-import { isStatusRequest, STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
-import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
-import { isBridgeConnectMessage, isKeepAliveMessage } from '../shared/websocket/bridge-protocol.ts';
 import {
-  COOKIE_CHANNEL,
-  handleCookieBridgeRequest,
   isCookieBridgeRequest,
-  withCookieSnapshot,
-} from './cookie-bridge.ts';
-import { credentialProblem } from './http-auth.ts';
-import { isSignInMessage, SIGN_IN_PATH, type SignInMessage, signInPage } from './http-auth-page.ts';
+  isKeepAliveMessage,
+  isRpcConnectMessage,
+  isWebSocketConnectMessage,
+  routesPrelude,
+} from '../shared/page-worker/messages.ts';
+import { COOKIE_CHANNEL } from '../shared/page-worker/names.ts';
+import { exposeWorkerApi } from '../shared/page-worker/rpc.ts';
+import { STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
+import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
+import { handleCookieBridgeRequest, withCookieSnapshot } from './cookie-bridge.ts';
+import { SIGN_IN_PATH, signInPage } from './http-auth-page.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
-import { routesPrelude } from '../shared/routing/route-decision.ts';
-import { countWebSocket, handleStatusRequest } from './status.ts';
+import { countWebSocket, statusCall } from './status.ts';
 import { failClosedResponse } from './tunnel/fail-closed.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
 import { openTunnelledWebSocket } from './tunnel/websocket-open.ts';
 import { WorkerState } from './tunnel/worker-state.ts';
 import { bridgeWebSocket } from './websocket-bridge.ts';
+import { workerApi } from './worker-api.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -142,29 +143,40 @@ self.addEventListener('fetch', (event) => {
 
 let cookieAnswers: BroadcastChannel | undefined;
 
-/** Messages from the page shim: WebSocket bridges, keep-alives and document.cookie requests. */
-function handleShimMessage(event: ExtendableMessageEvent): boolean {
+/** What our pages may call (shared/page-worker/api.ts). */
+const api = workerApi({
+  claim: () => self.clients.claim(),
+  reset: async () => {
+    forgetCachedKeys();
+    await state.reset();
+  },
+  status: (op) => statusCall(op, state),
+  isAppAddress: (url) => {
+    const match = matchTunnelled({ url, request: new Request(url) }, state);
+    return !!match && !match.pending;
+  },
+  signIn: (url, realm, user, password) => {
+    state.httpAuth.signIn(url, realm, user, password);
+  },
+});
+
+/**
+ * Messages from pages (shared/page-worker/): calls of our pages, the shim's WebSocket bridges,
+ * keep-alives and document.cookie requests. Anything else is ignored.
+ */
+self.addEventListener('message', (event) => {
   const data: unknown = event.data;
-  if (isBridgeConnectMessage(data) && event.ports[0]) {
-    const port = event.ports[0];
+  const port = event.ports[0];
+  // Receiving the event is what keeps the worker alive while sockets are open.
+  if (isKeepAliveMessage(data)) return;
+  if (isRpcConnectMessage(data) && port) {
+    event.waitUntil(exposeWorkerApi(api, port, data.version));
+  } else if (isWebSocketConnectMessage(data) && port) {
     const counted = countWebSocket((url, protocols) =>
       openTunnelledWebSocket(state, url, protocols),
     );
     event.waitUntil(bridgeWebSocket(port, counted.open).finally(counted.closed));
-    return true;
-  }
-  if (isStatusRequest(data)) {
-    const port = event.ports[0];
-    event.waitUntil(handleStatusRequest(data, state).then((reply) => port?.postMessage(reply)));
-    return true;
-  }
-  // Receiving the event is what keeps the worker alive while sockets are open.
-  if (isKeepAliveMessage(data)) return true;
-  if (isSignInMessage(data)) {
-    event.ports[0]?.postMessage(acceptSignIn(data));
-    return true;
-  }
-  if (isCookieBridgeRequest(data)) {
+  } else if (isCookieBridgeRequest(data)) {
     event.waitUntil(
       (async () => {
         const update = await handleCookieBridgeRequest(
@@ -176,55 +188,5 @@ function handleShimMessage(event: ExtendableMessageEvent): boolean {
         cookieAnswers.postMessage(update);
       })().catch((err: unknown) => console.warn('[zt] cookie bridge', err)),
     );
-    return true;
   }
-  return false;
-}
-
-/**
- * Credentials from our sign-in page, kept in memory for the challenged URL's origin and realm. Only
- * for a URL this worker carries over the tunnel: the page goes there next, so anything else would
- * make it an open redirect, and credentials for it would never be used.
- */
-function acceptSignIn(m: SignInMessage): { ok: boolean; error?: string } {
-  let url: URL;
-  try {
-    url = new URL(m.url);
-  } catch {
-    return { ok: false, error: 'not a URL' };
-  }
-  const match = matchTunnelled({ url, request: new Request(url) }, state);
-  if (!match || match.pending) return { ok: false, error: 'not an address of the app' };
-  const problem = credentialProblem(m.user, m.password);
-  if (problem) return { ok: false, error: problem };
-  state.httpAuth.signIn(url, m.realm, m.user, m.password);
-  return { ok: true };
-}
-
-self.addEventListener('message', (event) => {
-  if (handleShimMessage(event)) return;
-  const message = event.data as PageToWorker;
-  const port = event.ports[0];
-  const reply = (answer: WorkerReply) => port?.postMessage(answer);
-  const work = (async () => {
-    switch (message?.type) {
-      case 'zt:claim':
-        await self.clients.claim();
-        break;
-      case 'zt:identity-changed':
-      case 'zt:logout':
-        forgetCachedKeys();
-        await state.reset();
-        break;
-      default:
-        throw new Error(`unknown message ${JSON.stringify(message)}`);
-    }
-  })();
-  event.waitUntil(
-    work.then(
-      () => reply({ ok: true }),
-      (err: unknown) =>
-        reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),
-    ),
-  );
 });

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  trackUpload,
-  UPLOAD_ID_HEADER,
-  UPLOAD_PROGRESS_CHANNEL,
-  type UploadProgressMessage,
-} from './upload-progress.ts';
+import type { UploadProgressMessage } from '../shared/page-worker/messages.ts';
+import { UPLOAD_ID_HEADER, UPLOAD_PROGRESS_CHANNEL } from '../shared/page-worker/names.ts';
+import { trackUpload } from './upload-progress.ts';
 
 describe('trackUpload', () => {
   it('ignores untagged requests and strips the tag', () => {

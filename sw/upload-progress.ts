@@ -3,7 +3,8 @@
  * `xhr.upload` progress events once a service worker answers the request, so the page shim
  * (bootstrap/shim/xhr-upload.ts) tags each upload with `x-zt-upload-id`, the SW strips the tag
  * before tunnelling, feeds the HTTP layer's `onUploadProgress(bytesSent)` into a reporter, and the
- * reporter posts `{ id, loaded, total, done }` on a BroadcastChannel the shim listens to.
+ * reporter posts `{ id, loaded, total, done }` on a BroadcastChannel the shim listens to (the
+ * header, the channel and the message: shared/page-worker/).
  *
  * Wiring in the tunnel's fetch handler:
  *   const upload = trackUpload(request.headers, { total: contentLength });
@@ -11,23 +12,11 @@
  *   pool.request({ ..., onUploadProgress: upload?.onUploadProgress });
  *   // after the request body was sent (or failed): upload?.finish()
  */
+import { isUploadId, type UploadProgressMessage } from '../shared/page-worker/messages.ts';
+import { UPLOAD_ID_HEADER, UPLOAD_PROGRESS_CHANNEL } from '../shared/page-worker/names.ts';
 
-/** Request header carrying the page's upload id (same-origin requests only: no CORS preflight). */
-export const UPLOAD_ID_HEADER = 'x-zt-upload-id';
-/** BroadcastChannel name for progress reports. */
-export const UPLOAD_PROGRESS_CHANNEL = 'zt-upload-progress';
 /** Reports are sent at most this often (plus the final one). */
 export const UPLOAD_PROGRESS_INTERVAL_MS = 50;
-
-export interface UploadProgressMessage {
-  id: string;
-  loaded: number;
-  /** Body size when known, else -1 (a streamed body: the page may know it). */
-  total: number;
-  /** The body was sent completely (true) or the upload ended early (false with `failed`). */
-  done: boolean;
-  failed?: boolean;
-}
 
 export interface UploadReporter {
   readonly id: string;
@@ -45,8 +34,6 @@ export interface TrackUploadOptions {
   now?: () => number;
 }
 
-const ID = /^[A-Za-z0-9-]{1,64}$/;
-
 let channel: BroadcastChannel | null = null;
 function broadcast(m: UploadProgressMessage): void {
   channel ??= new BroadcastChannel(UPLOAD_PROGRESS_CHANNEL);
@@ -62,7 +49,7 @@ export function trackUpload(
   if (id === null) return null;
   const headers = new Headers(requestHeaders);
   headers.delete(UPLOAD_ID_HEADER);
-  if (!ID.test(id)) return null;
+  if (!isUploadId(id)) return null;
   const total = options.total ?? -1;
   const interval = options.intervalMs ?? UPLOAD_PROGRESS_INTERVAL_MS;
   const post = options.post ?? broadcast;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { dialer } from '../shared/http/_test/node-duplex.ts';
 import { HttpConnection } from '../shared/http/connection.ts';
-import type { PageToSw, SwToPage } from '../shared/websocket/bridge-protocol.ts';
+import type { PageToSw, SwToPage } from '../shared/page-worker/websocket-port.ts';
 import { connectWebSocket } from '../shared/websocket/connect.ts';
 import { bridgeWebSocket, type OpenWebSocket } from './websocket-bridge.ts';
 

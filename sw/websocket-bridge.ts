@@ -1,17 +1,17 @@
 /**
  * The service-worker side of a tunnelled WebSocket: serves one page socket over its MessagePort
- * (protocol and flow control: shared/websocket/bridge-protocol.ts). The tunnel is injected as
+ * (protocol and flow control: shared/page-worker/websocket-port.ts). The tunnel is injected as
  * `open`, which performs the HTTP Upgrade over an edge connection and returns the RFC 6455 client.
  *
  * Wiring, in the SW's message listener:
- *   if (isBridgeConnectMessage(event.data) && event.ports[0])
+ *   if (isWebSocketConnectMessage(event.data) && event.ports[0])
  *     event.waitUntil(bridgeWebSocket(event.ports[0], open));
  */
 import {
   HEARTBEAT_TIMEOUT_MS,
   type PageToSw,
   type SwToPage,
-} from '../shared/websocket/bridge-protocol.ts';
+} from '../shared/page-worker/websocket-port.ts';
 import type {
   WebSocketClientConnection,
   WebSocketMessage,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { COOKIE_CHANNEL, type CookieBridgeRequest } from '../../sw/cookie-bridge.ts';
+import type { CookieBridgeRequest } from '../../shared/page-worker/messages.ts';
+import { COOKIE_CHANNEL } from '../../shared/page-worker/names.ts';
 import { installDocumentCookie } from './document-cookie.ts';
 
 const channels: BroadcastChannel[] = [];
@@ -49,7 +50,7 @@ describe('installDocumentCookie', () => {
     win.document.cookie = 'h=1; HttpOnly';
     win.document.cookie = 'c=4';
     expect(win.document.cookie).toBe('c=4');
-    expect(sent.map((s) => s.type === 'zt-cookie-set' && s.cookie)).toEqual([
+    expect(sent.map((s) => s.type === 'zt/cookie-set' && s.cookie)).toEqual([
       'c=3; Path=/; SameSite=Lax',
       'a=; Max-Age=0',
       'b=; Expires=Thu, 01 Jan 1970 00:00:00 GMT',
@@ -65,12 +66,12 @@ describe('installDocumentCookie', () => {
     installDocumentCookie(win, { initial: 'a=1', send: (r) => sent.push(r) });
     const sw = new BroadcastChannel(COOKIE_CHANNEL);
     channels.push(sw);
-    sw.postMessage({ type: 'zt-cookies', url: 'https://app.test/page', cookie: 'a=2; z=9' });
+    sw.postMessage({ type: 'zt/cookie-update', url: 'https://app.test/page', cookie: 'a=2; z=9' });
     await new Promise((r) => setTimeout(r, 30));
     expect(win.document.cookie).toBe('a=2; z=9');
-    sw.postMessage({ type: 'zt-cookies', url: 'https://app.test/other', cookie: 'x=1' });
+    sw.postMessage({ type: 'zt/cookie-update', url: 'https://app.test/other', cookie: 'x=1' });
     await new Promise((r) => setTimeout(r, 30));
     expect(win.document.cookie).toBe('a=2; z=9');
-    expect(sent).toEqual([{ type: 'zt-cookie-get', url: 'https://app.test/page' }]);
+    expect(sent).toEqual([{ type: 'zt/cookie-get', url: 'https://app.test/page' }]);
   });
 });

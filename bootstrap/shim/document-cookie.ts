@@ -1,20 +1,17 @@
 /**
  * `document.cookie` backed by the service worker's cookie jar (browsers without `cookieStore` in
- * the SW). Design and messages: sw/cookie-bridge.ts. The getter is synchronous: it reads a mirror
+ * the SW). Design: sw/cookie-bridge.ts; messages: shared/page-worker/. The getter is synchronous: it reads a mirror
  * that starts from the snapshot the SW put in front of this script and follows the SW's updates;
  * cookies the browser itself holds for the page are shown too (the mirror wins on a name clash).
  * A write updates the mirror at once (so a read right after sees it) and goes to the jar.
  */
-import {
-  COOKIE_CHANNEL,
-  type CookieBridgeRequest,
-  type CookieUpdate,
-} from '../../sw/cookie-bridge.ts';
+import { type CookieBridgeRequest, isCookieUpdate } from '../../shared/page-worker/messages.ts';
+import { COOKIE_CHANNEL, COOKIE_GET, COOKIE_SET } from '../../shared/page-worker/names.ts';
 
 export interface InstallDocumentCookieOptions {
   /** The initial `document.cookie` from the SW's snapshot. */
   initial: string;
-  /** Sends a request to the service worker (its `zt-cookies` answer arrives on COOKIE_CHANNEL). */
+  /** Sends a request to the service worker (its `zt/cookie-update` answer arrives on COOKIE_CHANNEL). */
   send(req: CookieBridgeRequest): void;
 }
 
@@ -80,22 +77,22 @@ export function installDocumentCookie(win: Win, options: InstallDocumentCookieOp
     set(value: unknown) {
       const s = String(value);
       applyWrite(mirror, s, Date.now());
-      options.send({ type: 'zt-cookie-set', url: win.location.href, cookie: s });
+      options.send({ type: COOKIE_SET, url: win.location.href, cookie: s });
     },
   });
 
   const updates = new win.BroadcastChannel(COOKIE_CHANNEL);
   let asked = false;
   updates.onmessage = (e: MessageEvent) => {
-    const m = e.data as CookieUpdate;
-    if (m?.type !== 'zt-cookies' || typeof m.cookie !== 'string') return;
+    const m: unknown = e.data;
+    if (!isCookieUpdate(m)) return;
     if (m.url === win.location.href) {
       mirror = parse(m.cookie);
       asked = false;
     } else if (!asked) {
       // Another page's change may concern this page's cookies too (paths differ): ask for ours.
       asked = true;
-      options.send({ type: 'zt-cookie-get', url: win.location.href });
+      options.send({ type: COOKIE_GET, url: win.location.href });
     }
   };
 }

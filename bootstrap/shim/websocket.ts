@@ -1,6 +1,6 @@
 /**
  * The page's `WebSocket`, replaced before any app script runs. Sockets whose URL `shouldTunnel`
- * accepts are carried by the service worker over a MessagePort (shared/websocket/bridge-protocol.ts);
+ * accepts are carried by the service worker over a MessagePort (shared/page-worker/websocket-port.ts);
  * all others are the browser's own WebSocket, unchanged.
  *
  * The tunnelled class follows the WHATWG WebSockets standard for what an app can observe: URL and
@@ -25,7 +25,7 @@ import {
   INITIAL_CREDIT,
   type PageToSw,
   type SwToPage,
-} from '../../shared/websocket/bridge-protocol.ts';
+} from '../../shared/page-worker/websocket-port.ts';
 
 export interface InstallWebSocketOptions {
   /** Whether a socket to this (absolute ws/wss) URL goes through the tunnel. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { UPLOAD_ID_HEADER, UPLOAD_PROGRESS_CHANNEL } from '../../sw/upload-progress.ts';
+import { UPLOAD_ID_HEADER, UPLOAD_PROGRESS_CHANNEL } from '../../shared/page-worker/names.ts';
 import { installXhrUploadProgress } from './xhr-upload.ts';
 
 class FakeProgressEvent extends Event {

@@ -2,16 +2,13 @@
  * `xhr.upload` progress events for uploads the service worker carries (browsers stop firing them
  * once a service worker answers). Each same-origin XHR with a body is tagged with a unique
  * `x-zt-upload-id`; the SW strips it and reports bytes sent on a BroadcastChannel
- * (sw/upload-progress.ts); this re-emits them on `xhr.upload` as ProgressEvents (`progress`, then
+ * (sw/upload-progress.ts; header, channel and message: shared/page-worker/); this re-emits them on `xhr.upload` as ProgressEvents (`progress`, then
  * `load` and `loadend`), and swallows the browser's own trusted ones for that XHR so nothing
  * arrives twice. If no report arrives (the request did not go through the tunnel), the final
  * events are emitted when the response head arrives, as the browser would have done by then.
  */
-import {
-  UPLOAD_ID_HEADER,
-  UPLOAD_PROGRESS_CHANNEL,
-  type UploadProgressMessage,
-} from '../../sw/upload-progress.ts';
+import type { UploadProgressMessage } from '../../shared/page-worker/messages.ts';
+import { UPLOAD_ID_HEADER, UPLOAD_PROGRESS_CHANNEL } from '../../shared/page-worker/names.ts';
 
 export interface InstallXhrUploadOptions {
   /** Requests to tag: those the service worker tunnels (same origin; a custom header on a

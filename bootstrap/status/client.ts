@@ -1,35 +1,22 @@
-import {
-  STATUS_MESSAGE,
-  type StatusReply,
-  type StatusRequest,
-} from '../../shared/status/protocol.ts';
+import type { StatusOp } from '../../shared/page-worker/api.ts';
+import { callWorker, type WorkerTarget } from '../../shared/page-worker/rpc.ts';
+import type { StatusSnapshot } from '../../shared/status/protocol.ts';
 
-/** Where a message to the worker goes: the page's controller (a ServiceWorker). */
-export interface StatusTarget {
-  postMessage(message: unknown, transfer: Transferable[]): void;
-}
+/** The worker's answer, or why there is none (shown on the page as it is). */
+export type StatusReply = { ok: true; snapshot: StatusSnapshot } | { ok: false; error: string };
 
 /**
- * Asks the worker once and waits for its reply on a dedicated port, at most `timeoutMs` (a stopped
- * or busy worker must not freeze the page: it then shows the last state it has).
+ * Asks the worker once, at most `timeoutMs` (a stopped or busy worker must not freeze the page: it
+ * then shows the last state it has).
  */
-export function askWorker(
-  target: StatusTarget,
-  op: StatusRequest['op'],
+export async function askWorker(
+  target: WorkerTarget,
+  op: StatusOp,
   timeoutMs: number,
 ): Promise<StatusReply> {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    const timer = setTimeout(() => {
-      port1.close();
-      resolve({ ok: false, error: `the service worker did not answer within ${timeoutMs} ms` });
-    }, timeoutMs);
-    port1.onmessage = (event) => {
-      clearTimeout(timer);
-      port1.close();
-      resolve(event.data as StatusReply);
-    };
-    const request: StatusRequest = { type: STATUS_MESSAGE, op };
-    target.postMessage(request, [port2]);
-  });
+  try {
+    return { ok: true, snapshot: await callWorker(target, { timeoutMs }).status(op) };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
 }

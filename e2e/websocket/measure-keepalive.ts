@@ -3,10 +3,11 @@
  * with and without the shim's keep-alive messages to the service worker? Run with
  *   npx tsx e2e/websocket/measure-keepalive.ts [idleSeconds=45] [chromium|firefox]
  * For each browser and mode it opens a socket, stays idle, then reports whether the socket is still
- * open and echoes. "without" drops the shim's `zt-keepalive` messages (the per-socket heartbeat on
+ * open and echoes. "without" drops the shim's `WORKER_KEEPALIVE` messages (the per-socket heartbeat on
  * the MessagePort still runs, which shows whether port traffic alone keeps the worker alive).
  */
 import { type BrowserType, chromium, firefox } from '@playwright/test';
+import { WORKER_KEEPALIVE } from '../../shared/page-worker/names.ts';
 import { browsers, chromiumArgs } from '../browsers.ts';
 import { startWebSocketFixture } from './fixture.ts';
 
@@ -31,7 +32,7 @@ try {
         await page.evaluate(`{
           const post = ServiceWorker.prototype.postMessage;
           ServiceWorker.prototype.postMessage = function (m, t) {
-            if (m && m.type === 'zt-keepalive') return;
+            if (m && m.type === ${JSON.stringify(WORKER_KEEPALIVE)}) return;
             return post.call(this, m, t);
           };
         }`);

@@ -6,21 +6,21 @@
  * It also answers `/upload` (reading the body as a tunnel would, reporting progress).
  */
 import { HttpConnection } from '../../shared/http/connection.ts';
-import { webSocketDuplex } from '../../shared/streams/websocket.ts';
 import {
-  isBridgeConnectMessage,
+  isCookieBridgeRequest,
   isKeepAliveMessage,
-} from '../../shared/websocket/bridge-protocol.ts';
+  isWebSocketConnectMessage,
+  routesPrelude,
+} from '../../shared/page-worker/messages.ts';
+import { COOKIE_CHANNEL } from '../../shared/page-worker/names.ts';
+import { webSocketDuplex } from '../../shared/streams/websocket.ts';
 import { connectWebSocket } from '../../shared/websocket/connect.ts';
 import {
   announceCookies,
-  COOKIE_CHANNEL,
   handleCookieBridgeRequest,
-  isCookieBridgeRequest,
   withCookieSnapshot,
 } from '../../sw/cookie-bridge.ts';
 import { CookieJar } from '../../sw/cookie-jar.ts';
-import { routesPrelude } from '../../shared/routing/route-decision.ts';
 import { trackUpload } from '../../sw/upload-progress.ts';
 import { bridgeWebSocket, type OpenWebSocket } from '../../sw/websocket-bridge.ts';
 
@@ -88,7 +88,7 @@ sw.addEventListener('activate', (event: ExtendableEventLike) => {
 
 sw.addEventListener('message', (event: SwMessageEvent) => {
   const data = event.data as { type?: string } | null;
-  if (isBridgeConnectMessage(data) && event.ports[0]) {
+  if (isWebSocketConnectMessage(data) && event.ports[0]) {
     const port = event.ports[0];
     if (dead) return;
     bridgePorts.add(port);

@@ -37,13 +37,6 @@ function extraInterceptServices(ctx: RouteContext): DialableService[] {
   });
 }
 
-/** Where the page shim finds the routing context: set in front of `/__zt/shim.js` by the worker. */
-export const ROUTES_GLOBAL = '__ztRoutes';
-
-/** The script line that hands the shim the routing context (`null`: not known, carry nothing natively). */
-export const routesPrelude = (routes: RouteContext | undefined): string =>
-  `self.${ROUTES_GLOBAL}=${JSON.stringify(routes ?? null)};\n`;
-
 export type RouteDecision =
   | { kind: 'tunnel'; service: string; host: string; port: number }
   | { kind: 'own' }

@@ -1,28 +1,11 @@
 /**
- * The status protocol between the status page (`/__zt/status`) and the service worker. The page
- * posts a `StatusRequest` with one MessagePort to its controlling worker and gets one `StatusReply`
- * on that port (no RPC library: one request, one answer). The snapshot is built from counters the
- * worker keeps anyway; it never holds a token, a cookie value or a key (see README.md).
+ * What the status page (`/__zt/status`) shows: the snapshot the service worker answers its `status`
+ * call with (shared/page-worker/). The snapshot is built from counters the worker keeps anyway; it
+ * never holds a token, a cookie value or a key (see README.md).
  */
-/** `data.type` of every status request. */
-export const STATUS_MESSAGE = 'zt-status';
 /** Where the page lives (answered by the worker) and the file the build writes it to. */
 export const STATUS_PATH = '/__zt/status';
 export const STATUS_FILE = '/__zt/status.html';
-
-export type StatusRequest =
-  /** The current snapshot. */
-  | { type: typeof STATUS_MESSAGE; op: 'snapshot' }
-  /** Close every router channel and HTTP connection, then connect to the app's service again. */
-  | { type: typeof STATUS_MESSAGE; op: 'reconnect' };
-
-export type StatusReply = { ok: true; snapshot: StatusSnapshot } | { ok: false; error: string };
-
-export function isStatusRequest(data: unknown): data is StatusRequest {
-  if (typeof data !== 'object' || data === null) return false;
-  const d = data as { type?: unknown; op?: unknown };
-  return d.type === STATUS_MESSAGE && (d.op === 'snapshot' || d.op === 'reconnect');
-}
 
 /** A failure with the worker's classification (the kinds its error pages use, sw/tunnel/fail-closed.ts). */
 export interface FailureRecord {

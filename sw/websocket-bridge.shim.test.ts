@@ -1,5 +1,6 @@
 /**
- * The shim's WebSocket in Node, driven through the real SW bridge and RFC 6455 client to a `ws`
+ * The page shim's WebSocket (bootstrap/shim/websocket.ts) and the worker's bridge together in Node:
+ * the shim's WebSocket driven through the real SW bridge and RFC 6455 client to a `ws`
  * echo server. A window-like object supplies what Node lacks (CloseEvent, a native WebSocket
  * stand-in). The same behaviour is compared with the browsers' own WebSocket in e2e/websocket.spec.ts.
  */
@@ -7,11 +8,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { dialer } from '../../shared/http/_test/node-duplex.ts';
-import { HttpConnection } from '../../shared/http/connection.ts';
-import { connectWebSocket } from '../../shared/websocket/connect.ts';
-import { bridgeWebSocket } from '../../sw/websocket-bridge.ts';
-import { installWebSocket } from './websocket.ts';
+import { installWebSocket } from '../bootstrap/shim/websocket.ts';
+import { dialer } from '../shared/http/_test/node-duplex.ts';
+import { HttpConnection } from '../shared/http/connection.ts';
+import { connectWebSocket } from '../shared/websocket/connect.ts';
+import { bridgeWebSocket } from './websocket-bridge.ts';
 
 class FakeCloseEvent extends Event {
   readonly code: number;

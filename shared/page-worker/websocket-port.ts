@@ -1,8 +1,8 @@
 /**
  * The page <-> service-worker protocol for one tunnelled WebSocket, over a dedicated MessagePort.
  *
- * Setup: the page makes a MessageChannel and posts `{ type: BRIDGE_CONNECT }` with one port to its
- * controlling service worker; everything after that travels on the port. A small typed protocol
+ * Setup: the page makes a MessageChannel and posts `{ type: WEBSOCKET_CONNECT }` (names.ts) with one
+ * port to its controlling service worker; everything after that travels on the port. A small typed protocol
  * rather than comlink: the traffic is a stream of data messages plus four control messages, and
  * flow control needs byte counts on every message, which RPC calls would only wrap.
  *
@@ -17,11 +17,6 @@
  * hears nothing for `HEARTBEAT_TIMEOUT_MS` treats the SW as gone (stopped by the browser) and
  * closes the socket with 1006; a SW that hears nothing from the page as long closes the tunnel.
  */
-
-/** `data.type` of the message (with one MessagePort) that hands a socket's port to the SW. */
-export const BRIDGE_CONNECT = 'zt-websocket-connect';
-/** `data.type` of the periodic message that keeps the SW alive while sockets are open. */
-export const BRIDGE_KEEPALIVE = 'zt-keepalive';
 
 export const HEARTBEAT_INTERVAL_MS = 1000;
 export const HEARTBEAT_TIMEOUT_MS = 4000;
@@ -44,23 +39,3 @@ export type SwToPage =
   /** Final: the socket is closed (`error` set when it failed, e.g. the handshake was refused). */
   | { t: 'close'; code: number; reason: string; wasClean: boolean; error?: string }
   | { t: 'hb' };
-
-export interface BridgeConnectMessage {
-  type: typeof BRIDGE_CONNECT;
-}
-
-export function isBridgeConnectMessage(data: unknown): data is BridgeConnectMessage {
-  return (
-    typeof data === 'object' &&
-    data !== null &&
-    (data as { type?: unknown }).type === BRIDGE_CONNECT
-  );
-}
-
-export function isKeepAliveMessage(data: unknown): boolean {
-  return (
-    typeof data === 'object' &&
-    data !== null &&
-    (data as { type?: unknown }).type === BRIDGE_KEEPALIVE
-  );
-}
