@@ -58,7 +58,46 @@ export interface OpenZitiOptions {
   tunneler?: boolean;
   /** Controller `edge.api.sessionTimeout` (minimum 1m). */
   apiSessionTimeout?: string;
+  /** OIDC sessions: the `edge-oidc` binding's options and the token lifetimes (`edge.oidc`). */
+  oidc?: OpenZitiOidcOptions;
   log?: (line: string) => void;
+}
+
+export interface OpenZitiOidcOptions {
+  /**
+   * The binding's `redirectURIs` (globs). Setting any replaces the controller's defaults:
+   * `openziti://auth/callback` and `/auth/callback` on any port of http(s) 127.0.0.1 and localhost.
+   */
+  redirectUris?: string[];
+  /** `edge.oidc.accessTokenDuration`, e.g. `1m` (the controller's minimum; default 30m). */
+  accessTokenDuration?: string;
+}
+
+/**
+ * The controller config with the OIDC options applied to what `ziti create config controller`
+ * wrote: the `edge-oidc` binding's options and an `edge.oidc` section; the rest is left as it is.
+ */
+export function withOidcOptions(yaml: string, oidc: OpenZitiOidcOptions): string {
+  let out = yaml;
+  if (oidc.redirectUris) {
+    const binding = /^( *)- binding: edge-oidc\n *options: \{ \}$/m;
+    if (!binding.test(out))
+      throw new Error('controller config: no `- binding: edge-oidc` to configure');
+    const list = oidc.redirectUris.map((u) => JSON.stringify(u)).join(', ');
+    out = out.replace(
+      binding,
+      (_m, indent: string) =>
+        `${indent}- binding: edge-oidc\n${indent}  options: { redirectURIs: [${list}] }`,
+    );
+  }
+  if (oidc.accessTokenDuration) {
+    if (!/^edge:\n/m.test(out)) throw new Error('controller config: no `edge:` section');
+    out = out.replace(
+      /^edge:\n/m,
+      `edge:\n  oidc:\n    accessTokenDuration: ${oidc.accessTokenDuration}\n`,
+    );
+  }
+  return out;
 }
 
 export interface RunningOpenZiti {
@@ -271,6 +310,8 @@ export async function startOpenZiti(opts: OpenZitiOptions): Promise<RunningOpenZ
       );
       writeFileSync(ctrlYaml, yaml);
     }
+    if (opts.oidc)
+      writeFileSync(ctrlYaml, withOidcOptions(readFileSync(ctrlYaml, 'utf8'), opts.oidc));
     await run(
       opts.ziti,
       ['controller', 'edge', 'init', ctrlYaml, '-u', ADMIN.user, '-p', ADMIN.password],

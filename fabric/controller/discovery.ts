@@ -7,6 +7,7 @@ import { caCertsPkcs7Base64 } from '../pki.ts';
 import { CLIENT_API_BASE, type Controller, type Ctx } from './context.ts';
 import { API_META, sendData } from './envelope.ts';
 import { type ExtJwtSigner, publicSignerView } from './ext-jwt.ts';
+import { OIDC_BASE } from './oidc.ts';
 
 /** Answers the public discovery routes; false for any other. */
 export function discoveryRoutes(c: Controller, ctx: Ctx): boolean {
@@ -30,9 +31,16 @@ export function discoveryRoutes(c: Controller, ctx: Ctx): boolean {
             apiBaseUrls: [`${url.protocol}//${req.headers.host}${CLIENT_API_BASE}`],
           },
         },
+        'edge-oidc': {
+          v1: {
+            path: OIDC_BASE,
+            apiBaseUrls: [`${url.protocol}//${req.headers.host}${OIDC_BASE}`],
+          },
+        },
       },
-      // No /oidc binding is served, so neither OIDC_AUTH nor HA_CONTROLLER (§1.3).
-      capabilities: [],
+      // The /oidc binding is served (oidc.ts); no raft, so no HA_CONTROLLER. OpenZiti v1.7.2
+      // reports only OIDC_AUTH (2.x adds OIDC_AUTH_WITH_CSR, §1.3).
+      capabilities: ['OIDC_AUTH'],
     });
     return true;
   }

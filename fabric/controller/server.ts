@@ -24,6 +24,7 @@ import { discoveryRoutes } from './discovery.ts';
 import { API_META, ApiError, sendError, sendJson, setCors } from './envelope.ts';
 import type { ExtJwtVerifier } from './ext-jwt.ts';
 import { identityRoutes } from './identity.ts';
+import { FabricOidc, isOidcPath, type OidcOptions } from './oidc.ts';
 import { serviceRoutes } from './services.ts';
 
 export interface ControllerOptions {
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   state: FabricState;
   extJwt: ExtJwtVerifier;
   log: Logger;
+  /** The OIDC API at /oidc (oidc.ts): redirect URIs and token lifetimes. */
+  oidc?: Partial<OidcOptions>;
 }
 
 export interface RunningController {
@@ -85,6 +88,7 @@ const SESSION_ROUTES: SessionRoutes[] = [apiSessionRoutes, identityRoutes, servi
 export async function startController(opts: ControllerOptions): Promise<RunningController> {
   const { state, log } = opts;
   const c: Controller = { state, extJwt: opts.extJwt, log };
+  const oidc = new FabricOidc(c, opts.oidc);
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
       if (err instanceof ApiError) return sendError(res, err);
@@ -100,6 +104,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const url = `http://${state.config.advertiseHost}:${port}`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (isOidcPath(req.url)) return oidc.handle(req, res);
     setCors(req, res);
     if (req.method === 'OPTIONS') {
       res.writeHead(200, { 'content-length': '0' });
@@ -127,7 +132,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     if (discoveryRoutes(c, ctx)) return;
     if (route === 'POST /authenticate') return authenticate(c, ctx);
 
-    const s = authenticated(state, ctx);
+    const s = (await oidc.bearerSession(ctx)) ?? authenticated(state, ctx);
     const hdrs = sessionHeaders(state, s);
     for (const routes of SESSION_ROUTES) if (await routes(c, ctx, s, hdrs)) return;
     throw new ApiError(404, 'NOT_FOUND', `no route ${method} ${url.pathname}`);
