@@ -1,18 +1,6 @@
+import type { FailureCode } from '../../shared/status/failures.ts';
 import type { FailureRecord } from '../../shared/status/protocol.ts';
 import { SW_HEADER } from '../../shared/version.ts';
-
-/** Why a request meant for the dark app could not be carried. It is never sent to the open network. */
-export type TunnelFailure =
-  | 'no-identity'
-  | 'identity-expired'
-  | 'service-unavailable'
-  | 'controller-unreachable'
-  | 'no-router'
-  | 'router-unreachable'
-  | 'dial-failed'
-  | 'upstream-error'
-  | 'method-not-supported'
-  | 'routes-unknown';
 
 /** How many of the last failures the status page shows. */
 const KEPT_FAILURES = 10;
@@ -21,7 +9,7 @@ const failures: FailureRecord[] = [];
 /** The last requests that could not be carried, newest first (status page). */
 export const recentFailures = (): FailureRecord[] => failures.map((f) => ({ ...f }));
 
-const TITLES: Record<TunnelFailure, string> = {
+const TITLES: Record<FailureCode, string> = {
   'no-identity': 'You are not signed in',
   'identity-expired': 'Your secure session has expired',
   'service-unavailable': 'The application is not available to you',
@@ -34,7 +22,7 @@ const TITLES: Record<TunnelFailure, string> = {
   'routes-unknown': 'The secure network cannot be asked where this request goes',
 };
 
-const STATUS: Record<TunnelFailure, number> = {
+const STATUS: Record<FailureCode, number> = {
   'no-identity': 401,
   'identity-expired': 401,
   'service-unavailable': 403,
@@ -55,7 +43,7 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.char
  * from the app's own errors.
  */
 export function failClosedResponse(
-  kind: TunnelFailure,
+  kind: FailureCode,
   detail: string,
   navigation: boolean,
 ): Response {

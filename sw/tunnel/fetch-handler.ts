@@ -1,17 +1,11 @@
 /// <reference lib="webworker" />
 import type { RouteHandlerCallbackOptions, RouteMatchCallbackOptions } from 'workbox-core';
-import { ConfigError } from '../../shared/config/bootstrap-config.ts';
 import type { HttpResponse } from '../../shared/http/index.ts';
 import { headerEntries } from '../../shared/http/request-head.ts';
+import { UPLOAD_ID_HEADER } from '../../shared/page-worker/names.ts';
 import { RESERVED_PREFIX, SW_HEADER } from '../../shared/version.ts';
-import {
-  ZitiApiError,
-  ZitiAuthenticationError,
-  ZitiControllerUnreachableError,
-  ZitiDialError,
-  ZitiError,
-} from '../../shared/ziti/index.ts';
 import { announceCookies } from '../cookie-bridge.ts';
+import type { CookieJar } from '../cookie-jar.ts';
 import {
   corsCheck,
   crossOriginPlan,
@@ -33,98 +27,159 @@ import {
 import { fromPrecache } from '../precache.ts';
 import { buildBrowserResponse, buildRequestHead, readRequestBody } from '../proxy-request.ts';
 import { requestContext } from '../request-context.ts';
-import { decideRoute } from '../../shared/routing/route-decision.ts';
-import { UPLOAD_ID_HEADER } from '../../shared/page-worker/names.ts';
 import { trackUpload } from '../upload-progress.ts';
-import { failClosedResponse, type TunnelFailure } from './fail-closed.ts';
-import { pendingRoute } from './pending-route.ts';
-import { NoRouterError, RouterUnreachableError } from './router-channels.ts';
-import { ServiceAccessError, type Tunnel } from './tunnel.ts';
+import {
+  decide,
+  type Fact,
+  type Failed,
+  type RequestFacts,
+  routeOf,
+  type Snapshot,
+} from './decide.ts';
+import { classifyFailure, isSessionRefusal } from './errors.ts';
+import { failClosedResponse } from './fail-closed.ts';
+import type { Tunnel } from './tunnel.ts';
 import type { WorkerState } from './worker-state.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
-/** Every method a route is registered for; anything else meant for the app is refused (fail closed). */
-export const TUNNEL_METHODS = [
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'PATCH',
-  'DELETE',
-  'OPTIONS',
-  'PROPFIND',
-  'PROPPATCH',
-  'MKCOL',
-  'COPY',
-  'MOVE',
-  'LOCK',
-  'UNLOCK',
-  'REPORT',
-  'SEARCH',
-] as const;
+export { TUNNEL_METHODS } from './decide.ts';
 
-/** What the match callback hands the handler. `service` undefined means the app's own service. */
+/** What the match callback hands workbox: where the request goes, or `pending` (decided in the handler). */
 type TunnelMatch =
   | { pending: false; service?: string; host: string; port: number }
   | { pending: true };
 
-const DEFAULT_PORT: Record<string, number> = { 'http:': 80, 'https:': 443 };
-
-const isOwnPath = (path: string) => path.startsWith(RESERVED_PREFIX) || path === '/sw.js';
-
 /**
- * Synchronous (workbox match callbacks are): the app's origin except our files, and hosts that a
- * dialable service intercepts. Before the intercept list is known (a freshly started worker), every
- * other http(s) request is matched as `pending` and decided in the handler.
+ * Synchronous (workbox match callbacks are): whether the request is the tunnel's, by `routeOf`. A
+ * freshly started worker that does not know its routes yet matches every other http(s) request as
+ * `pending`; `decide` settles it.
  */
 export function matchTunnelled(
   { url }: Pick<RouteMatchCallbackOptions, 'url' | 'request'>,
   state: WorkerState,
 ): TunnelMatch | false {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  if (url.origin === self.location.origin) {
-    return isOwnPath(url.pathname)
-      ? false
-      : {
-          pending: false,
-          host: url.hostname,
-          port: Number(url.port) || DEFAULT_PORT[url.protocol]!,
-        };
-  }
-  const context = state.routeContext();
-  if (!context) return { pending: true };
-  const decision = decideRoute(url, context);
-  return decision.kind === 'tunnel'
-    ? { pending: false, service: decision.service, host: decision.host, port: decision.port }
-    : false;
+  const route = routeOf(url, self.location.origin, state.routeContext());
+  if (route.kind === 'pending') return { pending: true };
+  return route.kind === 'tunnel' ? { pending: false, ...route } : false;
 }
 
-/** An error and the errors it wraps (`cause`), outermost first; the HTTP pool wraps dial failures. */
-function* causes(err: unknown): Generator<Error> {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
-    yield e;
-}
+/**
+ * Pages of ours shown at an app URL (the bootstrap page answering a navigation), by client id: like
+ * the pages under our prefix, they talk to the controller and the IdP, never to the app.
+ */
+const ownPages = new Set<string>();
 
-/** Classifies a failure by the first cause that names one (the HTTP pool wraps dial failures). */
-function failureKind(err: unknown): [TunnelFailure, string] {
-  const message = err instanceof Error ? err.message : String(err);
-  for (const e of causes(err)) {
-    if (e instanceof NoRouterError) return ['no-router', e.message];
-    if (e instanceof RouterUnreachableError) return ['router-unreachable', e.message];
-    if (e instanceof ServiceAccessError) return ['service-unavailable', e.message];
-    if (e instanceof ZitiControllerUnreachableError) return ['controller-unreachable', e.message];
-    if (e instanceof ZitiApiError) {
-      return e.status === 401
-        ? ['identity-expired', e.message]
-        : ['service-unavailable', e.message];
+/** At most this many questions and attempts per request; `decide` needs far fewer. */
+const MAX_STEPS = 16;
+
+/**
+ * Carries out what `decide` (`decide.ts`) decides for one request: looks up each fact it asks for,
+ * then answers from the cache, with our page or error, from the network, or over the tunnel.
+ */
+export async function handleTunnelled(
+  { request, url, event }: RouteHandlerCallbackOptions,
+  state: WorkerState,
+): Promise<Response> {
+  const facts: RequestFacts = {
+    method: request.method,
+    url,
+    navigation: request.mode === 'navigate',
+    publicOrigin: self.location.origin,
+    online: navigator.onLine,
+  };
+  let known: Snapshot = { ...optional('routes', state.routeContext()) };
+  let tunnel: Tunnel | undefined;
+  let kept: Response | undefined;
+
+  /** The answer to one question of `decide`, as the snapshot field of the same name. */
+  const lookUp = async (fact: Fact): Promise<Snapshot> => {
+    switch (fact) {
+      case 'fromOwnPage':
+        return { fromOwnPage: await fromOwnPage(event) };
+      case 'routes':
+        return { routes: (await state.routeContextReady()) ?? null };
+      case 'signIn': {
+        const signedIn = await state.tunnel().then(
+          (t) => t !== undefined,
+          () => true, // cannot be told: count as signed in (holds more back)
+        );
+        const config = await state.config().catch(() => undefined);
+        return { signIn: { signedIn, ...optional('config', config) } };
+      }
+      case 'keptDocument':
+        kept = await offlineShell(url);
+        return { keptDocument: kept !== undefined };
+      case 'keptAsset':
+        kept = await cachedAsset(url.href);
+        return { keptAsset: kept !== undefined };
+      case 'tunnel': {
+        try {
+          tunnel = await state.tunnel();
+        } catch (err) {
+          return { tunnel: failedBy(err) };
+        }
+        if (!tunnel) return { tunnel: 'none' };
+        if (state.expired) return { tunnel: 'expired' };
+        // Keep-alive and renewal when due (`lifecycle.ts`), beside this request.
+        const upkeep = state.maintain();
+        if (upkeep) event.waitUntil(upkeep);
+        return { tunnel: 'open' };
+      }
+      case 'renewal':
+        await state.maintain(true);
+        if (state.expired) return { renewal: 'expired' };
+        tunnel = await state.tunnel().catch(() => undefined);
+        return { renewal: tunnel ? 'renewed' : 'lost' };
     }
-    if (e instanceof ZitiDialError) return ['dial-failed', e.message];
-    if (e instanceof ZitiError) return ['router-unreachable', e.message];
-    if (e instanceof ConfigError) return ['controller-unreachable', e.message];
+  };
+
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const decision = decide(facts, known);
+    switch (decision.kind) {
+      case 'look-up':
+        known = { ...known, ...(await lookUp(decision.fact)) };
+        break;
+      case 'tunnel':
+        try {
+          const built = await carry(request, url, decision, state, tunnel!);
+          // Documents and immutable assets of the app's own origin are kept for offline use.
+          if (decision.service === undefined) keepForOffline(request, url, built, event);
+          return built;
+        } catch (err) {
+          known = { ...known, attempts: [...(known.attempts ?? []), failedBy(err)] };
+        }
+        break;
+      case 'cached':
+        return kept!;
+      case 'bootstrap-page': {
+        const client = (event as FetchEvent | undefined)?.resultingClientId;
+        if (client) {
+          if (ownPages.size >= 64) ownPages.clear();
+          ownPages.add(client);
+        }
+        return bootstrapPage();
+      }
+      case 'fail-closed':
+        return failClosedResponse(decision.code, decision.detail, decision.navigation);
+      case 'network':
+      case 'own-file':
+        return fetch(request);
+    }
   }
-  return ['upstream-error', message];
+  return failClosedResponse('upstream-error', 'the request could not be decided', facts.navigation);
 }
+
+/** `{ [key]: value }`, or nothing when the value is undefined (exact optional properties). */
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+
+/** A failure as `decide` sees it: named (`errors.ts`), with the browser's online state now. */
+const failedBy = (err: unknown): Failed => ({
+  ...classifyFailure(err),
+  online: navigator.onLine,
+  sessionRefused: isSessionRefusal(err),
+});
 
 /** The bootstrap page, for navigations that need a login; the address bar keeps the app's URL. */
 async function bootstrapPage(): Promise<Response> {
@@ -170,100 +225,6 @@ function keepForOffline(
   if (work) event?.waitUntil(work);
 }
 
-/**
- * Pages of ours shown at an app URL (the bootstrap page answering a navigation), by client id: like
- * the pages under our prefix, they talk to the controller and the IdP, never to the app.
- */
-const ownPages = new Set<string>();
-
-export async function handleTunnelled(
-  options: RouteHandlerCallbackOptions,
-  state: WorkerState,
-): Promise<Response> {
-  const response = await handle(options, state);
-  const client = (options.event as FetchEvent | undefined)?.resultingClientId;
-  if (client && response.headers.get(SW_HEADER) === 'bootstrap') {
-    if (ownPages.size >= 64) ownPages.clear();
-    ownPages.add(client);
-  }
-  return response;
-}
-
-async function handle(
-  { request, url, params, event }: RouteHandlerCallbackOptions,
-  state: WorkerState,
-): Promise<Response> {
-  const navigation = request.mode === 'navigate';
-  let match = params as TunnelMatch;
-  if (match.pending) {
-    // Our own pages (bootstrap, status) talk to the controller and the IdP, never to the app: they
-    // must reach them even while the worker cannot tell which hosts are dark (say, to sign in again).
-    if (await fromOwnPage(event)) return fetch(request);
-    const decided = await decidePending(url, state);
-    if (decided instanceof Response) return decided;
-    if (decided === 'network') return fetch(request);
-    match = decided;
-  }
-
-  // Offline (the browser says so): the last copy of the document at once, rather than a request
-  // that would stall until the router connection times out.
-  if (navigation && !navigator.onLine) {
-    const shell = await offlineShell(url);
-    if (shell) return shell;
-  }
-
-  // An immutable app asset seen before comes from the cache, tunnel or not.
-  if (request.method === 'GET' && !navigation && url.search === '') {
-    const cached = await cachedAsset(url.href);
-    if (cached) return cached;
-  }
-
-  // Offline and nothing kept: fail at once, rather than stall until the router connection times
-  // out (a page's load event waits for its images and scripts).
-  if (!navigator.onLine)
-    return failClosedResponse('router-unreachable', 'this browser is offline', navigation);
-
-  let tunnel: Tunnel | undefined;
-  try {
-    tunnel = await state.tunnel();
-  } catch (err) {
-    return failure(err, navigation, url);
-  }
-  if (!tunnel || state.expired) {
-    if (navigation) return bootstrapPage();
-    return tunnel
-      ? failClosedResponse('identity-expired', 'sign in again: reload the page', false)
-      : failClosedResponse('no-identity', 'sign in on this site first', false);
-  }
-  const upkeep = state.maintain();
-  if (upkeep) event.waitUntil(upkeep);
-  // Documents and immutable assets of the app's own origin are kept for offline use as they pass.
-  const send = async (through: Tunnel) => {
-    const built = await carry(request, url, match, state, through);
-    if (match.service === undefined) keepForOffline(request, url, built, event);
-    return built;
-  };
-  try {
-    return await send(tunnel);
-  } catch (err) {
-    // The router or controller refused the session (idle expiry, logout elsewhere): renew the
-    // identity now; a request without a body is then tried once more, without bothering the person.
-    if (isSessionRefusal(err)) {
-      await state.maintain(true);
-      const renewed = state.expired ? undefined : await state.tunnel().catch(() => undefined);
-      if (renewed && (request.method === 'GET' || request.method === 'HEAD')) {
-        try {
-          return await send(renewed);
-        } catch (again) {
-          return failure(again, navigation, url);
-        }
-      }
-      if (state.expired && navigation) return bootstrapPage();
-    }
-    return failure(err, navigation, url);
-  }
-}
-
 /** Whether the request comes from one of our own pages (under the reserved prefix). */
 async function fromOwnPage(event: ExtendableEvent | undefined): Promise<boolean> {
   const clientId = (event as FetchEvent | undefined)?.clientId;
@@ -273,97 +234,28 @@ async function fromOwnPage(event: ExtendableEvent | undefined): Promise<boolean>
   return client !== undefined && new URL(client.url).pathname.startsWith(RESERVED_PREFIX);
 }
 
-/** Where a request of another origin goes once what decides it is known (`pending-route.ts`). */
-async function decidePending(
-  url: URL,
-  state: WorkerState,
-): Promise<{ pending: false; service: string; host: string; port: number } | 'network' | Response> {
-  const routes = await state.routeContextReady();
-  const signedIn = routes
-    ? true
-    : await state.tunnel().then(
-        (tunnel) => tunnel !== undefined,
-        () => true,
-      );
-  const config = routes ? undefined : await state.config().catch(() => undefined);
-  const decision = pendingRoute(url, {
-    publicOrigin: self.location.origin,
-    ...(routes ? { routes } : {}),
-    signedIn,
-    ...(config ? { config } : {}),
-  });
-  if (decision.kind === 'fail') return failClosedResponse(decision.failure, decision.detail, false);
-  return decision.kind === 'tunnel' ? { pending: false, ...decision } : 'network';
-}
+/** `host:port`, an IPv6 address in brackets. */
+const authority = (host: string, port: number) =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 
-const isSessionRefusal = (err: unknown): boolean =>
-  [...causes(err)].some(
-    (e) => e instanceof ZitiAuthenticationError || (e instanceof ZitiApiError && e.status === 401),
-  );
-
-async function failure(err: unknown, navigation: boolean, url: URL): Promise<Response> {
-  const [kind, detail] = failureKind(err);
-  // The bootstrap page re-checks the identity and re-enters the app. For an unreachable controller
-  // that is also the cure when the cause is the controller's optional client-certificate request,
-  // which Chromium can settle for a page but not for a worker's first request of the session.
-  if ((kind === 'identity-expired' || kind === 'controller-unreachable') && navigation)
-    return bootstrapPage();
-  // Offline: the last copy of this document with a banner; the app's own offline handling follows.
-  if (navigation && !navigator.onLine && kind !== 'service-unavailable') {
-    const shell = await offlineShell(url);
-    if (shell) return shell;
-  }
-  return failClosedResponse(kind, detail, navigation);
-}
-
-/** One request over the tunnel: the cookie jar, the HTTP pool of its service, the browser response. */
+/**
+ * One request over the tunnel: the HTTP pool of its service, the same-origin policy for another
+ * origin (`cors.ts`), the cookie jar, the browser response. Throws what the tunnel throws.
+ */
 async function carry(
   request: Request,
   url: URL,
-  match: { service?: string; host: string; port: number },
+  to: { service?: string; host: string; port: number },
   state: WorkerState,
   tunnel: Tunnel,
 ): Promise<Response> {
-  const serviceName = match.service ?? tunnel.identity.config.service;
   const publicOrigin = self.location.origin;
-  const ownApp = match.service === undefined;
+  const ownApp = to.service === undefined;
+  const serviceName = to.service ?? tunnel.identity.config.service;
   // The dark app is dialled at its intercept address; the Host header follows the config.
   const target = ownApp
-    ? await tunnel.appTarget(serviceName, { host: match.host, port: match.port })
-    : { host: match.host, port: match.port };
-  // Cookies, Origin and fetch metadata as the browser's network layer would decide them (CSRF).
-  const context = requestContext(request, publicOrigin);
-  const jar = await state.cookieJar();
-  const cookie =
-    context.cookies === 'omit' ? '' : await jar.cookieHeader(url.href, context.cookies);
-  const { body, contentLength } = await readRequestBody(request);
-  // An XHR upload tagged by the shim gets its progress reported back (browsers stop firing
-  // xhr.upload events once a worker answers); the tag itself never reaches the app.
-  const upload = trackUpload(
-    request.headers,
-    contentLength !== undefined ? { total: contentLength } : {},
-  );
-  // HTTP authentication (`http-auth.ts`): stored credentials go along where the browser would send
-  // them; never over an Authorization the page set, never with credentials omitted.
-  const pageAuthorization = request.headers.has('authorization');
-  const omitCredentials = context.cookies === 'omit';
-  let sent = credentialsToAttach(state.httpAuth, { url, pageAuthorization, omitCredentials });
-  const headFor = (credentials: HttpCredentials | undefined) => {
-    const built = buildRequestHead(request, {
-      publicOrigin,
-      ...(ownApp && tunnel.identity.config.upstreamHost === 'intercept'
-        ? { host: `${target.host}:${target.port}` }
-        : {}),
-      cookie,
-      context,
-      userAgent: navigator.userAgent,
-      ...(credentials ? { authorization: credentials.authorization } : {}),
-    });
-    if (upload)
-      built.headers = built.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
-    return built;
-  };
-  let head = headFor(sent);
+    ? await tunnel.appTarget(serviceName, { host: to.host, port: to.port })
+    : { host: to.host, port: to.port };
   const pool = tunnel.pool(serviceName, target);
   // Another origin (a dark sibling host): the same-origin policy, as the browser would apply it.
   const plan = ownApp
@@ -380,14 +272,101 @@ async function carry(
     const refused = await preflight(pool, request, url, plan.preflight, publicOrigin);
     if (refused) return corsError(url, refused);
   }
-  let response: HttpResponse;
+
+  const jar = await state.cookieJar();
+  const host =
+    ownApp && tunnel.identity.config.upstreamHost === 'intercept'
+      ? authority(target.host, target.port)
+      : undefined;
+  const answer = await exchange(request, url, pool, jar, state, host);
+  if (answer instanceof Response) return answer;
+  const response = answer;
+
+  if (plan?.kind === 'cors') {
+    const refused = corsCheck(response.headers, publicOrigin, request.credentials);
+    if (refused) {
+      await response.body?.cancel().catch(() => {});
+      return corsError(url, refused);
+    }
+  }
+  if (response.setCookies.length > 0) {
+    await jar.setFromResponse(url.href, response.setCookies);
+    if (ownApp) await announceCookies(jar, pageUrl(request, url));
+  }
+  // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
+  const document = request.destination === 'document' || request.destination === 'iframe';
+  const dark = authority(target.host, target.port);
+  const built = buildBrowserResponse(response, {
+    publicOrigin,
+    darkOrigins: [`http://${dark}`, `https://${dark}`],
+    injectShim: document,
+  });
+  if (plan?.kind === 'cors') {
+    const { status, statusText } = built;
+    return new Response(built.body, {
+      status,
+      statusText,
+      headers: exposedHeaders(built.headers, request.credentials),
+    });
+  }
+  if (plan?.kind === 'no-cors' && plan.emptyForScript) {
+    // The browser would hand the script an opaque response: nothing to read.
+    await built.body?.cancel().catch(() => {});
+    return new Response(null, { status: 200 });
+  }
+  return built;
+}
+
+/**
+ * Sends the request and takes its answer, with HTTP authentication (`http-auth.ts`): stored
+ * credentials go along where the browser would send them (never over an Authorization the page
+ * set, never with credentials omitted); a 401 with a Basic challenge is sent once more with the
+ * realm's credentials, or, for a navigation, answered by a redirect to our sign-in page.
+ */
+async function exchange(
+  request: Request,
+  url: URL,
+  pool: ReturnType<Tunnel['pool']>,
+  jar: CookieJar,
+  state: WorkerState,
+  host: string | undefined,
+): Promise<HttpResponse | Response> {
+  const publicOrigin = self.location.origin;
+  // Cookies, Origin and fetch metadata as the browser's network layer would decide them (CSRF).
+  const context = requestContext(request, publicOrigin);
+  const cookie =
+    context.cookies === 'omit' ? '' : await jar.cookieHeader(url.href, context.cookies);
+  const { body, contentLength } = await readRequestBody(request);
+  // An XHR upload tagged by the shim gets its progress reported back (browsers stop firing
+  // xhr.upload events once a worker answers); the tag itself never reaches the app.
+  const upload = trackUpload(
+    request.headers,
+    contentLength !== undefined ? { total: contentLength } : {},
+  );
+  const pageAuthorization = request.headers.has('authorization');
+  const omitCredentials = context.cookies === 'omit';
+  const headFor = (credentials: HttpCredentials | undefined) => {
+    const built = buildRequestHead(request, {
+      publicOrigin,
+      ...(host ? { host } : {}),
+      cookie,
+      context,
+      userAgent: navigator.userAgent,
+      ...(credentials ? { authorization: credentials.authorization } : {}),
+    });
+    if (upload)
+      built.headers = built.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
+    return built;
+  };
+  let sent = credentialsToAttach(state.httpAuth, { url, pageAuthorization, omitCredentials });
   for (let attempt = 0; ; attempt++) {
+    let response: HttpResponse;
     try {
       response = await pool.request({
-        ...head,
+        ...headFor(sent),
         ...(body ? { body } : {}),
         ...(contentLength !== undefined ? { contentLength } : {}),
-        ...(upload ? { onUploadProgress: (sent: number) => upload.onUploadProgress(sent) } : {}),
+        ...(upload ? { onUploadProgress: (n: number) => upload.onUploadProgress(n) } : {}),
         signal: request.signal,
       });
       upload?.finish();
@@ -406,7 +385,7 @@ async function carry(
       mayRetry: attempt === 0 && body === null,
       mayAuthenticate: !pageAuthorization && !omitCredentials,
     });
-    if (outcome.kind === 'pass') break;
+    if (outcome.kind === 'pass') return response;
     // The 401 is answered by us: its cookies still count, its body is not needed.
     if (response.setCookies.length > 0) await jar.setFromResponse(url.href, response.setCookies);
     await response.body?.cancel().catch(() => {});
@@ -416,40 +395,7 @@ async function carry(
       return Response.redirect(signInLocation(publicOrigin, { url, realm, failed }), 303);
     }
     sent = outcome.credentials;
-    head = headFor(sent);
   }
-  if (plan?.kind === 'cors') {
-    const refused = corsCheck(response.headers, publicOrigin, request.credentials);
-    if (refused) {
-      await response.body?.cancel().catch(() => {});
-      return corsError(url, refused);
-    }
-  }
-  if (response.setCookies.length > 0) {
-    await jar.setFromResponse(url.href, response.setCookies);
-    if (ownApp) await announceCookies(jar, pageUrl(request, url));
-  }
-  // Only documents get the shim: HTML that the app fetches is data, not a page to run in.
-  const document = request.destination === 'document' || request.destination === 'iframe';
-  const built = buildBrowserResponse(response, {
-    publicOrigin,
-    darkOrigins: [`http://${target.host}:${target.port}`, `https://${target.host}:${target.port}`],
-    injectShim: document,
-  });
-  if (plan?.kind === 'cors') {
-    const { status, statusText } = built;
-    return new Response(built.body, {
-      status,
-      statusText,
-      headers: exposedHeaders(built.headers, request.credentials),
-    });
-  }
-  if (plan?.kind === 'no-cors' && plan.emptyForScript) {
-    // The browser would hand the script an opaque response: nothing to read.
-    await built.body?.cancel().catch(() => {});
-    return new Response(null, { status: 200 });
-  }
-  return built;
 }
 
 /** A network error, as the browser gives for a cross-origin request the policy refuses. */

@@ -1,6 +1,6 @@
 import type { BootstrapConfig } from '../../shared/config/bootstrap-config.ts';
 import { decideRoute, type RouteContext } from '../../shared/routing/route-decision.ts';
-import type { TunnelFailure } from './fail-closed.ts';
+import type { FailureCode } from '../../shared/status/failures.ts';
 
 /** What is known when a request of another origin arrives before the worker has its routes. */
 export interface PendingFacts {
@@ -16,7 +16,7 @@ export interface PendingFacts {
 export type PendingRoute =
   | { kind: 'tunnel'; service: string; host: string; port: number }
   | { kind: 'network' }
-  | { kind: 'fail'; failure: TunnelFailure; detail: string };
+  | { kind: 'fail'; failure: FailureCode; detail: string };
 
 /**
  * Decides a request of another origin (the app's own origin never waits for this). With routes, the

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import type { EdgeRouterInfo } from '../../shared/ziti/index.ts';
-import { NoRouterError, RouterChannels, RouterUnreachableError } from './router-channels.ts';
+import { RouterChannels } from './router-channels.ts';
 
 /** Records the URLs the worker tries; every WebSocket fails to open. */
 function failingWebSockets(): string[] {
@@ -43,20 +43,23 @@ afterEach(() => {
 describe('RouterChannels protocol choice', () => {
   it('uses only wss URLs unless config.json allows plain ws', async () => {
     const tried = failingWebSockets();
-    await expect(new RouterChannels(identity()).channelFor(routers)).rejects.toBeInstanceOf(
-      RouterUnreachableError,
-    );
+    await expect(new RouterChannels(identity()).channelFor(routers)).rejects.toMatchObject({
+      name: 'TunnelError',
+      code: 'router-unreachable',
+    });
     expect(tried).toEqual(['wss://er1:3023/ws']);
-    await expect(new RouterChannels(identity()).channelFor([routers[1]!])).rejects.toBeInstanceOf(
-      NoRouterError,
-    );
+    await expect(new RouterChannels(identity()).channelFor([routers[1]!])).rejects.toMatchObject({
+      name: 'TunnelError',
+      code: 'no-router',
+    });
   });
 
   it('with devAllowPlainWs, tries plain ws URLs after every wss one', async () => {
     const tried = failingWebSockets();
-    await expect(new RouterChannels(identity(true)).channelFor(routers)).rejects.toBeInstanceOf(
-      RouterUnreachableError,
-    );
+    await expect(new RouterChannels(identity(true)).channelFor(routers)).rejects.toMatchObject({
+      name: 'TunnelError',
+      code: 'router-unreachable',
+    });
     expect(tried).toEqual(['wss://er1:3023/ws', 'ws://er1:3024/ws', 'ws://er2:3024/ws']);
   });
 });

@@ -11,6 +11,7 @@ import {
   routerWebSocketUrl,
   ZitiAuthenticationError,
 } from '../../shared/ziti/index.ts';
+import { TunnelError } from './errors.ts';
 
 /** Backoff after a failed connect: doubles from the first value up to the last. */
 const BACKOFF_MS = { first: 500, max: 15_000 } as const;
@@ -36,13 +37,6 @@ const routerFailure = (err: unknown, at = Date.now()): FailureRecord => ({
   kind: err instanceof ZitiAuthenticationError ? 'identity-expired' : 'router-unreachable',
   message: err instanceof Error ? err.message : String(err),
 });
-
-export class RouterUnreachableError extends Error {
-  override readonly name = 'RouterUnreachableError';
-}
-export class NoRouterError extends Error {
-  override readonly name = 'NoRouterError';
-}
 
 const pemToDer = (pem: string) => new Uint8Array(new X509Certificate(pem).rawData);
 
@@ -108,7 +102,10 @@ export class RouterChannels {
     }
     const urls = [...names.keys()];
     if (urls.length === 0)
-      throw new NoRouterError('no online edge router offers a WebSocket listener for this service');
+      throw new TunnelError(
+        'no-router',
+        'no online edge router offers a WebSocket listener for this service',
+      );
 
     const open = urls.filter((u) => this.#routers.get(u)?.channel);
     if (open.length > 0) {
@@ -142,7 +139,7 @@ export class RouterChannels {
         errors.push(`${new URL(url).host}: ${(err as Error).message}`);
       }
     }
-    throw new RouterUnreachableError(errors.join('; '), { cause: last });
+    throw new TunnelError('router-unreachable', errors.join('; '), { cause: last });
   }
 
   #connect(url: string, serverNames: readonly string[]): Promise<Channel> {

@@ -23,7 +23,8 @@ import { webSocketStream } from '../../fabric/router/ws-stream.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import { TlsCertificateError } from '../../shared/tls/index.ts';
 import type { EdgeRouterInfo } from '../../shared/ziti/index.ts';
-import { RouterChannels, RouterUnreachableError, routerServerNames } from './router-channels.ts';
+import { TunnelError } from './errors.ts';
+import { RouterChannels, routerServerNames } from './router-channels.ts';
 
 let pki: FabricPki;
 let identity: StoredIdentity;
@@ -112,8 +113,9 @@ async function connectFailure(port: number, host = '127.0.0.1'): Promise<unknown
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(RouterUnreachableError);
-  return (err as RouterUnreachableError).cause;
+  expect(err).toBeInstanceOf(TunnelError);
+  expect(err).toMatchObject({ code: 'router-unreachable' });
+  return (err as TunnelError).cause;
 }
 
 describe('RouterChannels inner TLS: who may act as a router', () => {

@@ -1,6 +1,7 @@
 import { HttpPool } from '../../shared/http/index.ts';
 import { CONFIG_TYPES } from '../../shared/identity/sdk-info.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
+import type { DialableService } from '../../shared/routing/route-decision.ts';
 import type { IdentityStatus, RouterStatus } from '../../shared/status/protocol.ts';
 import { hasWebSocketStream } from '../../shared/streams/websocket-stream.ts';
 import {
@@ -12,8 +13,8 @@ import {
   type ZitiService,
   type ZitiSession,
 } from '../../shared/ziti/index.ts';
-import type { DialableService } from '../../shared/routing/route-decision.ts';
 import { interceptDialOptions } from './dial-options.ts';
+import { TunnelError } from './errors.ts';
 import { renewalDue } from './lifecycle.ts';
 import { RouterChannels } from './router-channels.ts';
 import { traffic } from './traffic.ts';
@@ -38,10 +39,6 @@ const receivePolicy = () =>
 const SERVICE_TTL_MS = 5 * 60_000;
 /** The status page asks the controller when the API session expires at most this often. */
 const API_SESSION_CHECK_MS = 60_000;
-
-export class ServiceAccessError extends Error {
-  override readonly name = 'ServiceAccessError';
-}
 
 export interface ServiceIndex {
   byName: Map<string, ZitiService>;
@@ -112,7 +109,11 @@ export class Tunnel {
 
   async service(name: string): Promise<ZitiService> {
     const service = (await this.services()).byName.get(name);
-    if (!service) throw new ServiceAccessError(`this identity may not dial the service "${name}"`);
+    if (!service)
+      throw new TunnelError(
+        'service-unavailable',
+        `this identity may not dial the service "${name}"`,
+      );
     return service;
   }
 
