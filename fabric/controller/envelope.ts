@@ -48,15 +48,57 @@ export class ApiError extends Error {
 
 export const API_META = { apiVersion: '0.0.1', apiEnrollmentVersion: '0.0.1' };
 
-/** CORS as the real controller (`controller/api/cors.go`): any origin, with credentials, no exposed headers. */
-export function setCors(req: IncomingMessage, res: ServerResponse): void {
+const DEFAULT_CORS_HEADERS = ['Accept', 'Accept-Language', 'Content-Language', 'Origin'];
+const ALLOWED_CORS_HEADERS = ['Content-Type', 'Accept', 'Authorization', 'Zt-Session'];
+const ALLOWED_CORS_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const canonical = (h: string) =>
+  h
+    .toLowerCase()
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('-');
+
+/**
+ * The CORS layer the real controller wraps every API in (`controller/api/cors.go`: gorilla/handlers
+ * with origins `*`, credentials, four headers, six methods, preflight status 200). A request with
+ * an `Origin` gets `Access-Control-Allow-Origin: *` and `Allow-Credentials: true` (so a credentialed
+ * browser fetch fails, as it does against the real one), no exposed headers; a preflight is
+ * answered here (400 without a method, 405 or 403 for a method or header not allowed, else 200 with
+ * the non-default headers asked for). Without an `Origin` the layer does nothing, and a preflight
+ * gets an empty 200. Returns true when it answered the request.
+ */
+export function corsLayer(req: IncomingMessage, res: ServerResponse): boolean {
   const origin = req.headers.origin;
-  res.setHeader('access-control-allow-origin', origin ?? '*');
-  if (origin) res.setHeader('vary', 'Origin');
+  if (!origin) {
+    if (req.method !== 'OPTIONS') return false;
+    res.writeHead(200, { 'content-length': '0' }).end();
+    return true;
+  }
+  if (req.method === 'OPTIONS') {
+    const wanted = req.headers['access-control-request-method'];
+    const refusal =
+      typeof wanted !== 'string' ? 400 : !ALLOWED_CORS_METHODS.includes(wanted) ? 405 : 0;
+    if (refusal) {
+      res.writeHead(refusal).end();
+      return true;
+    }
+    const asked = String(req.headers['access-control-request-headers'] ?? '')
+      .split(',')
+      .map((h) => canonical(h.trim()))
+      .filter((h) => h !== '' && !DEFAULT_CORS_HEADERS.includes(h));
+    if (asked.some((h) => !ALLOWED_CORS_HEADERS.includes(h))) {
+      res.writeHead(403).end();
+      return true;
+    }
+    if (asked.length > 0) res.setHeader('access-control-allow-headers', asked.join(','));
+    if (!['GET', 'HEAD', 'POST'].includes(wanted as string))
+      res.setHeader('access-control-allow-methods', wanted as string);
+  }
   res.setHeader('access-control-allow-credentials', 'true');
-  res.setHeader('access-control-allow-methods', 'GET, HEAD, POST, PUT, PATCH, DELETE');
-  res.setHeader('access-control-allow-headers', 'content-type, accept, authorization, zt-session');
-  res.setHeader('access-control-max-age', '600');
+  res.setHeader('access-control-allow-origin', '*');
+  if (req.method !== 'OPTIONS') return false;
+  res.writeHead(200, { 'content-length': '0' }).end();
+  return true;
 }
 
 export function sendJson(

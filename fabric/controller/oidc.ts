@@ -32,7 +32,7 @@ import { type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { IdentityConfig } from '../config.ts';
 import type { ApiSession } from '../state.ts';
 import type { Controller, Ctx } from './context.ts';
-import { ApiError } from './envelope.ts';
+import { ApiError, corsLayer } from './envelope.ts';
 
 export const OIDC_BASE = '/oidc';
 /** Where the bootstrap site takes the controller's OIDC redirect (its answer allows any origin). */
@@ -178,16 +178,6 @@ class TokenError extends Error {
   }
 }
 
-const DEFAULT_CORS_HEADERS = ['Accept', 'Accept-Language', 'Content-Language', 'Origin'];
-const ALLOWED_CORS_HEADERS = ['Content-Type', 'Accept', 'Authorization', 'Zt-Session'];
-const ALLOWED_CORS_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
-const canonical = (h: string) =>
-  h
-    .toLowerCase()
-    .split('-')
-    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
-    .join('-');
-
 async function readBody(req: IncomingMessage, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -224,29 +214,9 @@ export class FabricOidc {
     const url = new URL(req.url ?? '/', 'http://controller');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    // Outer CORS layer (gorilla/handlers as controller/api/cors.go configures it).
+    // Outer CORS layer, as on every API of the real controller.
+    if (corsLayer(req, res)) return;
     const origin = req.headers.origin;
-    if (origin) {
-      if (method === 'OPTIONS') {
-        const wanted = req.headers['access-control-request-method'];
-        if (typeof wanted !== 'string') return void res.writeHead(400).end();
-        if (!ALLOWED_CORS_METHODS.includes(wanted)) return void res.writeHead(405).end();
-        const asked = String(req.headers['access-control-request-headers'] ?? '')
-          .split(',')
-          .map((h) => canonical(h.trim()))
-          .filter((h) => h !== '' && !DEFAULT_CORS_HEADERS.includes(h));
-        if (asked.some((h) => !ALLOWED_CORS_HEADERS.includes(h)))
-          return void res.writeHead(403).end();
-        if (asked.length > 0) res.setHeader('access-control-allow-headers', asked.join(','));
-        res.setHeader('access-control-allow-credentials', 'true');
-        res.setHeader('access-control-allow-origin', '*');
-        res.writeHead(200);
-        res.end();
-        return;
-      }
-      res.setHeader('access-control-allow-credentials', 'true');
-      res.setHeader('access-control-allow-origin', '*');
-    }
     const providerRoute =
       path === `${OIDC_BASE}/authorize` ||
       path === `${OIDC_BASE}/authorize/callback` ||

@@ -21,7 +21,7 @@ import {
   sessionHeaders,
 } from './context.ts';
 import { discoveryRoutes } from './discovery.ts';
-import { API_META, ApiError, sendError, sendJson, setCors } from './envelope.ts';
+import { API_META, ApiError, corsLayer, sendError, sendJson } from './envelope.ts';
 import type { ExtJwtVerifier } from './ext-jwt.ts';
 import { identityRoutes } from './identity.ts';
 import { FabricOidc, isOidcPath, type OidcOptions } from './oidc.ts';
@@ -105,12 +105,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (isOidcPath(req.url)) return oidc.handle(req, res);
-    setCors(req, res);
-    if (req.method === 'OPTIONS') {
-      res.writeHead(200, { 'content-length': '0' });
-      res.end();
-      return;
-    }
+    if (corsLayer(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://controller');
     const path = normalizeApiPath(url.pathname);
     if (path === null) throw new ApiError(404, 'NOT_FOUND', `no route ${url.pathname}`);
