@@ -11,8 +11,10 @@ import {
   WORKER_KEEPALIVE,
 } from '../shared/page-worker/names.ts';
 import { decideRoute, type RouteContext } from '../shared/routing/route-decision.ts';
+import { installChildFrames } from './shim/child-frames.ts';
 import { installDocumentCookie } from './shim/document-cookie.ts';
 import { guardServiceWorkerRegister } from './shim/register-guard.ts';
+import { installSyncXhr } from './shim/sync-xhr.ts';
 import { showUpdateNotice, watchForUpdate } from './shim/update-notice.ts';
 import { installWebSocket } from './shim/websocket.ts';
 import { installXhrUploadProgress } from './shim/xhr-upload.ts';
@@ -65,6 +67,8 @@ if (!('__ztShim' in window)) {
   attempt('upload progress', () =>
     installXhrUploadProgress(window, { shouldTag: (u) => u.origin === location.origin }),
   );
+  attempt('synchronous XHR', () => installSyncXhr(window, { shouldTunnel }));
+  attempt('child frame', () => installChildFrames(window));
 
   attempt('update notice', () => {
     if (!navigator.serviceWorker) return;

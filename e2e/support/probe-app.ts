@@ -197,6 +197,30 @@ export async function startProbeApp(host: string) {
         res.end();
         return;
       default: {
+        // --- /strange/*: what real apps do that bypasses a service worker in some browsers
+        // (e2e/frames-sync-xhr.spec.ts). `/strange/data` answers text naming the request, readable
+        // from any origin (a dark sibling host too); any other `/strange/*` path is an app page
+        // without a Content-Security-Policy, so frames may run inline script.
+        if (url.pathname.startsWith('/strange/')) {
+          if (url.pathname === '/strange/data') {
+            res.writeHead(200, {
+              'content-type': 'text/plain; charset=utf-8',
+              'access-control-allow-origin': '*',
+              'cache-control': 'no-store',
+            });
+            res.end(`strange ${req.method} ${req.url}`);
+            return;
+          }
+          res.writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'cache-control': 'no-store',
+          });
+          res.end(
+            `<!doctype html><html><head><meta charset="utf-8"><title>${PROBE_TITLE}</title></head><body><h1 id="probe">strange ${url.pathname}</h1></body></html>`,
+          );
+          return;
+        }
+        // --- end of /strange/*
         if (url.pathname.startsWith('/basic/')) {
           // HTTP Basic authentication, as a web server in front of an app asks for it; the logout
           // URL answers 401 whatever comes, which is how such apps make the browser forget.
