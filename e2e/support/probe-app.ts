@@ -66,8 +66,10 @@ export async function startProbeApp(host: string) {
     const url = new URL(req.url ?? '/', 'http://probe');
     switch (url.pathname) {
       case '/bytes': {
-        // n bytes of the xorshift stream (n a multiple of 4), streamed with backpressure.
+        // n bytes of the xorshift stream (n a multiple of 4), streamed with backpressure; with
+        // `pauseMs`, that long a pause after each chunk (a slow server).
         const n = Number(url.searchParams.get('n') ?? 0) & ~3;
+        const pauseMs = Number(url.searchParams.get('pauseMs') ?? 0);
         res.writeHead(200, {
           'content-type': 'application/octet-stream',
           'content-length': n,
@@ -79,6 +81,7 @@ export async function startProbeApp(host: string) {
           seed = fillXorshift(words, seed);
           if (!res.write(new Uint8Array(words.buffer)))
             await new Promise((r) => res.once('drain', r));
+          if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
         }
         res.end();
         return;

@@ -36,6 +36,7 @@ import {
   routeOf,
   type Snapshot,
 } from './decide.ts';
+import { untilDelivered } from './delivery.ts';
 import { classifyFailure, isSessionRefusal } from './errors.ts';
 import { failClosedResponse } from './fail-closed.ts';
 import type { Tunnel } from './tunnel.ts';
@@ -145,7 +146,10 @@ export async function handleTunnelled(
           const built = await carry(request, url, decision, state, tunnel!);
           // Documents and immutable assets of the app's own origin are kept for offline use.
           if (decision.service === undefined) keepForOffline(request, url, built, event);
-          return built;
+          // The event lasts while the body streams: a stopped worker would cut it short.
+          const { response, delivered } = untilDelivered(built);
+          event.waitUntil(delivered);
+          return response;
         } catch (err) {
           known = { ...known, attempts: [...(known.attempts ?? []), failedBy(err)] };
         }
