@@ -99,7 +99,7 @@ test('a synchronous XHR goes through the tunnel where the browser allows it, and
       expect.stringContaining(`to http://${SIBLING_HOST}/strange/data?sync=sibling cannot go`),
     ]);
     // The probe asked the static site for our own path; nothing of the app went anywhere.
-    expect(zt.siteRequests).toContain('/__zt/sw-status');
+    expect(zt.siteRequests).toContain('/__zt/sw-ping');
     expect(reached(zt).filter((r) => r.includes('?sync='))).toEqual([]);
   } else {
     expect(results).toEqual([

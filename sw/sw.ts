@@ -13,7 +13,7 @@ import {
   isWebSocketConnectMessage,
   routesPrelude,
 } from '../shared/page-worker/messages.ts';
-import { COOKIE_CHANNEL } from '../shared/page-worker/names.ts';
+import { COOKIE_CHANNEL, WORKER_PING_PATH } from '../shared/page-worker/names.ts';
 import { exposeWorkerApi } from '../shared/page-worker/rpc.ts';
 import { STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
@@ -22,7 +22,6 @@ import { SIGN_IN_PATH, signInPage } from './http-auth-page.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
 import { countWebSocket, statusCall } from './status.ts';
-import { failClosedResponse } from './tunnel/fail-closed.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
 import { openTunnelledWebSocket } from './tunnel/websocket-open.ts';
 import { WorkerState } from './tunnel/worker-state.ts';
@@ -46,6 +45,18 @@ self.addEventListener('activate', (event) => {
 });
 
 const router = new Router();
+
+/** Answered at once by the worker itself: did this request reach it (`WORKER_PING_PATH`). */
+router.registerRoute(
+  new Route(
+    ({ url }) => url.origin === self.location.origin && url.pathname === WORKER_PING_PATH,
+    async () =>
+      new Response(null, {
+        status: 204,
+        headers: { 'cache-control': 'no-store', [SW_HEADER]: BUILD_VERSION },
+      }),
+  ),
+);
 
 /** Answered by the service worker itself: its build, scope and tunnel state (diagnostics, tests). */
 router.registerRoute(
@@ -128,16 +139,11 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(handled);
     return;
   }
-  // Fail closed for methods no route covers: a request meant for the dark app never leaves unheard.
+  // A method no route covers, meant for the dark app: decide() refuses it (fail closed), so it
+  // never leaves unheard.
   const url = new URL(event.request.url);
   if (matchTunnelled({ url, request: event.request }, state)) {
-    event.respondWith(
-      failClosedResponse(
-        'method-not-supported',
-        `the method ${event.request.method} is not carried`,
-        false,
-      ),
-    );
+    event.respondWith(handleTunnelled({ url, request: event.request, event }, state));
   }
 });
 

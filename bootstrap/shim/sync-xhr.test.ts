@@ -97,7 +97,7 @@ describe('synchronous XMLHttpRequest', () => {
     expect(reports).toEqual([]);
   });
 
-  it('probes once, lazily: the worker answers /__zt/sw-status with its header', () => {
+  it('probes once, lazily: the worker answers /__zt/sw-ping with its header', () => {
     const { sent, xhr } = setup({ probeHeader: '0.1.0' });
     xhr('GET', '/api/a').send();
     expect(sent).toHaveLength(1); // no probe for an asynchronous request

@@ -6,7 +6,7 @@
  * network, i.e. to the static site that serves the bootstrap page (a 404 for an app URL, and for a
  * dark sibling host an attempt on the open network). Firefox carries it through the worker like any
  * other request. So before the first synchronous XHR to a URL the worker would tunnel, we ask once
- * whether this browser carries synchronous XHR at all: a synchronous GET of `/__zt/sw-status`, which
+ * whether this browser carries synchronous XHR at all: a synchronous GET of `/__zt/sw-ping`, which
  * the worker answers itself with the `x-zt-sw` header (`SW_HEADER`) and the static site without it.
  * The probe sends nothing of the app (our own path, on the site it would reach anyway), costs one
  * round trip only on the first synchronous XHR of a page (pages that use none never probe), and is
@@ -26,17 +26,18 @@
  *   that already existed before the call: the answer of an arbitrary request cannot be known ahead;
  * - the static site could relay it, but only by leaving the zero-trust network, which is the point.
  */
+import { WORKER_PING_PATH } from '../../shared/page-worker/names.ts';
 import { RESERVED_PREFIX, SW_HEADER } from '../../shared/version.ts';
 
-/** Answered by the service worker itself (sw/sw.ts), with `SW_HEADER`; never by the app. */
-export const SYNC_XHR_PROBE_PATH = `${RESERVED_PREFIX}sw-status`;
+/** Answered at once by the service worker itself (sw/sw.ts), with `SW_HEADER`; never by the app. */
+export const SYNC_XHR_PROBE_PATH = WORKER_PING_PATH;
 
 export interface InstallSyncXhrOptions {
   /** Whether the service worker carries a request to this URL over the tunnel. */
   shouldTunnel(url: URL): boolean;
   /**
    * Whether this browser hands synchronous XHR to the service worker; asked at most once, on the
-   * first synchronous XHR to a tunnelled URL. Default: the `/__zt/sw-status` probe above.
+   * first synchronous XHR to a tunnelled URL. Default: the `/__zt/sw-ping` probe above.
    */
   carriesSyncXhr?: () => boolean;
   /** Where the console error goes (tests). */

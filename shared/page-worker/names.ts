@@ -55,3 +55,10 @@ export const COOKIE_SNAPSHOT_GLOBAL = '__ztDocumentCookie';
 export const ROUTES_GLOBAL = '__ztRoutes';
 
 export const PAGE_GLOBALS = [COOKIE_SNAPSHOT_GLOBAL, ROUTES_GLOBAL] as const;
+
+/**
+ * Path the worker answers at once with `204` and its build in `x-zt-sw` (nothing else, no tunnel
+ * wait): lets a page tell whether a request reached the worker at all (the shim's synchronous-XHR
+ * probe). The static site never sets that header.
+ */
+export const WORKER_PING_PATH = '/__zt/sw-ping';
