@@ -18,6 +18,7 @@ import type { RunningOpenZiti } from '../../openziti/network.ts';
 import { startE2eMattermost } from './mattermost.ts';
 import { startE2eOpenZiti } from './openziti.ts';
 import { startProbeApp } from './probe-app.ts';
+import { startStrangeApp } from './strange-app.ts';
 
 /** `fabric`: our in-process imitation; `openziti`: OpenZiti's own binaries. */
 export type NetworkKind = 'fabric' | 'openziti';
@@ -45,9 +46,10 @@ export interface FabricFixture {
 
 /**
  * `probe`: the browser-path test app; `demo`: the Mattermost-compatible demo app; `mattermost`:
- * Mattermost's own server with the demo UI (e2e/support/mattermost.ts; needs the cached build).
+ * Mattermost's own server with the demo UI (e2e/support/mattermost.ts; needs the cached build);
+ * `strange`: an app doing what real apps do at the edges of HTTP (e2e/support/strange-app.ts).
  */
-export type DarkAppKind = 'probe' | 'demo' | 'mattermost';
+export type DarkAppKind = 'probe' | 'demo' | 'mattermost' | 'strange';
 
 /** Starts the dark app of `kind`; `siteOrigin` must be called once the site's origin is known. */
 export async function startE2eDarkApp(
@@ -67,6 +69,10 @@ export async function startE2eDarkApp(
     // As Mattermost is configured in production: its Site URL is the public origin.
     const app = await startDemoApp({ host: listen.host, port: 0, dataDir: listen.dataDir });
     return { ...app, siteOrigin: async (origin) => app.setSiteUrl(origin) };
+  }
+  if (kind === 'strange') {
+    const app = await startStrangeApp(listen.host);
+    return { ...app, siteOrigin: async () => {} };
   }
   const app = await startProbeApp(listen.host);
   return { ...app, port: app.port, siteOrigin: async () => {}, close: () => app.close() };
