@@ -160,6 +160,9 @@ async function run(): Promise<void> {
   }
   const config = await step('Reading configuration', () => loadBootstrapConfig());
   if (url.pathname === CALLBACK_PATH) {
+    // The code and state leave the address bar and history at once (read from `url` from here on),
+    // so no later Referer, bookmark or back button carries them.
+    history.replaceState(null, '', CALLBACK_PATH);
     await finishLogin(config, url);
     return;
   }

@@ -97,6 +97,18 @@ test('a deep link whose path names another host signs in and stays on the app (n
   expect(left).toEqual([]);
 });
 
+test('the app never sees our sign-in callback (its code and state) as a Referer', async ({
+  page,
+  zt,
+}) => {
+  const from = zt.appRequests.length;
+  await enterApp(page, zt);
+  const seen = zt.appRequests.slice(from) as ProbeRequest[];
+  expect(seen.length).toBeGreaterThan(0);
+  expect(seen.filter((r) => /[?&](code|state)=|\/__zt\//.test(r.referer))).toEqual([]);
+  expect(page.url()).not.toMatch(/[?&](code|state)=/);
+});
+
 test('a dark sibling host is carried over its service, its WebSocket too, under the same-origin policy', async ({
   page,
   context,

@@ -22,6 +22,8 @@ export interface ProbeRequest {
   fetchSite: string;
   /** `Authorization` as received ('' when absent). */
   authorization: string;
+  /** `Referer` as received ('' when absent). */
+  referer: string;
   remoteAddress: string;
 }
 
@@ -59,6 +61,7 @@ export async function startProbeApp(host: string) {
       origin: req.headers.origin ?? '',
       fetchSite: String(req.headers['sec-fetch-site'] ?? ''),
       authorization: req.headers.authorization ?? '',
+      referer: req.headers.referer ?? '',
       remoteAddress: req.socket.remoteAddress ?? '',
     });
   const server = createServer(async (req: IncomingMessage, res) => {
