@@ -1,8 +1,9 @@
 /// <reference lib="webworker" />
+
+import { decideRoute } from '../../shared/routing/route-decision.ts';
 import { connectWebSocket } from '../../shared/websocket/index.ts';
 import { announceCookies } from '../cookie-bridge.ts';
 import { sameSite } from '../request-context.ts';
-import { decideRoute } from '../../shared/routing/route-decision.ts';
 import type { OpenedWebSocket } from '../websocket-bridge.ts';
 import type { WorkerState } from './worker-state.ts';
 

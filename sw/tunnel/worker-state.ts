@@ -2,11 +2,11 @@
 import { del, get, set } from 'idb-keyval';
 import { type BootstrapConfig, loadBootstrapConfig } from '../../shared/config/bootstrap-config.ts';
 import { loadIdentity, ztStore } from '../../shared/identity/store.ts';
+import type { RouteContext } from '../../shared/routing/route-decision.ts';
 import { ControllerClient } from '../../shared/ziti/index.ts';
 import { COOKIE_JAR_KEY, CookieJar } from '../cookie-jar.ts';
 import { HttpAuthStore } from '../http-auth.ts';
 import { APP_CACHE, forgetCachedKeys } from '../offline-cache.ts';
-import type { RouteContext } from '../../shared/routing/route-decision.ts';
 import { ensureJarOwner } from './jar-owner.ts';
 import { KEEP_ALIVE_MS, maintainIdentity, renewalDue } from './lifecycle.ts';
 import { Tunnel } from './tunnel.ts';
