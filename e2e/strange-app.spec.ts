@@ -104,6 +104,26 @@ test.describe('Server-Sent Events', () => {
     ).toBeGreaterThanOrEqual(2);
   });
 
+  test('each reconnect resumes from Last-Event-ID with no event lost or duplicated', async ({
+    page,
+    zt,
+  }) => {
+    const from = await enter(page, zt, '/sse');
+    const events = await page.evaluate(
+      () => (window as unknown as { sseDone: Promise<{ id: string }[]> }).sseDone,
+    );
+    expect(
+      events.map((e) => e.id),
+      'every event arrives once, in order',
+    ).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(
+      requests(zt, from)
+        .filter((r) => r.url === '/events')
+        .map((r) => r.lastEventId),
+      'each reconnect sends the last id seen',
+    ).toEqual(['', '3', '6']);
+  });
+
   test('events of one response reach the page one by one, not when the response ends', async ({
     page,
     zt,

@@ -143,7 +143,8 @@ export async function handleTunnelled(
         break;
       case 'tunnel':
         try {
-          const built = await carry(request, url, decision, state, tunnel!);
+          const client = (event as FetchEvent | undefined)?.clientId;
+          const built = await carry(request, url, decision, state, tunnel!, client);
           // Documents and immutable assets of the app's own origin are kept for offline use.
           if (decision.service === undefined) keepForOffline(request, url, built, event);
           // The event lasts while the body streams: a stopped worker would cut it short.
@@ -252,6 +253,7 @@ async function carry(
   to: { service?: string; host: string; port: number },
   state: WorkerState,
   tunnel: Tunnel,
+  clientId?: string,
 ): Promise<Response> {
   const publicOrigin = self.location.origin;
   const ownApp = to.service === undefined;
@@ -282,7 +284,11 @@ async function carry(
     ownApp && tunnel.identity.config.upstreamHost === 'intercept'
       ? authority(target.host, target.port)
       : undefined;
-  const answer = await exchange(request, url, pool, jar, state, host);
+  // An EventSource reopening the app's stream resumes where it was (`event-stream.ts`).
+  const resumeFrom = ownApp
+    ? state.eventStreams.lastEventIdFor(clientId, url.href, request.headers)
+    : undefined;
+  const answer = await exchange(request, url, pool, jar, state, host, resumeFrom);
   if (answer instanceof Response) return answer;
   const response = answer;
 
@@ -318,7 +324,9 @@ async function carry(
     await built.body?.cancel().catch(() => {});
     return new Response(null, { status: 200 });
   }
-  return built;
+  if (!ownApp) return built;
+  const sent = resumeFrom ?? request.headers.get('last-event-id') ?? '';
+  return state.eventStreams.observe(clientId, url.href, sent, built);
 }
 
 /**
@@ -334,6 +342,7 @@ async function exchange(
   jar: CookieJar,
   state: WorkerState,
   host: string | undefined,
+  lastEventId?: string,
 ): Promise<HttpResponse | Response> {
   const publicOrigin = self.location.origin;
   // Cookies, Origin and fetch metadata as the browser's network layer would decide them (CSRF).
@@ -360,6 +369,7 @@ async function exchange(
     });
     if (upload)
       built.headers = built.headers.filter(([name]) => name.toLowerCase() !== UPLOAD_ID_HEADER);
+    if (lastEventId !== undefined) built.headers.push(['Last-Event-ID', lastEventId]);
     return built;
   };
   let sent = credentialsToAttach(state.httpAuth, { url, pageAuthorization, omitCredentials });

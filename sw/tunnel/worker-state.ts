@@ -5,6 +5,7 @@ import { loadIdentity, ztStore } from '../../shared/identity/store.ts';
 import type { RouteContext } from '../../shared/routing/route-decision.ts';
 import { ControllerClient } from '../../shared/ziti/index.ts';
 import { COOKIE_JAR_KEY, CookieJar } from '../cookie-jar.ts';
+import { EventStreams } from '../event-stream.ts';
 import { HttpAuthStore } from '../http-auth.ts';
 import { APP_CACHE, forgetCachedKeys } from '../offline-cache.ts';
 import { ensureJarOwner } from './jar-owner.ts';
@@ -36,6 +37,11 @@ export class WorkerState {
   expired = false;
   /** The app's HTTP authentication credentials (Basic), in memory only: see `http-auth.ts`. */
   readonly httpAuth = new HttpAuthStore();
+  /** The last event id of the app's event streams, by page and URL (`event-stream.ts`). */
+  readonly eventStreams = new EventStreams({
+    liveClients: async () =>
+      (await self.clients.matchAll({ includeUncontrolled: true, type: 'all' })).map((c) => c.id),
+  });
 
   constructor() {
     this.#routesReady = this.#loadRoutes();
@@ -169,6 +175,7 @@ export class WorkerState {
    */
   async reset({ keepHttpAuth = false } = {}): Promise<void> {
     if (!keepHttpAuth) this.httpAuth.clear();
+    this.eventStreams.clear();
     const tunnel = await this.#tunnel?.catch(() => undefined);
     this.#tunnel = undefined;
     this.#jar = undefined;
