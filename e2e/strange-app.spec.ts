@@ -414,6 +414,9 @@ test.describe('Set-Cookie variants', () => {
     await expect
       .poll(() => cookiesAt(page, '/echo'), { timeout: 10_000, message: 'no longer sent' })
       .not.toContain('short=lived');
+    await expect
+      .poll(() => documentCookie(page), { timeout: 10_000, message: 'no longer shown' })
+      .not.toContain('short=lived');
   });
 
   test("SameSite Strict, Lax and None cookies all go along on the app's own requests and navigations, and are visible to script", async ({

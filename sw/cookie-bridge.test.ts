@@ -89,4 +89,27 @@ describe('cookie bridge (SW side)', () => {
       { type: 'zt/cookie-update', url: 'https://app.test/', cookie: 'MMUSERID=u1; MMCSRF=c1' },
     ]);
   });
+
+  it('says when the first cookie the page sees expires, HttpOnly and other paths aside', async () => {
+    const j = await jar();
+    const before = Date.now();
+    await j.setFromResponse('https://app.test/', [
+      'later=1; Path=/; Max-Age=60',
+      'hidden=1; Path=/; HttpOnly; Max-Age=1',
+      'elsewhere=1; Path=/admin; Max-Age=2',
+    ]);
+    await j.setFromDocument('https://app.test/', 'soon=1; Path=/; Max-Age=5');
+    const got: CookieUpdate[] = [];
+    await announceCookies(j, 'https://app.test/', (m) => got.push(m));
+    const expires = got[0]?.expires ?? 0;
+    expect(expires).toBeGreaterThanOrEqual(before + 5_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 5_000);
+    const answer = await handleCookieBridgeRequest(
+      { type: 'zt/cookie-get', url: 'https://app.test/admin/x' },
+      j,
+      'https://app.test',
+    );
+    expect(answer.expires).toBeLessThanOrEqual(Date.now() + 2_000);
+    expect(answer.expires).toBeGreaterThan(Date.now());
+  });
 });

@@ -13,6 +13,8 @@
  * - Updates: after the jar changes (a tunnelled response set cookies, or a page wrote one), the SW
  *   broadcasts `{ type: 'zt/cookie-update', url, cookie }` on `COOKIE_CHANNEL` (`announceCookies`);
  *   the page whose URL it is replaces its mirror, other pages ask for their own (`zt/cookie-get`).
+ *   An update says when the first of the page's cookies expires; the shim asks again then, since
+ *   nothing else would tell it that the jar dropped the cookie.
  * The messages, names and the snapshot's global: shared/page-worker/.
  */
 import {
@@ -23,7 +25,17 @@ import {
 import { COOKIE_CHANNEL, COOKIE_SET, COOKIE_UPDATE } from '../shared/page-worker/names.ts';
 import type { CookieJar } from './cookie-jar.ts';
 
-export type DocumentCookieJar = Pick<CookieJar, 'documentCookie' | 'setFromDocument'>;
+export type DocumentCookieJar = Pick<
+  CookieJar,
+  'documentCookie' | 'documentCookieExpiry' | 'setFromDocument'
+>;
+
+/** The update for the page at `url`: its `document.cookie`, and when the first of them expires. */
+async function updateFor(jar: DocumentCookieJar, url: string): Promise<CookieUpdate> {
+  const cookie = await jar.documentCookie(url);
+  const expires = await jar.documentCookieExpiry(url);
+  return { type: COOKIE_UPDATE, url, cookie, ...(expires === undefined ? {} : { expires }) };
+}
 
 /** The shim's response with the page's cookies (and any `more` script lines) in front; not cacheable. */
 export async function withCookieSnapshot(
@@ -56,7 +68,7 @@ export async function handleCookieBridgeRequest(
   if (url.origin !== appOrigin)
     throw new Error(`cookie request for a foreign origin: ${url.origin}`);
   if (req.type === COOKIE_SET) await jar.setFromDocument(url.href, req.cookie);
-  return { type: COOKIE_UPDATE, url: url.href, cookie: await jar.documentCookie(url.href) };
+  return updateFor(jar, url.href);
 }
 
 let channel: BroadcastChannel | null = null;
@@ -70,5 +82,5 @@ export async function announceCookies(
     channel.postMessage(m);
   },
 ): Promise<void> {
-  post({ type: COOKIE_UPDATE, url: pageUrl, cookie: await jar.documentCookie(pageUrl) });
+  post(await updateFor(jar, pageUrl));
 }

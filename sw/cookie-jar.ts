@@ -88,6 +88,20 @@ export class CookieJar {
   }
 
   /**
+   * When the first of the cookies `document.cookie` shows at `url` expires (ms since the epoch),
+   * or undefined when none has an expiry (session cookies).
+   */
+  async documentCookieExpiry(url: string): Promise<number | undefined> {
+    const cookies = await this.#jar.getCookies(url, { http: false });
+    let first: number | undefined;
+    for (const c of cookies) {
+      const at = c.expires instanceof Date ? c.expires.getTime() : Number.NaN;
+      if (Number.isFinite(at) && (first === undefined || at < first)) first = at;
+    }
+    return first;
+  }
+
+  /**
    * Applies a `document.cookie = "..."` write from a page at `url`. As in browsers, an HttpOnly
    * attribute makes the write ignored, and an existing HttpOnly cookie cannot be replaced.
    * Returns whether the cookie was stored (or deleted).

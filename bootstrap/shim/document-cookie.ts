@@ -17,6 +17,9 @@ export interface InstallDocumentCookieOptions {
 
 type Win = Window & typeof globalThis;
 
+/** The longest delay setTimeout keeps (a longer one fires at once); a later expiry is asked for again. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function parse(cookie: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const part of cookie.split(';')) {
@@ -83,12 +86,25 @@ export function installDocumentCookie(win: Win, options: InstallDocumentCookieOp
 
   const updates = new win.BroadcastChannel(COOKIE_CHANNEL);
   let asked = false;
+  // Asks for the page's cookies again when the first of them expires (the jar drops it then).
+  let expiry: ReturnType<typeof setTimeout> | undefined;
+  const askAt = (expires: number | undefined) => {
+    clearTimeout(expiry);
+    expiry = undefined;
+    if (expires === undefined) return;
+    const wait = Math.min(Math.max(0, expires - Date.now()) + 1, MAX_TIMER_MS);
+    expiry = setTimeout(() => {
+      expiry = undefined;
+      options.send({ type: COOKIE_GET, url: win.location.href });
+    }, wait);
+  };
   updates.onmessage = (e: MessageEvent) => {
     const m: unknown = e.data;
     if (!isCookieUpdate(m)) return;
     if (m.url === win.location.href) {
       mirror = parse(m.cookie);
       asked = false;
+      askAt(m.expires);
     } else if (!asked) {
       // Another page's change may concern this page's cookies too (paths differ): ask for ours.
       asked = true;

@@ -75,6 +75,15 @@ describe('guards', () => {
     expect(isCookieBridgeRequest(null)).toBe(false);
     expect(isCookieUpdate({ type: COOKIE_UPDATE, url: 'https://a/', cookie: '' })).toBe(true);
     expect(isCookieUpdate({ type: COOKIE_UPDATE, url: 'https://a/' })).toBe(false);
+    expect(isCookieUpdate({ type: COOKIE_UPDATE, url: 'https://a/', cookie: '', expires: 5 })).toBe(
+      true,
+    );
+    expect(
+      isCookieUpdate({ type: COOKIE_UPDATE, url: 'https://a/', cookie: '', expires: '5' }),
+    ).toBe(false);
+    expect(
+      isCookieUpdate({ type: COOKIE_UPDATE, url: 'https://a/', cookie: '', expires: Number.NaN }),
+    ).toBe(false);
     expect(isCookieUpdate({ type: COOKIE_SET, url: 'https://a/', cookie: '' })).toBe(false);
   });
 

@@ -63,6 +63,8 @@ export interface CookieUpdate {
   type: typeof COOKIE_UPDATE;
   url: string;
   cookie: string;
+  /** When the first of these cookies expires (ms since the epoch); absent when none does. */
+  expires?: number;
 }
 
 export function isCookieBridgeRequest(data: unknown): data is CookieBridgeRequest {
@@ -75,7 +77,10 @@ export function isCookieBridgeRequest(data: unknown): data is CookieBridgeReques
 export function isCookieUpdate(data: unknown): data is CookieUpdate {
   const d = data as Record<string, unknown>;
   return (
-    typeOf(data) === COOKIE_UPDATE && typeof d.url === 'string' && typeof d.cookie === 'string'
+    typeOf(data) === COOKIE_UPDATE &&
+    typeof d.url === 'string' &&
+    typeof d.cookie === 'string' &&
+    (d.expires === undefined || (typeof d.expires === 'number' && Number.isFinite(d.expires)))
   );
 }
 
