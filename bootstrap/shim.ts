@@ -13,6 +13,8 @@ import {
 import { decideRoute, type RouteContext } from '../shared/routing/route-decision.ts';
 import { installChildFrames } from './shim/child-frames.ts';
 import { installDocumentCookie } from './shim/document-cookie.ts';
+import { installDownloadLinks } from './shim/download-links.ts';
+import { installKeepaliveFetch } from './shim/keepalive-fetch.ts';
 import { guardServiceWorkerRegister } from './shim/register-guard.ts';
 import { installSyncXhr } from './shim/sync-xhr.ts';
 import { showUpdateNotice, watchForUpdate } from './shim/update-notice.ts';
@@ -68,6 +70,8 @@ if (!('__ztShim' in window)) {
     installXhrUploadProgress(window, { shouldTag: (u) => u.origin === location.origin }),
   );
   attempt('synchronous XHR', () => installSyncXhr(window, { shouldTunnel }));
+  attempt('keepalive fetch', () => installKeepaliveFetch(window, { shouldTunnel, controller }));
+  attempt('download link', () => installDownloadLinks(window, { shouldTunnel }));
   attempt('child frame', () => installChildFrames(window));
 
   attempt('update notice', () => {

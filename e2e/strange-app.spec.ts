@@ -178,9 +178,6 @@ test('long polling: requests held open by the app complete round after round, an
   await expect.poll(rounds, { message: 'polling goes on afterwards' }).toBeGreaterThan(after);
 });
 
-// `fetch(…, { keepalive: true })` (Firefox) and `<a download>` (Chromium) are sent by the browser
-// without asking the service worker, so they reach the static site instead of the app; their tests
-// join this file once the page shim carries them (the app serves `/keepalive-page` and `#csv`).
 test.describe('beacons', () => {
   test('navigator.sendBeacon on a click and on pagehide (while navigating away) reaches the app with its body', async ({
     page,
@@ -202,6 +199,23 @@ test.describe('beacons', () => {
       })
       .toEqual(['POST beacon-from-pagehide']);
   });
+
+  // Firefox sends keepalive fetches past the service worker: the page shim hands them to it.
+  test('fetch with keepalive on a click and on pagehide reaches the app with its body', async ({
+    page,
+    zt,
+  }) => {
+    const from = await enter(page, zt, '/keepalive-page');
+    await page.locator('#send').click();
+    await expect
+      .poll(() => bodiesAt(zt, from, '/keepalive?via=click'))
+      .toEqual(['POST keepalive-from-click']);
+    await page.goto(`${zt.siteOrigin}/after-keepalive`);
+    await expect(page.locator('#app')).toHaveText('strange /after-keepalive');
+    await expect
+      .poll(() => bodiesAt(zt, from, '/keepalive?via=pagehide'))
+      .toEqual(['POST keepalive-from-pagehide']);
+  });
 });
 
 test.describe('downloads', () => {
@@ -220,6 +234,22 @@ test.describe('downloads', () => {
     expect(bytes.equals(downloadBytes()), "the downloaded bytes are the app's").toBe(true);
     // The page stays where it was.
     await expect(page.locator('#app')).toHaveText('downloads');
+  });
+
+  // Chromium starts `<a download>` past the service worker: the page shim fetches it through it.
+  test('<a download> of a generated file completes with its name and exact bytes', async ({
+    page,
+    zt,
+  }) => {
+    const from = await enter(page, zt, '/downloads');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#csv').click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('report.csv');
+    expect(await download.failure()).toBeNull();
+    expect((await readFile((await download.path()) ?? '')).equals(downloadBytes())).toBe(true);
+    expect(requests(zt, from).some((r) => r.url === '/files/report.csv')).toBe(true);
   });
 });
 

@@ -8,6 +8,7 @@ import { Route, Router } from 'workbox-routing';
 import type { HTTPMethod } from 'workbox-routing/utils/constants.js';
 import {
   isCookieBridgeRequest,
+  isKeepAliveFetchMessage,
   isKeepAliveMessage,
   isRpcConnectMessage,
   isWebSocketConnectMessage,
@@ -19,6 +20,7 @@ import { STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
 import { handleCookieBridgeRequest, withCookieSnapshot } from './cookie-bridge.ts';
 import { SIGN_IN_PATH, signInPage } from './http-auth-page.ts';
+import { answerKeepalive } from './keepalive-request.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
 import { countWebSocket, statusCall } from './status.ts';
@@ -182,6 +184,14 @@ self.addEventListener('message', (event) => {
       openTunnelledWebSocket(state, url, protocols),
     );
     event.waitUntil(bridgeWebSocket(port, counted.open).finally(counted.closed));
+  } else if (isKeepAliveFetchMessage(data)) {
+    // The event lasts until the request is carried, even when the page unloads right after.
+    event.waitUntil(
+      answerKeepalive(data, port, self.location.origin, {
+        tunnels: (url) => !!matchTunnelled({ url, request: new Request(url) }, state),
+        carry: (url, request) => handleTunnelled({ url, request, event }, state),
+      }),
+    );
   } else if (isCookieBridgeRequest(data)) {
     event.waitUntil(
       (async () => {

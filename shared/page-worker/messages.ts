@@ -11,6 +11,7 @@ import {
   COOKIE_SET,
   COOKIE_SNAPSHOT_GLOBAL,
   COOKIE_UPDATE,
+  KEEPALIVE_FETCH,
   ROUTES_GLOBAL,
   RPC_CONNECT,
   WEBSOCKET_CONNECT,
@@ -81,6 +82,78 @@ export function isCookieUpdate(data: unknown): data is CookieUpdate {
     typeof d.url === 'string' &&
     typeof d.cookie === 'string' &&
     (d.expires === undefined || (typeof d.expires === 'number' && Number.isFinite(d.expires)))
+  );
+}
+
+/** The Fetch standard's cap on a keepalive request's body (bytes); a larger one is a TypeError. */
+export const KEEPALIVE_BODY_LIMIT = 64 * 1024;
+
+/**
+ * A `fetch(…, { keepalive: true })` to a tunnelled URL, handed to the worker by the shim (some
+ * browsers send keepalive fetches past the service worker). The answer comes on the MessagePort sent
+ * along, as a `KeepAliveFetchAnswer`.
+ */
+export interface KeepAliveFetchMessage {
+  type: typeof KEEPALIVE_FETCH;
+  url: string;
+  method: string;
+  headers: [string, string][];
+  /** At most `KEEPALIVE_BODY_LIMIT` bytes; null for none. */
+  body: ArrayBuffer | null;
+  credentials: RequestCredentials;
+  mode: RequestMode;
+  redirect: RequestRedirect;
+  /** The page's URL (the request's referrer), or '' for none. */
+  referrer: string;
+}
+
+export type KeepAliveFetchAnswer =
+  | {
+      ok: true;
+      status: number;
+      statusText: string;
+      headers: [string, string][];
+      body: ArrayBuffer | null;
+    }
+  | { ok: false; error: string };
+
+const CREDENTIALS: readonly unknown[] = ['omit', 'same-origin', 'include'];
+const MODES: readonly unknown[] = ['cors', 'no-cors', 'same-origin'];
+const REDIRECTS: readonly unknown[] = ['follow', 'error', 'manual'];
+
+const isHeaderList = (h: unknown): h is [string, string][] =>
+  Array.isArray(h) &&
+  h.every(
+    (p) =>
+      Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string',
+  );
+
+export function isKeepAliveFetchMessage(data: unknown): data is KeepAliveFetchMessage {
+  if (typeOf(data) !== KEEPALIVE_FETCH) return false;
+  const d = data as Record<string, unknown>;
+  return (
+    typeof d.url === 'string' &&
+    typeof d.method === 'string' &&
+    isHeaderList(d.headers) &&
+    (d.body === null ||
+      (d.body instanceof ArrayBuffer && d.body.byteLength <= KEEPALIVE_BODY_LIMIT)) &&
+    CREDENTIALS.includes(d.credentials) &&
+    MODES.includes(d.mode) &&
+    REDIRECTS.includes(d.redirect) &&
+    typeof d.referrer === 'string'
+  );
+}
+
+export function isKeepAliveFetchAnswer(data: unknown): data is KeepAliveFetchAnswer {
+  if (typeof data !== 'object' || data === null) return false;
+  const d = data as Record<string, unknown>;
+  if (d.ok === false) return typeof d.error === 'string';
+  return (
+    d.ok === true &&
+    typeof d.status === 'number' &&
+    typeof d.statusText === 'string' &&
+    isHeaderList(d.headers) &&
+    (d.body === null || d.body instanceof ArrayBuffer)
   );
 }
 

@@ -25,6 +25,11 @@ export const COOKIE_SET = 'zt/cookie-set';
 export const COOKIE_GET = 'zt/cookie-get';
 /** `data.type` of the worker's broadcast of a page's `document.cookie`. */
 export const COOKIE_UPDATE = 'zt/cookie-update';
+/**
+ * `data.type` of a `fetch(…, { keepalive: true })` the shim hands the worker (with one MessagePort
+ * for the answer): some browsers send keepalive fetches past the service worker.
+ */
+export const KEEPALIVE_FETCH = 'zt/keepalive-fetch';
 
 /** Every message type above (unique: the tests check it). */
 export const MESSAGE_TYPES = [
@@ -34,6 +39,7 @@ export const MESSAGE_TYPES = [
   COOKIE_SET,
   COOKIE_GET,
   COOKIE_UPDATE,
+  KEEPALIVE_FETCH,
 ] as const;
 
 /** BroadcastChannel the worker announces `document.cookie` values on (`CookieUpdate`). */
