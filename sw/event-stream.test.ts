@@ -101,6 +101,13 @@ describe('EventStreams', () => {
     expect(streams.lastEventIdFor(undefined, URL_, sseHeaders())).toBeUndefined();
   });
 
+  it('adds nothing where the browser sends the header itself (a new EventSource starts afresh)', async () => {
+    const streams = new EventStreams({ browserSendsIt: true });
+    const watched = streams.observe(PAGE, URL_, '', ended(['id: 1\ndata: a\n\n']));
+    expect(await watched.text()).toBe('id: 1\ndata: a\n\n');
+    expect(streams.lastEventIdFor(PAGE, URL_, sseHeaders())).toBeUndefined();
+  });
+
   it('a reopened stream starts from the id it was sent with', async () => {
     const streams = new EventStreams();
     await streams.observe(PAGE, URL_, '', ended(['id: 3\n\n'])).text();

@@ -75,6 +75,12 @@ export interface EventStreamsOptions {
   max?: number;
   /** Ids of the pages still open; entries of others are dropped. */
   liveClients?: () => Promise<readonly string[]>;
+  /**
+   * Whether the browser itself sends `Last-Event-ID` on a reconnect a worker answers (Firefox
+   * does; Blink does not). Then nothing is added: only the browser can tell a reconnect from a new
+   * EventSource for the same URL, which must start without the header.
+   */
+  browserSendsIt?: boolean;
 }
 
 const keyOf = (clientId: string, url: string) => `${clientId} ${url}`;
@@ -87,10 +93,12 @@ export class EventStreams {
   readonly #entries = new Map<string, Entry>();
   readonly #max: number;
   readonly #liveClients: (() => Promise<readonly string[]>) | undefined;
+  readonly #browserSendsIt: boolean;
 
   constructor(options: EventStreamsOptions = {}) {
     this.#max = options.max ?? 64;
     this.#liveClients = options.liveClients;
+    this.#browserSendsIt = options.browserSendsIt ?? false;
   }
 
   /**
@@ -98,7 +106,7 @@ export class EventStreams {
    * the stream the server last ended there, when the request asks for an event stream and has none.
    */
   lastEventIdFor(clientId: string | undefined, url: string, headers: Headers): string | undefined {
-    if (!clientId || headers.has('last-event-id')) return undefined;
+    if (this.#browserSendsIt || !clientId || headers.has('last-event-id')) return undefined;
     if (!(headers.get('accept') ?? '').toLowerCase().includes('text/event-stream'))
       return undefined;
     const entry = this.#entries.get(keyOf(clientId, url));
@@ -110,7 +118,7 @@ export class EventStreams {
    * `Last-Event-ID` the request carried, where the stream's last event id starts.
    */
   observe(clientId: string | undefined, url: string, sent: string, response: Response): Response {
-    if (!clientId || !response.body) return response;
+    if (this.#browserSendsIt || !clientId || !response.body) return response;
     if (essence(response.headers.get('content-type')) !== 'text/event-stream') return response;
     const key = keyOf(clientId, url);
     const entry: Entry = { lastEventId: sent, ended: false };

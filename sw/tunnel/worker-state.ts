@@ -39,6 +39,8 @@ export class WorkerState {
   readonly httpAuth = new HttpAuthStore();
   /** The last event id of the app's event streams, by page and URL (`event-stream.ts`). */
   readonly eventStreams = new EventStreams({
+    // Blink (the engine that exposes navigator.userAgentData) drops the header under a worker.
+    browserSendsIt: !('userAgentData' in self.navigator),
     liveClients: async () =>
       (await self.clients.matchAll({ includeUncontrolled: true, type: 'all' })).map((c) => c.id),
   });
