@@ -54,12 +54,12 @@ test('behind nginx, a new user opens a deep link, signs in, and the app runs ove
   expect(proxy.appRequests.every((r) => r.host === new URL(proxy!.origin).host)).toBe(true);
 
   // nginx saw the first visit (answered with the bootstrap page, our script injected into it) and
-  // then only our own static files.
+  // otherwise only our own static files. Not by line order: nginx writes a line when it finishes a
+  // request, and on a loaded machine the first visit's line was seen after /__zt/config.json's.
   const log = proxy.accessLog();
-  expect(log[0]).toBe('GET /channels/town-square?view=1 200');
+  expect(log.filter((l) => !isOwnPath(uriOf(l)))).toEqual(['GET /channels/town-square?view=1 200']);
   expect(log.map(uriOf)).toContain('/__zt/bootstrap.js');
   expect(log.map(uriOf)).toContain('/__zt/config.json');
-  expect(log.slice(1).filter((l) => !isOwnPath(uriOf(l)))).toEqual([]);
 
   // A reload stays on the tunnel: nginx sees no app path.
   const before = proxy.accessLog().length;
