@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BootstrapConfig } from '../../shared/config/bootstrap-config.ts';
-import type { RouteContext } from '../../shared/routing/route-decision.ts';
+import { config, publicOrigin, routes } from './_test/routes.ts';
 import {
   type Decision,
   decide,
@@ -10,29 +9,6 @@ import {
   routeOf,
   type Snapshot,
 } from './decide.ts';
-
-const publicOrigin = 'https://chat.example.com';
-const config: BootstrapConfig = {
-  controller: 'https://ctrl.example.com',
-  service: 'chat',
-  extraIntercepts: ['cdn.corp.example:443'],
-  upstreamHost: 'public',
-};
-const routes: RouteContext = {
-  publicOrigin,
-  appService: 'chat',
-  intercepts: [
-    {
-      name: 'files',
-      intercept: {
-        protocols: ['tcp'],
-        addresses: ['files.corp.example'],
-        portRanges: [{ low: 443, high: 443 }],
-      },
-    },
-  ],
-  extraIntercepts: config.extraIntercepts,
-};
 
 const request = (url: string, over: Partial<RequestFacts> = {}): RequestFacts => ({
   method: 'GET',

@@ -1,30 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { BootstrapConfig } from '../../shared/config/bootstrap-config.ts';
-import type { RouteContext } from '../../shared/routing/route-decision.ts';
+import { config, publicOrigin, routes } from './_test/routes.ts';
 import { pendingRoute } from './pending-route.ts';
 
-const publicOrigin = 'https://chat.example.com';
-const config: BootstrapConfig = {
-  controller: 'https://ctrl.example.com',
-  service: 'chat',
-  extraIntercepts: ['cdn.corp.example:443'],
-  upstreamHost: 'public',
-};
-const routes: RouteContext = {
-  publicOrigin,
-  appService: 'chat',
-  intercepts: [
-    {
-      name: 'files',
-      intercept: {
-        protocols: ['tcp'],
-        addresses: ['files.corp.example'],
-        portRanges: [{ low: 443, high: 443 }],
-      },
-    },
-  ],
-  extraIntercepts: config.extraIntercepts,
-};
 const dark = new URL('https://files.corp.example/a');
 const named = new URL('https://cdn.corp.example/lib.js');
 const open = new URL('https://fonts.example.org/font.woff2');
