@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import sirv from 'sirv';
+import { OIDC_CALLBACK_PATH } from './controller/oidc.ts';
 
 export interface StaticSiteOptions {
   /** Folder to serve (the Vite build). */
@@ -10,6 +11,33 @@ export interface StaticSiteOptions {
   generated?: Record<string, () => unknown>;
   /** Requests wait for this (the site listens before the rest of the fabric is up). */
   ready?: Promise<unknown>;
+}
+
+/**
+ * The end of the controller's OIDC redirect chain. The bootstrap page fetches `/oidc/authorize`
+ * with `redirect: 'follow'`; after the controller's cross-origin redirects the request arrives here
+ * with `Origin: null`, and the page reads the code from `response.url`. So the answer must allow
+ * any origin, be tiny, never be cached and never echo the query (it holds the code). Firefox
+ * preflights this last hop, so OPTIONS is answered too. deploy/nginx/zt.conf answers the same.
+ */
+export function answerOidcCallback(req: IncomingMessage, res: ServerResponse): void {
+  const common = { 'access-control-allow-origin': '*', 'cache-control': 'no-store' };
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, {
+      ...common,
+      'access-control-allow-methods': 'GET',
+      'access-control-allow-headers': '*',
+    });
+    res.end();
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { ...common, allow: 'GET, HEAD, OPTIONS' });
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...common, 'content-type': 'application/json', 'content-length': 2 });
+  res.end(req.method === 'HEAD' ? undefined : '{}');
 }
 
 /**
@@ -35,8 +63,10 @@ export function serveStaticSite({
     },
   });
   const server = createServer(async (req, res) => {
-    if (ready) await ready.catch(() => {});
     const path = new URL(req.url ?? '/', 'http://site').pathname;
+    // Needs nothing from the fabric, so it does not wait for `ready`.
+    if (path === OIDC_CALLBACK_PATH) return answerOidcCallback(req, res);
+    if (ready) await ready.catch(() => {});
     const make = Object.hasOwn(generated, path) ? generated[path] : undefined;
     if (make && (req.method === 'GET' || req.method === 'HEAD')) {
       const body = JSON.stringify(make());
