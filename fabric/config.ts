@@ -68,6 +68,12 @@ export interface FabricConfig {
     apiSessionTimeoutSeconds: number;
     sessionCertValiditySeconds: number;
     maxBodyBytes: number;
+    /**
+     * Serve the OIDC API (`/oidc`, access tokens as `Authorization: Bearer`, `OIDC_AUTH` and the
+     * `edge-oidc` binding in `/version`). false = a controller without the `edge-oidc` binding,
+     * whose clients can only take the legacy path.
+     */
+    oidc: boolean;
   };
   idp: ListenAddress & { clientId: string; audience: string; accessTokenTtlSeconds: number };
   router: {
@@ -248,6 +254,7 @@ export function parseFabricConfig(input: unknown): FabricConfig {
     'apiSessionTimeoutSeconds',
     'sessionCertValiditySeconds',
     'maxBodyBytes',
+    'oidc',
   ]);
   const idpIn = c.obj(root.idp, 'idp');
   c.unknownKeys(idpIn, 'idp', ['host', 'port', 'clientId', 'audience', 'accessTokenTtlSeconds']);
@@ -366,6 +373,7 @@ export function parseFabricConfig(input: unknown): FabricConfig {
         365 * 24 * 3600,
       ),
       maxBodyBytes: c.int(ctrlIn.maxBodyBytes, 'controller.maxBodyBytes', 64 * 1024, 256, 16 << 20),
+      oidc: c.bool(ctrlIn.oidc, 'controller.oidc', true),
     },
     idp: {
       host: c.str(idpIn.host, 'idp.host', d.idp.host),

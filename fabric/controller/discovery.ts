@@ -13,6 +13,7 @@ import { OIDC_BASE } from './oidc.ts';
 export function discoveryRoutes(c: Controller, ctx: Ctx): boolean {
   const { req, res, url, route } = ctx;
   if (route === 'GET /version') {
+    const oidc = c.state.config.controller.oidc;
     sendData(res, 200, {
       version: `v${API_META.apiVersion}-fabric`,
       revision: 'fabric',
@@ -31,16 +32,22 @@ export function discoveryRoutes(c: Controller, ctx: Ctx): boolean {
             apiBaseUrls: [`${url.protocol}//${req.headers.host}${CLIENT_API_BASE}`],
           },
         },
-        'edge-oidc': {
-          v1: {
-            path: OIDC_BASE,
-            apiBaseUrls: [`${url.protocol}//${req.headers.host}${OIDC_BASE}`],
-          },
-        },
+        // Without the binding the real controller drops it from apiVersions and reports no
+        // OIDC_AUTH (`controller/internal/routes/version_router.go`).
+        ...(oidc
+          ? {
+              'edge-oidc': {
+                v1: {
+                  path: OIDC_BASE,
+                  apiBaseUrls: [`${url.protocol}//${req.headers.host}${OIDC_BASE}`],
+                },
+              },
+            }
+          : {}),
       },
-      // The /oidc binding is served (oidc.ts); no raft, so no HA_CONTROLLER. OpenZiti v1.7.2
-      // reports only OIDC_AUTH (2.x adds OIDC_AUTH_WITH_CSR, §1.3).
-      capabilities: ['OIDC_AUTH'],
+      // No raft, so no HA_CONTROLLER. OpenZiti v1.7.2 reports only OIDC_AUTH for the /oidc binding
+      // (2.x adds OIDC_AUTH_WITH_CSR, §1.3).
+      capabilities: oidc ? ['OIDC_AUTH'] : [],
     });
     return true;
   }

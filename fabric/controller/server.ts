@@ -104,7 +104,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const url = `http://${state.config.advertiseHost}:${port}`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (isOidcPath(req.url)) return oidc.handle(req, res);
+    // Without the edge-oidc binding, /oidc is just an unknown path (404) and no access token exists.
+    const oidcOn = state.config.controller.oidc;
+    if (oidcOn && isOidcPath(req.url)) return oidc.handle(req, res);
     if (corsLayer(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://controller');
     const path = normalizeApiPath(url.pathname);
@@ -127,7 +129,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     if (discoveryRoutes(c, ctx)) return;
     if (route === 'POST /authenticate') return authenticate(c, ctx);
 
-    const s = (await oidc.bearerSession(ctx)) ?? authenticated(state, ctx);
+    const s = (oidcOn ? await oidc.bearerSession(ctx) : undefined) ?? authenticated(state, ctx);
     const hdrs = sessionHeaders(state, s);
     for (const routes of SESSION_ROUTES) if (await routes(c, ctx, s, hdrs)) return;
     throw new ApiError(404, 'NOT_FOUND', `no route ${method} ${url.pathname}`);
