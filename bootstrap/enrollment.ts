@@ -1,5 +1,6 @@
-import type { BootstrapConfig } from '../shared/config/bootstrap-config.ts';
-import { CONFIG_TYPES, SDK_INFO } from '../shared/identity/sdk-info.ts';
+import { type BootstrapConfig, OIDC_CALLBACK_PATH } from '../shared/config/bootstrap-config.ts';
+import { chooseApiSessionKind, login } from '../shared/identity/api-session.ts';
+import { CONFIG_TYPES } from '../shared/identity/sdk-info.ts';
 import {
   createCsrPem,
   createSessionKey,
@@ -57,27 +58,28 @@ export async function requireOnlineRouter(
 }
 
 /**
- * ext-jwt authentication, then an API-session certificate for a fresh non-extractable key (reference
- * §1.4, §1.6, §8 steps 2-3).
+ * Login at the controller with the IdP's token (an OIDC session where the controller offers one,
+ * else a legacy API session: `controllerAuth` in config.json), then an API-session certificate for
+ * a fresh non-extractable key (reference §1.4-1.6, §8 steps 2-3).
  */
 export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promise<StoredIdentity> {
   const anonymous = new ControllerClient({ baseUrl: config.controller });
-  const apiSession = await anonymous.authenticateExtJwt(tokens.presented, {
-    configTypes: [...CONFIG_TYPES],
+  const kind = await chooseApiSessionKind(config.controllerAuth, anonymous);
+  const { apiSession, client } = await login({
+    controller: config.controller,
+    kind,
+    idpToken: tokens.presented,
+    redirectUri: new URL(OIDC_CALLBACK_PATH, location.origin).href,
     envInfo: { os: navigator.platform, arch: 'browser' },
-    sdkInfo: SDK_INFO,
-  });
-  const client = new ControllerClient({
-    baseUrl: config.controller,
-    sessionToken: apiSession.token,
   });
   const service = await findDialableService(client, config.service);
   await requireOnlineRouter(client, service);
 
-  const identityId = apiSession.identity?.id ?? apiSession.identityId ?? '';
   const keyPair = await createSessionKey();
   const [issued, caBundle] = await Promise.all([
-    createCsrPem(keyPair, identityId).then((csr) => client.createSessionCertificate(csr)),
+    createCsrPem(keyPair, apiSession.identityId).then((csr) =>
+      client.createSessionCertificate(csr),
+    ),
     anonymous.caBundle(),
   ]);
   const { chain, notBefore, notAfter } = parseCertificateChain(issued.certificate);
@@ -85,12 +87,7 @@ export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promis
     version: 1,
     controller: config.controller,
     config,
-    apiSession: {
-      token: apiSession.token,
-      id: apiSession.id,
-      identityId,
-      identityName: apiSession.identity?.name ?? identityId,
-    },
+    apiSession,
     keyPair,
     certificates: chain,
     certificateNotBefore: notBefore,

@@ -9,6 +9,11 @@ import {
   SIGNED_OUT_PATH,
 } from '../shared/config/bootstrap-config.ts';
 import {
+  controllerAuth,
+  refreshApiSession,
+  tokenRefreshDue,
+} from '../shared/identity/api-session.ts';
+import {
   clearPendingLogin,
   clearSignedOut,
   loadIdentity,
@@ -20,6 +25,7 @@ import {
   wipeStore,
 } from '../shared/identity/store.ts';
 import { callWorker } from '../shared/page-worker/rpc.ts';
+import { oidcRevoke, ZitiOidcError } from '../shared/ziti/controller/oidc-session.ts';
 import { ControllerClient, ZitiApiError } from '../shared/ziti/index.ts';
 import { enroll, findDialableService } from './enrollment.ts';
 import { explain } from './explain.ts';
@@ -42,16 +48,30 @@ async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** An identity is reusable if it is for this controller, its certificate is current and the API session is alive. */
+/**
+ * An identity is reusable if it is for this controller, its certificate is current and its API
+ * session alive: a legacy one answers, an OIDC one has a current (or refreshable) access token.
+ */
 async function stillUsable(identity: StoredIdentity, config: BootstrapConfig): Promise<boolean> {
   if (identity.controller !== config.controller) return false;
   if (identity.certificateNotAfter < Date.now() + 60_000) return false;
+  let apiSession = identity.apiSession;
+  if (apiSession.oidc && Date.now() >= tokenRefreshDue(apiSession)) {
+    try {
+      apiSession = await refreshApiSession(config.controller, apiSession);
+    } catch (err) {
+      if (err instanceof ZitiOidcError) return false; // refused: log in again
+      throw err;
+    }
+    await saveIdentity({ ...identity, apiSession });
+  }
   const client = new ControllerClient({
     baseUrl: config.controller,
-    sessionToken: identity.apiSession.token,
+    ...controllerAuth(apiSession),
   });
   try {
-    await client.currentApiSession();
+    // An OIDC session has no stored API session to ask about: its token is checked by the call below.
+    if (!apiSession.oidc) await client.currentApiSession();
     await findDialableService(client, config.service);
     return true;
   } catch (err) {
@@ -100,6 +120,29 @@ async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<v
 }
 
 /**
+ * Ends the API session at the controller: a legacy one is deleted; an OIDC one cannot be (the
+ * controller keeps no session to delete), so its refresh token is revoked and the access token
+ * runs out within its short life.
+ */
+async function endApiSession(identity: StoredIdentity): Promise<void> {
+  const { apiSession, controller } = identity;
+  const within = AbortSignal.timeout(5_000);
+  if (apiSession.oidc) {
+    await oidcRevoke({
+      controller,
+      fetch: (request) => fetch(request, { signal: within }),
+      refreshToken: apiSession.oidc.refreshToken,
+    });
+    return;
+  }
+  await new ControllerClient({
+    baseUrl: controller,
+    fetch: (input, init) => fetch(input, { ...init, signal: within }),
+    ...controllerAuth(apiSession),
+  }).deleteApiSession();
+}
+
+/**
  * Signs this browser out: the API session ended at the controller, the IdP's tokens revoked, the
  * worker told, every local row, cache and the worker itself gone. Returns the IdP's end-session URL
  * when it offers one, for the browser to visit last.
@@ -107,14 +150,8 @@ async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<v
 async function logout(): Promise<string | undefined> {
   const identity = await loadIdentity().catch(() => undefined);
   const [, idp] = await Promise.all([
-    identity
-      ? new ControllerClient({
-          baseUrl: identity.controller,
-          sessionToken: identity.apiSession.token,
-        })
-          .deleteApiSession()
-          .catch(() => {}) // best effort: the local wipe is what matters
-      : undefined,
+    identity ? endApiSession(identity).catch(() => {}) : undefined, // best effort: the wipe matters
+
     idpSignOut(identity?.idp, new URL(SIGNED_OUT_PATH, location.origin).href),
   ]);
   const registration = await navigator.serviceWorker.getRegistration('/');

@@ -64,6 +64,7 @@ async function secretsOf(source: StatusSource, tunnel: Tunnel | undefined): Prom
   const identity = tunnel?.identity;
   if (identity) {
     secrets.push(identity.apiSession.token);
+    if (identity.apiSession.oidc) secrets.push(identity.apiSession.oidc.refreshToken);
     const idp = identity.idp;
     if (idp) {
       secrets.push(idp.presented, idp.accessToken);

@@ -13,7 +13,17 @@ describe('parseBootstrapConfig', () => {
       service: 'mattermost',
       extraIntercepts: [],
       upstreamHost: 'public',
+      controllerAuth: 'auto',
     });
+  });
+
+  it('takes controllerAuth auto, oidc or legacy and refuses anything else', () => {
+    const base = { controller: 'https://ctrl.example.com', service: 'demo' };
+    for (const mode of ['auto', 'oidc', 'legacy'] as const)
+      expect(parseBootstrapConfig({ ...base, controllerAuth: mode }).controllerAuth).toBe(mode);
+    expect(() => parseBootstrapConfig({ ...base, controllerAuth: 'OIDC' })).toThrow(
+      /"controllerAuth" must be "auto", "oidc" or "legacy", got "OIDC"/,
+    );
   });
 
   it('reports every problem by field', () => {

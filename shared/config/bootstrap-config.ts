@@ -25,6 +25,12 @@ export interface BootstrapConfig {
    * offers only `wss`, and without this flag a `ws` URL is never used.
    */
   devAllowPlainWs?: true;
+  /**
+   * How the browser signs in to the controller: `auto` (default) uses OIDC sessions when the
+   * controller offers them (`/version` capability `OIDC_AUTH`) and legacy API sessions otherwise;
+   * `oidc` and `legacy` force one (`oidc` fails clearly on a controller without it).
+   */
+  controllerAuth: 'auto' | 'oidc' | 'legacy';
 }
 
 export class ConfigError extends Error {
@@ -39,6 +45,7 @@ const KNOWN = new Set([
   'upstreamHost',
   'signer',
   'devAllowPlainWs',
+  'controllerAuth',
 ]);
 
 /** Validates parsed JSON into a config; every problem is reported at once, by field name. */
@@ -104,6 +111,13 @@ export function parseBootstrapConfig(input: unknown): BootstrapConfig {
     problems.push('"devAllowPlainWs" must be true or false (local development only)');
   }
 
+  const controllerAuth = raw.controllerAuth ?? 'auto';
+  if (controllerAuth !== 'auto' && controllerAuth !== 'oidc' && controllerAuth !== 'legacy') {
+    problems.push(
+      `"controllerAuth" must be "auto", "oidc" or "legacy", got ${JSON.stringify(raw.controllerAuth)}`,
+    );
+  }
+
   if (problems.length > 0) {
     throw new ConfigError(`Invalid /__zt/config.json: ${problems.join('; ')}`);
   }
@@ -112,6 +126,7 @@ export function parseBootstrapConfig(input: unknown): BootstrapConfig {
     service: (raw.service as string).trim(),
     extraIntercepts,
     upstreamHost: upstreamHost as BootstrapConfig['upstreamHost'],
+    controllerAuth: controllerAuth as BootstrapConfig['controllerAuth'],
     ...(raw.signer !== undefined ? { signer: raw.signer as string } : {}),
     ...(raw.devAllowPlainWs === true ? { devAllowPlainWs: true as const } : {}),
   };
@@ -131,6 +146,13 @@ export const CONFIG_PATH = '/__zt/config.json';
  * redirect URI). It is under our reserved prefix, so the service worker never tunnels it.
  */
 export const CALLBACK_PATH = '/__zt/callback';
+
+/**
+ * Where the controller's OpenID provider sends the login's code (its `edge-oidc` binding's
+ * redirect URI, on the site's origin). The login reads it from a fetch that followed the redirects
+ * there, so the site answers it with `Access-Control-Allow-Origin: *` (and its preflight).
+ */
+export const OIDC_CALLBACK_PATH = '/__zt/oidc-callback';
 
 export async function loadBootstrapConfig(fetchFn: typeof fetch = fetch): Promise<BootstrapConfig> {
   let response: Response;

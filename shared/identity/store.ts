@@ -16,6 +16,15 @@ export interface IdpTokens {
   targetToken: 'ACCESS' | 'ID';
 }
 
+/** The OIDC side of an API session (the access token is `apiSession.token`). */
+export interface OidcTokens {
+  /** Single use: each refresh returns the next one. */
+  refreshToken: string;
+  /** Epoch ms, on this browser's clock, at which the access token was received and expires. */
+  receivedAt: number;
+  expiresAt: number;
+}
+
 /**
  * Everything the service worker needs to reach the dark app, persisted in IndexedDB (never
  * localStorage or cookies) so that a restarted service worker resumes without a new login.
@@ -25,8 +34,18 @@ export interface StoredIdentity {
   controller: string;
   /** The bootstrap config this identity was enrolled for (so a restarted worker needs no fetch). */
   config: BootstrapConfig;
-  /** API-session token (`zt-session`) and the session's ids. */
-  apiSession: { token: string; id: string; identityId: string; identityName: string };
+  /**
+   * The API session: for a legacy one `token` is the `zt-session` token; for an OIDC one it is the
+   * access token (a JWT, sent as `Authorization: Bearer` and in the router hello) and `oidc` holds
+   * the rest (api-session.ts).
+   */
+  apiSession: {
+    token: string;
+    id: string;
+    identityId: string;
+    identityName: string;
+    oidc?: OidcTokens;
+  };
   /** ECDSA P-256; the private key is non-extractable and only ever used through WebCrypto. */
   keyPair: CryptoKeyPair;
   /** API-session certificate chain, PEM, leaf first. */

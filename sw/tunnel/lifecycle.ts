@@ -1,7 +1,14 @@
+import { OIDC_CALLBACK_PATH } from '../../shared/config/bootstrap-config.ts';
+import {
+  controllerAuth,
+  login,
+  refreshApiSession,
+  tokenRefreshDue,
+} from '../../shared/identity/api-session.ts';
 import { refreshTokens } from '../../shared/identity/idp-refresh.ts';
-import { CONFIG_TYPES, SDK_INFO } from '../../shared/identity/sdk-info.ts';
 import { createCsrPem, parseCertificateChain } from '../../shared/identity/session-key.ts';
 import { type StoredIdentity, saveIdentity } from '../../shared/identity/store.ts';
+import { ZitiOidcError } from '../../shared/ziti/controller/oidc-session.ts';
 import { ControllerClient, ZitiApiError } from '../../shared/ziti/index.ts';
 
 /** The controller's idle timeout is 30 min (reference §1.4); touch the session well inside it. */
@@ -9,12 +16,22 @@ export const KEEP_ALIVE_MS = 5 * 60_000;
 /** Session certificates are renewed at 2/3 of their life, as the C SDK does (reference §1.6). */
 export const RENEW_AT_FRACTION = 2 / 3;
 
-export type LifecycleOutcome = 'fresh' | 'renewed-certificate' | 're-authenticated' | 'expired';
+export type LifecycleOutcome =
+  | 'fresh'
+  /** A new OIDC access token for the same API session (open channels must be told it). */
+  | 'refreshed-token'
+  | 'renewed-certificate'
+  | 're-authenticated'
+  | 'expired';
 
-/** When the next renewal is due for this identity (epoch ms). */
+/** When the next certificate renewal is due for this identity (epoch ms). */
 export const renewalDue = (identity: StoredIdentity) =>
   identity.certificateNotBefore +
   (identity.certificateNotAfter - identity.certificateNotBefore) * RENEW_AT_FRACTION;
+
+/** When the identity next needs work: its access token's refresh or its certificate's renewal. */
+export const maintenanceDue = (identity: StoredIdentity) =>
+  Math.min(renewalDue(identity), tokenRefreshDue(identity.apiSession));
 
 async function newCertificate(
   client: ControllerClient,
@@ -26,51 +43,78 @@ async function newCertificate(
   return { certificates: chain, certificateNotBefore: notBefore, certificateNotAfter: notAfter };
 }
 
-/** A new API session from the stored IdP token (refreshed first if it expired), with a new certificate. */
+/**
+ * A new API session of the same kind from the stored IdP token (refreshed first if it expired),
+ * with a new certificate (the old one names the old API session).
+ */
 async function reauthenticate(identity: StoredIdentity): Promise<StoredIdentity | undefined> {
   let tokens = identity.idp;
   if (!tokens) return undefined;
   if (tokens.expiresAt < Date.now() + 30_000)
     tokens = await refreshTokens(tokens).catch(() => undefined);
   if (!tokens) return undefined;
-  const anonymous = new ControllerClient({ baseUrl: identity.controller });
-  const session = await anonymous.authenticateExtJwt(tokens.presented, {
-    configTypes: [...CONFIG_TYPES],
-    sdkInfo: SDK_INFO,
+  const { apiSession, client } = await login({
+    controller: identity.controller,
+    kind: identity.apiSession.oidc ? 'oidc' : 'legacy',
+    idpToken: tokens.presented,
+    redirectUri: new URL(OIDC_CALLBACK_PATH, location.origin).href,
   });
-  const client = new ControllerClient({
-    baseUrl: identity.controller,
-    sessionToken: session.token,
-  });
-  const apiSession = { ...identity.apiSession, token: session.token, id: session.id };
   const renewed = { ...identity, apiSession, idp: tokens };
   return { ...renewed, ...(await newCertificate(client, renewed)) };
 }
 
+/** Re-authenticates; `expired` when that is impossible (a person has to log in again). */
+async function reauthenticated(
+  identity: StoredIdentity,
+): Promise<{ outcome: LifecycleOutcome; identity: StoredIdentity }> {
+  const renewed = await reauthenticate(identity).catch(() => undefined);
+  if (!renewed) return { outcome: 'expired', identity };
+  await saveIdentity(renewed);
+  return { outcome: 're-authenticated', identity: renewed };
+}
+
 /**
- * Keeps an identity usable: touches the API session, renews the certificate at 2/3 of its life, and
- * re-authenticates with the IdP token (refreshing it where the IdP allows) when the API session is
- * gone. Persists every change. `expired` means a person has to log in again.
+ * Keeps an identity usable and persists every change:
+ * - a legacy API session is touched (it expires when idle) and re-created with the IdP token when
+ *   the controller no longer knows it;
+ * - an OIDC access token is refreshed at 2/3 of its life; a refused refresh token means a new
+ *   login with the IdP token;
+ * - the certificate is renewed at 2/3 of its life.
+ * An unreachable controller throws (try again later). `expired` means a person has to log in.
  */
 export async function maintainIdentity(
   identity: StoredIdentity,
   now = Date.now(),
 ): Promise<{ outcome: LifecycleOutcome; identity: StoredIdentity }> {
-  const client = new ControllerClient({
-    baseUrl: identity.controller,
-    sessionToken: identity.apiSession.token,
-  });
-  try {
-    await client.currentApiSession();
-  } catch (err) {
-    if (!(err instanceof ZitiApiError && err.status === 401)) throw err; // unreachable controller: try later
-    const renewed = await reauthenticate(identity).catch(() => undefined);
-    if (!renewed) return { outcome: 'expired', identity };
-    await saveIdentity(renewed);
-    return { outcome: 're-authenticated', identity: renewed };
+  let current = identity;
+  let outcome: LifecycleOutcome = 'fresh';
+  if (identity.apiSession.oidc) {
+    if (now >= tokenRefreshDue(identity.apiSession)) {
+      try {
+        current = {
+          ...identity,
+          apiSession: await refreshApiSession(identity.controller, identity.apiSession),
+        };
+      } catch (err) {
+        if (!(err instanceof ZitiOidcError)) throw err;
+        return reauthenticated(identity);
+      }
+      await saveIdentity(current);
+      outcome = 'refreshed-token';
+    }
+  } else {
+    try {
+      await clientFor(identity).currentApiSession();
+    } catch (err) {
+      if (!(err instanceof ZitiApiError && err.status === 401)) throw err;
+      return reauthenticated(identity);
+    }
   }
-  if (now < renewalDue(identity)) return { outcome: 'fresh', identity };
-  const renewed = { ...identity, ...(await newCertificate(client, identity)) };
+  if (now < renewalDue(current)) return { outcome, identity: current };
+  const renewed = { ...current, ...(await newCertificate(clientFor(current), current)) };
   await saveIdentity(renewed);
   return { outcome: 'renewed-certificate', identity: renewed };
 }
+
+const clientFor = (identity: StoredIdentity) =>
+  new ControllerClient({ baseUrl: identity.controller, ...controllerAuth(identity.apiSession) });

@@ -9,6 +9,7 @@ import {
   openChannel,
   rankEdgeRouters,
   routerWebSocketUrl,
+  updateToken,
   ZitiAuthenticationError,
 } from '../../shared/ziti/index.ts';
 import { TunnelError } from './errors.ts';
@@ -78,9 +79,24 @@ export class RouterChannels {
     this.#identity = identity;
   }
 
-  /** A renewed certificate applies to channels opened from now on; open ones stay authenticated. */
+  /**
+   * A renewed certificate applies to channels opened from now on; open ones stay authenticated. A
+   * refreshed access token is sent to every open channel (UpdateToken), so their circuits outlive
+   * the old token; a channel that refuses it is closed, and the next request opens a new one.
+   */
   updateIdentity(identity: StoredIdentity): void {
+    const tokenChanged = identity.apiSession.token !== this.#identity.apiSession.token;
     this.#identity = identity;
+    if (!tokenChanged || !identity.apiSession.oidc) return;
+    for (const state of this.#routers.values())
+      if (state.live) this.#sendToken(state.live, identity.apiSession.token);
+  }
+
+  #sendToken(channel: Channel, token: string): void {
+    updateToken(channel, token).catch((err: unknown) => {
+      console.warn(`[zt] router refused the refreshed token: ${(err as Error).message}`);
+      void channel.close();
+    });
   }
 
   async channelFor(routers: readonly EdgeRouterInfo[]): Promise<Channel> {
@@ -160,7 +176,12 @@ export class RouterChannels {
         clientCertificateChain: identity.certificates.map(pemToDer),
         clientKey: identity.keyPair.privateKey,
       });
-      return openChannel(tls, { sessionToken: identity.apiSession.token });
+      const channel = await openChannel(tls, { sessionToken: identity.apiSession.token });
+      // The token was refreshed while this channel opened with the previous one.
+      const current = this.#identity.apiSession;
+      if (current.oidc && current.token !== identity.apiSession.token)
+        this.#sendToken(channel, current.token);
+      return channel;
     })();
     state.channel = channel;
     channel.then(

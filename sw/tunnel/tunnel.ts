@@ -1,4 +1,5 @@
 import { HttpPool } from '../../shared/http/index.ts';
+import { controllerAuth } from '../../shared/identity/api-session.ts';
 import { CONFIG_TYPES } from '../../shared/identity/sdk-info.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import type { DialableService } from '../../shared/routing/route-decision.ts';
@@ -68,7 +69,7 @@ export class Tunnel {
     this.#identity = identity;
     this.controller = new ControllerClient({
       baseUrl: identity.controller,
-      sessionToken: identity.apiSession.token,
+      ...controllerAuth(identity.apiSession),
     });
     this.#routers = new RouterChannels(identity);
   }
@@ -77,9 +78,13 @@ export class Tunnel {
     return this.#identity;
   }
 
-  /** A renewed certificate for the same API session: new channels use it, open ones stay up. */
+  /**
+   * The same API session with a renewed certificate or a refreshed access token: new channels use
+   * them, open ones stay up (told the new token); REST calls use the new token from now on.
+   */
   updateIdentity(identity: StoredIdentity): void {
     this.#identity = identity;
+    this.controller.auth = controllerAuth(identity.apiSession);
     this.#routers.updateIdentity(identity);
   }
 
@@ -244,6 +249,9 @@ export class Tunnel {
 
   /** The API session's expiry as the controller last said (asked at most once a minute). */
   async #apiSessionExpiry(): Promise<number | undefined> {
+    // An OIDC session lasts as long as it is refreshed; what expires is the access token.
+    const oidc = this.#identity.apiSession.oidc;
+    if (oidc) return oidc.expiresAt;
     const now = Date.now();
     if (!this.#apiSession || now - this.#apiSession.checkedAt > API_SESSION_CHECK_MS) {
       const checked: { checkedAt: number; expiresAt?: number } = { checkedAt: now };

@@ -1,7 +1,8 @@
 /// <reference lib="webworker" />
 import { del, get, set } from 'idb-keyval';
 import { type BootstrapConfig, loadBootstrapConfig } from '../../shared/config/bootstrap-config.ts';
-import { loadIdentity, ztStore } from '../../shared/identity/store.ts';
+import { tokenRefreshDue } from '../../shared/identity/api-session.ts';
+import { loadIdentity, type StoredIdentity, ztStore } from '../../shared/identity/store.ts';
 import type { RouteContext } from '../../shared/routing/route-decision.ts';
 import { ControllerClient } from '../../shared/ziti/index.ts';
 import { COOKIE_JAR_KEY, CookieJar } from '../cookie-jar.ts';
@@ -9,7 +10,7 @@ import { EventStreams } from '../event-stream.ts';
 import { HttpAuthStore } from '../http-auth.ts';
 import { APP_CACHE, forgetCachedKeys } from '../offline-cache.ts';
 import { ensureJarOwner } from './jar-owner.ts';
-import { KEEP_ALIVE_MS, maintainIdentity, renewalDue } from './lifecycle.ts';
+import { KEEP_ALIVE_MS, maintainIdentity, maintenanceDue } from './lifecycle.ts';
 import { Tunnel } from './tunnel.ts';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -33,6 +34,7 @@ export class WorkerState {
   #routesReady: Promise<RouteContext | undefined>;
   #maintainedAt = Date.now();
   #maintaining?: Promise<void>;
+  #maintenanceTimer?: ReturnType<typeof setTimeout>;
   /** The identity could not be renewed: navigations go to the bootstrap page for a new login. */
   expired = false;
   /** The app's HTTP authentication credentials (Basic), in memory only: see `http-auth.ts`. */
@@ -119,13 +121,15 @@ export class WorkerState {
     const work = tunnel.then(async (t) => {
       if (!t) return;
       const now = Date.now();
-      if (!force && now - this.#maintainedAt < KEEP_ALIVE_MS && now < renewalDue(t.identity))
+      if (!force && now - this.#maintainedAt < KEEP_ALIVE_MS && now < maintenanceDue(t.identity))
         return;
       this.#maintainedAt = now;
       const { outcome, identity } = await maintainIdentity(t.identity, now);
       if (outcome === 'expired') this.expired = true;
-      else if (outcome === 'renewed-certificate') t.updateIdentity(identity);
+      else if (outcome === 'refreshed-token' || outcome === 'renewed-certificate')
+        t.updateIdentity(identity);
       else if (outcome === 're-authenticated') await this.reset({ keepHttpAuth: true });
+      this.#scheduleMaintenance(identity);
     });
     this.#maintaining = work
       .catch(() => {})
@@ -136,13 +140,34 @@ export class WorkerState {
   }
 
   /**
+   * An OIDC access token must be refreshed while the worker lives even when no request comes (a
+   * long download, the app's WebSocket): a timer runs the lifecycle when it is due. A stopped
+   * worker loses the timer; its next start refreshes a stale token before using it.
+   */
+  #scheduleMaintenance(identity: StoredIdentity): void {
+    clearTimeout(this.#maintenanceTimer);
+    if (!identity.apiSession.oidc) return;
+    const wait = Math.max(0, maintenanceDue(identity) - Date.now());
+    this.#maintenanceTimer = setTimeout(() => void this.maintain(), wait);
+  }
+
+  /**
    * The stored identity with the controller, service settings and CA bundle of this start: an
    * identity enrolled at another controller than config.json names counts as none (sign in again).
+   * An OIDC access token that went stale while no worker ran is refreshed first.
    */
   async #openTunnel(): Promise<Tunnel | undefined> {
-    const [identity, config] = await Promise.all([loadIdentity(), this.config()]);
-    if (!identity || identity.controller !== config.controller) return undefined;
+    const [stored, config] = await Promise.all([loadIdentity(), this.config()]);
+    if (!stored || stored.controller !== config.controller) return undefined;
+    let identity = stored;
+    if (identity.apiSession.oidc && Date.now() >= tokenRefreshDue(identity.apiSession)) {
+      const maintained = await maintainIdentity(identity);
+      if (maintained.outcome === 'expired') this.expired = true;
+      identity = maintained.identity;
+      this.#maintainedAt = Date.now();
+    }
     const caBundle = await new ControllerClient({ baseUrl: config.controller }).caBundle();
+    this.#scheduleMaintenance(identity);
     return new Tunnel({ ...identity, config, caBundle });
   }
 
@@ -185,6 +210,7 @@ export class WorkerState {
     this.#routes = undefined;
     this.expired = false;
     this.#routesReady = this.#loadRoutes();
+    clearTimeout(this.#maintenanceTimer);
     await tunnel?.close();
   }
 }

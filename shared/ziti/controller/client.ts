@@ -13,6 +13,7 @@ import {
   createSessionCertificateRequest,
   createSessionRequest,
   currentApiSessionRequest,
+  currentIdentityRequest,
   deleteApiSessionRequest,
   deleteSessionRequest,
   endpointOf,
@@ -25,6 +26,7 @@ import {
 import {
   processApiSessionResponse,
   processCaCertsResponse,
+  processCurrentIdentityResponse,
   processEmptyResponse,
   processExternalJwtSignersResponse,
   processServiceEdgeRoutersResponse,
@@ -107,6 +109,13 @@ export class ControllerClient {
   /** Also the keep-alive: any authenticated call refreshes the 30-minute idle timeout. */
   currentApiSession(): Promise<ApiSession> {
     return this.#call(currentApiSessionRequest(this.baseUrl, this.auth), processApiSessionResponse);
+  }
+
+  currentIdentity(): Promise<{ id: string; name: string }> {
+    return this.#call(
+      currentIdentityRequest(this.baseUrl, this.auth),
+      processCurrentIdentityResponse,
+    );
   }
 
   async deleteApiSession(): Promise<void> {

@@ -523,3 +523,41 @@ export async function oidcRefresh(opts: OidcRefreshOptions): Promise<OidcSession
   }
   return next;
 }
+
+/**
+ * Ends an OIDC API session's refresh chain: RFC 7009 revocation of the refresh token at the
+ * controller's OpenID provider (`/oidc/revoke`, zitadel/oidc `op` default endpoints), so no new
+ * access token can be had with it. The access token itself stays valid until its `exp` (routers
+ * do not consult revocations). Resolves when the provider accepted it (200); a refusal throws
+ * `token-refused`, an unreachable controller `ZitiControllerUnreachableError`.
+ */
+export async function oidcRevoke(opts: {
+  controller: string | URL;
+  fetch: FetchLike;
+  refreshToken: string;
+}): Promise<void> {
+  const what = 'POST /oidc/revoke';
+  const res = await send(
+    what,
+    opts.fetch,
+    new Request(oidcUrl(opts.controller, '/revoke'), {
+      method: 'POST',
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({
+        client_id: OIDC_CLIENT_ID,
+        token: opts.refreshToken,
+        token_type_hint: 'refresh_token',
+      }).toString(),
+    }),
+  );
+  if (res.ok) {
+    await res.body?.cancel();
+    return;
+  }
+  throw new ZitiOidcError('token-refused', `${what}: ${res.status} ${await bodyText(res)}`, {
+    status: res.status,
+  });
+}

@@ -83,6 +83,11 @@ export function currentApiSessionRequest(base: string | URL, auth: ControllerAut
   return get(apiUrl(base, '/current-api-session'), auth);
 }
 
+/** `GET /current-identity`: who the session belongs to (reference §1.8). */
+export function currentIdentityRequest(base: string | URL, auth: ControllerAuth): Request {
+  return get(apiUrl(base, '/current-identity'), auth);
+}
+
 export function deleteApiSessionRequest(base: string | URL, auth: ControllerAuth): Request {
   return send('DELETE', apiUrl(base, '/current-api-session'), auth);
 }

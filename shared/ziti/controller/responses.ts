@@ -157,6 +157,19 @@ export async function processApiSessionResponse(
   return data as ApiSession;
 }
 
+/** `/current-identity`: the identity's id and name (the rest is not used). */
+export async function processCurrentIdentityResponse(
+  res: Response,
+  endpoint: string,
+): Promise<{ id: string; name: string }> {
+  const at = { endpoint, status: res.status };
+  const data = object(at, (await processEnvelope(res, endpoint)).data, 'data');
+  return {
+    id: requiredString(at, data, 'data', 'id'),
+    name: requiredString(at, data, 'data', 'name'),
+  };
+}
+
 export async function processEmptyResponse(res: Response, endpoint: string): Promise<void> {
   if (res.status === 204) return;
   await processEnvelope(res, endpoint);

@@ -10,6 +10,7 @@ export const config: BootstrapConfig = {
   service: 'chat',
   extraIntercepts: ['cdn.corp.example:443'],
   upstreamHost: 'public',
+  controllerAuth: 'auto',
 };
 
 /** The app at `publicOrigin`, and a dialable service `files` for `files.corp.example:443`. */
