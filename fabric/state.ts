@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { jwtVerify, SignJWT } from 'jose';
+import { type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { FabricConfig, HostV1, IdentityConfig, ServiceConfig } from './config.ts';
 import { serviceIdFor } from './config.ts';
 import type { FabricPki } from './pki.ts';
@@ -55,6 +55,42 @@ export interface RouterInfo {
 
 /** The JWT issuer the controller uses for its own tokens (session tokens, OIDC-style API sessions). */
 export const CONTROLLER_AUDIENCE = 'openziti';
+/** The audiences a router takes in an API-session JWT (`common/oidc_tokens.go` ClaimAudienceOpenZiti, ClaimLegacyNative). */
+export const API_SESSION_JWT_AUDIENCES = [CONTROLLER_AUDIENCE, 'native'];
+/** `z_t` of an OIDC access token and of a service-access token (`common/oidc_tokens.go`). */
+export const TOKEN_TYPE_ACCESS = 'a';
+export const TOKEN_TYPE_SERVICE_ACCESS = 's';
+
+/** Why a JWT the router was given is refused (the text a v1.7.2 router puts in its error). */
+export class TokenError extends Error {
+  readonly code = 'ERR_ZITI_TOKEN';
+}
+
+/** What a router takes from an API-session access JWT (`router/state/token.go NewApiSessionTokenFromJwt`). */
+export interface ApiSessionJwt {
+  token: string;
+  /** `z_asid`. */
+  apiSessionId: string;
+  /** `sub`. */
+  identityId: string;
+  /** `z_cfs`: the certificates bound to the session, by fingerprint. */
+  certFingerprints: string[];
+  /** `exp`, in ms since the epoch. */
+  expiresAt: number;
+  jti: string | undefined;
+}
+
+/** A service-access JWT as a router reads it (`common/oidc_tokens.go ServiceAccessClaims`). */
+export interface ServiceAccessJwt {
+  id: string;
+  serviceId: string;
+  apiSessionId: string;
+  identityId: string;
+  type: string;
+  isLegacy: boolean;
+  /** `aud` ∋ openziti|native; the controller checks it when it creates the circuit. */
+  audienceOk: boolean;
+}
 
 export interface FabricStateEvents {
   apiSessionRemoved: [ApiSession];
@@ -227,17 +263,25 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
     api: ApiSession,
     service: FabricService,
     type: Permission,
+    /**
+     * false when the request came with an OIDC access token: the token then says `z_leg: false`
+     * and nothing is stored, as `controller/internal/routes/session_router.go Create` does
+     * (`isLegacy := rc.Claims == nil`); the router and the circuit check the JWT alone.
+     */
+    legacy = true,
   ): Promise<EdgeSession> {
-    const existing = [...this.sessionsByToken.values()].find(
-      (es) => es.apiSessionId === api.id && es.serviceId === service.id && es.type === type,
-    );
+    const existing = !legacy
+      ? undefined
+      : [...this.sessionsByToken.values()].find(
+          (es) => es.apiSessionId === api.id && es.serviceId === service.id && es.type === type,
+        );
     const id = randomUUID();
     const token = await new SignJWT({
       z_asid: api.id,
       z_iid: api.identity.id,
       z_st: type,
-      z_t: 's',
-      z_leg: true,
+      z_t: TOKEN_TYPE_SERVICE_ACCESS,
+      z_leg: legacy,
     })
       .setProtectedHeader({ alg: 'ES256', kid: this.pki.jwtKey.kid, typ: 'JWT' })
       .setIssuer(this.issuer)
@@ -248,6 +292,15 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
       .setExpirationTime('1y')
       .sign(this.pki.jwtKey.privateKey);
     if (existing) return { ...existing, token };
+    const session: EdgeSession = {
+      id,
+      token,
+      type,
+      apiSessionId: api.id,
+      serviceId: service.id,
+      identityId: api.identity.id,
+    };
+    if (!legacy) return session;
     return this.addSession({
       id,
       token,
@@ -328,22 +381,101 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
       .sign(this.pki.jwtKey.privateKey);
   }
 
-  /**
-   * Resolves the hello's SessionToken (§3.3): a JWT (`ey` prefix) checked against the controller
-   * key with `aud` ∋ openziti|native and `z_t=a`, otherwise a legacy API-session token.
-   */
-  async resolveApiSessionToken(token: string): Promise<ApiSession | undefined> {
-    if (!token.startsWith('ey')) return this.apiSessionByToken(token);
+  /** The key for a JWT's `kid`, as `router/state/manager.go pubKeyLookup` finds it. */
+  private readonly keyForKid = async (header: JWTHeaderParameters) => {
+    if (header.kid === undefined)
+      throw new TokenError('could not lookup JWT signer, kid header missing');
+    if (typeof header.kid !== 'string')
+      throw new TokenError(`kid header value is not a string, got type ${typeof header.kid}`);
+    if (header.kid.trim() !== this.pki.jwtKey.kid) throw new TokenError('public key not found');
+    return this.pki.jwtKey.publicKey;
+  };
+
+  /** Signature (by `kid`), `exp` and `nbf` at the fabric's clock; the claims. */
+  private async verifyControllerJwt(token: string): Promise<JWTPayload> {
     try {
-      const { payload } = await jwtVerify(token, this.pki.jwtKey.publicKey, {
-        issuer: this.issuer,
-        audience: [CONTROLLER_AUDIENCE, 'native'],
+      const { payload } = await jwtVerify(token, this.keyForKid, {
         currentDate: new Date(this.now()),
       });
-      if (payload.z_t !== 'a' || typeof payload.z_asid !== 'string') return undefined;
-      return this.apiSessionById(payload.z_asid);
+      return payload;
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      throw new TokenError((err as Error).message);
+    }
+  }
+
+  /**
+   * Checks an API-session access JWT exactly as a v1.7.2 router does (`router/state/manager.go
+   * ParseApiSessionJwt`): signed by a controller key found by `kid`, not expired (`exp` is read as
+   * zero when absent, i.e. expired: `common/oidc_tokens.go AccessClaims.GetExpirationTime`), not
+   * before `nbf`, `aud` ∋ openziti|native, `z_t` = access. No issuer check. Throws TokenError.
+   */
+  async parseApiSessionJwt(token: string): Promise<ApiSessionJwt> {
+    const payload = await this.verifyControllerJwt(token);
+    if (typeof payload.exp !== 'number') throw new TokenError('"exp" claim timestamp check failed');
+    const aud = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
+    if (!aud.some((a) => API_SESSION_JWT_AUDIENCES.includes(a))) {
+      throw new TokenError(
+        `provided an api session token with invalid audience '${aud.join(',')}', expected: ${API_SESSION_JWT_AUDIENCES.join(' or ')}`,
+      );
+    }
+    if (payload.z_t !== TOKEN_TYPE_ACCESS)
+      throw new TokenError(
+        `provided an api session token with invalid type '${String(payload.z_t ?? '')}'`,
+      );
+    return {
+      token,
+      apiSessionId: typeof payload.z_asid === 'string' ? payload.z_asid : '',
+      identityId: typeof payload.sub === 'string' ? payload.sub : '',
+      certFingerprints: Array.isArray(payload.z_cfs)
+        ? payload.z_cfs.filter((f): f is string => typeof f === 'string')
+        : [],
+      expiresAt: payload.exp * 1000,
+      jti: typeof payload.jti === 'string' ? payload.jti : undefined,
+    };
+  }
+
+  /**
+   * Reads a service-access JWT as a v1.7.2 router does for an OIDC channel (`router/state/
+   * manager.go ParseServiceSessionJwt`): signature by `kid`, `exp`, `z_t` = "s". Throws TokenError.
+   */
+  async parseServiceAccessJwt(token: string): Promise<ServiceAccessJwt> {
+    const payload = await this.verifyControllerJwt(token);
+    if (payload.z_t !== TOKEN_TYPE_SERVICE_ACCESS)
+      throw new TokenError(`invalid service session token type: ${String(payload.z_st ?? '')}`);
+    const aud = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
+    return {
+      id: String(payload.jti ?? ''),
+      serviceId: typeof payload.sub === 'string' ? payload.sub : '',
+      apiSessionId: typeof payload.z_asid === 'string' ? payload.z_asid : '',
+      identityId: typeof payload.z_iid === 'string' ? payload.z_iid : '',
+      type: typeof payload.z_st === 'string' ? payload.z_st : '',
+      isLegacy: payload.z_leg === true,
+      audienceOk: aud.some((a) => API_SESSION_JWT_AUDIENCES.includes(a)),
+    };
+  }
+
+  /**
+   * Resolves the hello's SessionToken (§3.3): a JWT (`ey` prefix, `router/xgress_common/edge.go
+   * JwtTokenPrefix`) checked as parseApiSessionJwt does, otherwise a legacy API-session token.
+   * Beyond the real router, the fabric also needs the JWT's API session live in its model (its
+   * idle expiry ends OIDC sessions too) and of the identity `sub` names.
+   */
+  async resolveApiSessionToken(
+    token: string,
+  ): Promise<{ session: ApiSession; jwt?: ApiSessionJwt } | undefined> {
+    if (!token.startsWith('ey')) {
+      const session = this.apiSessionByToken(token);
+      return session ? { session } : undefined;
+    }
+    let jwt: ApiSessionJwt;
+    try {
+      jwt = await this.parseApiSessionJwt(token);
     } catch {
       return undefined;
     }
+    const session = this.apiSessionById(jwt.apiSessionId);
+    if (!session || session.identity.id !== jwt.identityId) return undefined;
+    return { session, jwt };
   }
 }

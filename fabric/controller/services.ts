@@ -128,7 +128,10 @@ async function createSession(c: Controller, ctx: Ctx, s: ApiSession): Promise<vo
     throw new ApiError(404, 'NOT_FOUND', `no service "${serviceId}" with ${type} permission`);
   }
   if (state.routers.length === 0) throw new ApiError(400, 'NO_EDGE_ROUTERS_AVAILABLE');
-  const es = await state.createSession(s, service, type);
+  // server.ts takes an access token only when no zt-session is sent, so the request came with an
+  // OIDC access token exactly when there is none (the real controller's `rc.Claims != nil`).
+  const legacy = ctx.req.headers['zt-session'] !== undefined;
+  const es = await state.createSession(s, service, type, legacy);
   sendData(
     ctx.res,
     201,

@@ -2,7 +2,7 @@ import type { PeerCertificate } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { HeaderId, newMessage, setHeaderString } from '../../shared/ziti/index.ts';
 import type { ApiSession, FabricState } from '../state.ts';
-import { authenticateChannel, ChannelAuthError, spiffeMatches } from './auth.ts';
+import { authenticateChannel, ChannelAuthError, spiffeMatches, verifySpiffeId } from './auth.ts';
 
 const session = {
   id: 'as1',
@@ -35,7 +35,7 @@ const session = {
 const state = {
   now: () => 1_000_000,
   pki: { trustDomain: 'td' },
-  resolveApiSessionToken: async (t: string) => (t === 'tok' ? session : undefined),
+  resolveApiSessionToken: async (t: string) => (t === 'tok' ? { session } : undefined),
   identityCertFingerprintsOf: () => new Set<string>(),
 } as unknown as FabricState;
 
@@ -85,7 +85,7 @@ describe('router channel authentication (§3.3)', () => {
   it('accepts a live session certificate and refuses an expired one', async () => {
     await expect(
       authenticateChannel(state, hello('tok'), { cert: cert(), fingerprint: 'fp-live' }),
-    ).resolves.toBe(session);
+    ).resolves.toEqual({ session });
     await expect(
       authenticateChannel(state, hello('tok'), { cert: cert(), fingerprint: 'fp-old' }),
     ).rejects.toThrow('api session certificate expired');
@@ -95,12 +95,27 @@ describe('router channel authentication (§3.3)', () => {
     const uri = 'URI:spiffe://td/identity/id-a';
     await expect(
       authenticateChannel(state, hello('tok'), { cert: cert(uri), fingerprint: 'x' }),
-    ).resolves.toBe(session);
+    ).resolves.toEqual({ session });
     await expect(
       authenticateChannel(state, hello('tok'), {
         cert: cert(uri, new Date(900_000)),
         fingerprint: 'x',
       }),
     ).rejects.toThrow('not valid for this api session');
+  });
+});
+
+describe('SPIFFE ids of an OIDC channel (connections.go verifySpiffId)', () => {
+  it('needs /identity/*/apiSession/<z_asid>[/apiSessionCertificate/*], any trust domain or identity', () => {
+    expect(verifySpiffeId('spiffe://td/identity/id-a/apiSession/as1', 'as1')).toBe(true);
+    expect(verifySpiffeId('spiffe://x/identity/other/apiSession/as1', 'as1')).toBe(true);
+    expect(
+      verifySpiffeId('spiffe://td/identity/id-a/apiSession/as1/apiSessionCertificate/c9', 'as1'),
+    ).toBe(true);
+    expect(verifySpiffeId('spiffe://td/identity/id-a', 'as1')).toBe(false);
+    expect(verifySpiffeId('spiffe://td/identity/id-a/apiSession/as2', 'as1')).toBe(false);
+    expect(verifySpiffeId('spiffe://td/identity/id-a/apiSession/as1/other/c9', 'as1')).toBe(false);
+    expect(verifySpiffeId('spiffe://td/identity/id-a/session/as1', 'as1')).toBe(false);
+    expect(verifySpiffeId('https://td/identity/id-a/apiSession/as1', 'as1')).toBe(false);
   });
 });

@@ -6,6 +6,21 @@
  * awaiting the far side's send here is what carries backpressure across the router. A circuit's
  * host end is registered before the Dial goes out, and its Data waits for `ready` (StateConnected
  * sent to the dialer), because StateConnected must precede any payload (§3.4 step 3).
+ *
+ * OIDC channels (hello with an access JWT, auth.ts): Connect and Bind take a service-access JWT
+ * of this API session, checked as a v1.7.2 router and then its controller check it
+ * (`router/state/manager.go GetServiceSessionToken`, `HasDialAccess`;
+ * `controller/handler_edge_ctrl/common.go loadFromTokens`). A bare service id, which the real
+ * router lets through, is refused as the real controller then refuses it. UpdateToken replaces the
+ * channel's access token (`router/xgress_edge/listener.go processTokenUpdate`).
+ *
+ * Stricter than a v1.7.2 router, on purpose, so that a client that forgot UpdateToken fails here:
+ * - a Connect or Bind on a channel whose current access token has expired is refused at once with
+ *   StateClosed "token has invalid claims: token is expired ..." (the real router never looks at
+ *   `exp` after the hello; its controller refuses the circuit with that text when it validates
+ *   the token the router forwards);
+ * - an UpdateToken whose JWT names another `z_asid` or `sub` gets UpdateTokenFailure (the real
+ *   router answers UpdateTokenSuccess and silently keeps the old token).
  */
 import { randomUUID } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
@@ -26,12 +41,21 @@ import {
   encodeStateConnected,
   type Message,
   newKxKeyPair,
+  newMessage,
   RetryHint,
   ROUTER_CONN_ID_START,
+  stringBytes,
 } from '../../shared/ziti/index.ts';
 import { TcpBridge } from '../hosting/tcp-bridge.ts';
 import type { Logger } from '../log.ts';
-import type { ApiSession, FabricService, FabricState } from '../state.ts';
+import type {
+  ApiSession,
+  ApiSessionJwt,
+  FabricService,
+  FabricState,
+  Permission,
+  ServiceAccessJwt,
+} from '../state.ts';
 import type { HostedTerminator, TerminatorRegistry } from './terminators.ts';
 
 /** How long the router waits for a host's DialSuccess, and for a TCP target to accept. */
@@ -62,6 +86,13 @@ export interface RouterContext {
   state: FabricState;
   terminators: TerminatorRegistry;
   log: Logger;
+  /** The router's live edge channels (an UpdateToken reaches every channel of its API session). */
+  channels: Set<EdgeChannel>;
+}
+
+/** `router/xgress_common/edge.go IsBearerToken`: `ey` and exactly two dots. */
+function isBearerToken(s: string): boolean {
+  return s.startsWith('ey') && s.split('.').length === 3;
 }
 
 class ConnectFailure extends Error {
@@ -78,11 +109,17 @@ export class EdgeChannel {
   readonly #conns = new Map<number, ConnEntry>();
   #nextConnId = ROUTER_CONN_ID_START;
 
+  /** The channel's current access token when the hello carried one (an OIDC session). */
+  #jwt: ApiSessionJwt | undefined;
+
   constructor(
     readonly channel: Channel,
     readonly apiSession: ApiSession,
     private readonly ctx: RouterContext,
+    jwt?: ApiSessionJwt,
   ) {
+    this.#jwt = jwt;
+    channel.handle(ContentType.UpdateToken, (m) => this.#onUpdateToken(m));
     channel.handle(ContentType.Connect, (m) => this.#onConnect(m));
     channel.handle(ContentType.Data, (m) => this.#onData(m));
     channel.handle(ContentType.StateClosed, (m) => this.#onStateClosed(m));
@@ -97,6 +134,137 @@ export class EdgeChannel {
 
   #send(msg: Message): Promise<void> {
     return this.channel.send(msg);
+  }
+
+  /** The access token the channel holds now; undefined on a legacy channel. */
+  get accessToken(): ApiSessionJwt | undefined {
+    return this.#jwt;
+  }
+
+  // --- OIDC sessions ----------------------------------------------------------------------------
+
+  async #onUpdateToken(msg: Message): Promise<void> {
+    const fail = (text: string) =>
+      this.channel
+        .reply(msg, newMessage(ContentType.UpdateTokenFailure, new Map(), stringBytes(text)))
+        .catch(() => {});
+    const current = this.#jwt;
+    const body = new TextDecoder().decode(msg.body);
+    // A v1.7.2 router builds a failure reply for these two cases but never sends it: the client
+    // gets no answer and the channel stays open.
+    if (!current) {
+      this.log.warn(
+        "UpdateToken refused, not answered: current connection isn't authenticated via JWT beater tokens, unable to switch to them",
+      );
+      return;
+    }
+    if (!isBearerToken(body)) {
+      this.log.warn(
+        'UpdateToken refused, not answered: message did not contain a valid JWT bearer token',
+      );
+      return;
+    }
+    let next: ApiSessionJwt;
+    try {
+      next = await this.ctx.state.parseApiSessionJwt(body);
+    } catch (err) {
+      // The channel stays open, with its old token.
+      return void (await fail(
+        `api session JWT bearer token failed to parse or validate: ${(err as Error).message}`,
+      ));
+    }
+    if (next.apiSessionId !== current.apiSessionId || next.identityId !== current.identityId) {
+      // Stricter than v1.7.2 (see the module comment).
+      return void (await fail(
+        `failed to update a JWT based api session: the token is for api session ${next.apiSessionId} of identity ${next.identityId}, this channel's is ${current.apiSessionId} of ${current.identityId}`,
+      ));
+    }
+    // As `router/state/manager.go HandleClientApiSessionTokenUpdate`: every channel of this API
+    // session and identity on the router takes the new token.
+    for (const edge of this.ctx.channels) {
+      const t = edge.#jwt;
+      if (t && t.apiSessionId === next.apiSessionId && t.identityId === next.identityId)
+        edge.#jwt = next;
+    }
+    this.#jwt = next;
+    await this.channel.reply(msg, newMessage(ContentType.UpdateTokenSuccess, new Map()));
+  }
+
+  /**
+   * The service of a Connect/Bind token on an OIDC channel, in the order the real router and then
+   * its controller check it; throws ConnectFailure with their texts.
+   */
+  async #oidcService(token: string, want: Permission): Promise<FabricService> {
+    const { state } = this.ctx;
+    const jwt = this.#jwt!;
+    if (state.now() >= jwt.expiresAt) {
+      throw new ConnectFailure(
+        EdgeErrorCode.Internal,
+        `token has invalid claims: token is expired (this channel's access token expired at ${new Date(jwt.expiresAt).toISOString()}; send UpdateToken with a fresh one before it expires)`,
+        RetryHint.NotRetriable,
+      );
+    }
+    let claims: ServiceAccessJwt | undefined;
+    let serviceId = token;
+    if (token.startsWith('ey')) {
+      try {
+        claims = await state.parseServiceAccessJwt(token);
+      } catch (err) {
+        throw new ConnectFailure(
+          EdgeErrorCode.InvalidSession,
+          `failed to create service token from JWT: ${(err as Error).message}`,
+        );
+      }
+      if (claims.apiSessionId !== jwt.apiSessionId) {
+        throw new ConnectFailure(
+          EdgeErrorCode.InvalidSession,
+          `failed to create service token from JWT: api session id (${jwt.apiSessionId}) does not match service session api session id (${claims.apiSessionId})`,
+        );
+      }
+      serviceId = claims.serviceId;
+    } else if (want === 'Bind' || !state.serviceById(token)) {
+      throw new ConnectFailure(
+        EdgeErrorCode.InvalidSession,
+        want === 'Bind'
+          ? 'token is malformed: token contains an invalid number of segments'
+          : 'unable to get service token either by JWT parsing or id lookup',
+      );
+    }
+    if (want === 'Bind' && claims?.type !== 'Bind') {
+      throw new ConnectFailure(
+        EdgeErrorCode.WrongSessionType,
+        `rejecting bind, invalid session type. expected Bind, got ${claims?.type ?? ''}`,
+      );
+    }
+    const service = state.serviceById(serviceId);
+    if (!service || !state.permissions(this.apiSession.identity, service).includes(want)) {
+      throw new ConnectFailure(
+        EdgeErrorCode.InvalidService,
+        `no access to service, failed ${want.toLowerCase()} access check`,
+      );
+    }
+    // What the controller checks when it creates the circuit or terminator.
+    if (!claims) {
+      throw new ConnectFailure(
+        EdgeErrorCode.Internal,
+        'token is malformed: token contains an invalid number of segments',
+      );
+    }
+    if (!claims.audienceOk) {
+      throw new ConnectFailure(
+        EdgeErrorCode.Internal,
+        'invalid audience, expected an instance of openziti or native',
+      );
+    }
+    if (claims.identityId !== jwt.identityId) {
+      throw new ConnectFailure(
+        EdgeErrorCode.Internal,
+        `access and service tokens do not match, got access identity id ${jwt.identityId} and service identity id ${claims.identityId}`,
+      );
+    }
+    if (claims.type !== want)
+      throw new ConnectFailure(EdgeErrorCode.WrongSessionType, 'incorrect session type');
+    return service;
   }
 
   // --- dialing (§3.4) ------------------------------------------------------------------------
@@ -136,20 +304,9 @@ export class EdgeChannel {
     const { state } = this.ctx;
     if (this.#conns.has(connId))
       throw new ConnectFailure(EdgeErrorCode.Internal, `connId ${connId} already in use`);
-    const session = await state.resolveSession(req.sessionToken);
-    if (!session || session.apiSessionId !== this.apiSession.id) {
-      throw new ConnectFailure(
-        EdgeErrorCode.InvalidSession,
-        'invalid session',
-        RetryHint.StartOver,
-      );
-    }
-    if (session.type !== 'Dial')
-      throw new ConnectFailure(EdgeErrorCode.WrongSessionType, 'session is not a Dial session');
-    const service = state.serviceById(session.serviceId);
-    if (!service || !state.permissions(this.apiSession.identity, service).includes('Dial')) {
-      throw new ConnectFailure(EdgeErrorCode.InvalidService, 'service not found or not dialable');
-    }
+    const service = this.#jwt
+      ? await this.#oidcService(req.sessionToken, 'Dial')
+      : await this.#legacyService(req.sessionToken);
     if (service.encryptionRequired && !req.publicKey) {
       // controller/handler_edge_ctrl/common.go createCircuit
       throw new ConnectFailure(
@@ -220,6 +377,25 @@ export class EdgeChannel {
     await sent;
     this.log.debug(`circuit ${circuit.id} up: ${this.apiSession.identity.name} -> ${service.name}`);
     await bridge?.start();
+  }
+
+  async #legacyService(token: string): Promise<FabricService> {
+    const { state } = this.ctx;
+    const session = await state.resolveSession(token);
+    if (!session || session.apiSessionId !== this.apiSession.id) {
+      throw new ConnectFailure(
+        EdgeErrorCode.InvalidSession,
+        'invalid session',
+        RetryHint.StartOver,
+      );
+    }
+    if (session.type !== 'Dial')
+      throw new ConnectFailure(EdgeErrorCode.WrongSessionType, 'session is not a Dial session');
+    const service = state.serviceById(session.serviceId);
+    if (!service || !state.permissions(this.apiSession.identity, service).includes('Dial')) {
+      throw new ConnectFailure(EdgeErrorCode.InvalidService, 'service not found or not dialable');
+    }
+    return service;
   }
 
   /** Dial on the host's channel; resolves with the host's E2E key once DialSuccess arrives. */
@@ -418,6 +594,15 @@ export class EdgeChannel {
       this.channel
         .reply(msg, encodeStateClosed({ connId: req.connId, reason, errorCode }))
         .catch(() => {});
+    if (this.#jwt) {
+      try {
+        const service = await this.#oidcService(req.sessionToken, 'Bind');
+        return void (await this.#bound(msg, req, service));
+      } catch (err) {
+        if (!(err instanceof ConnectFailure)) throw err;
+        return void (await fail(err.errorCode, err.message));
+      }
+    }
     if (!req.sessionToken.startsWith('ey'))
       return void (await fail(EdgeErrorCode.InvalidSession, 'bind token must be a JWT'));
     const session = await this.ctx.state.resolveSession(req.sessionToken);
@@ -432,6 +617,14 @@ export class EdgeChannel {
     ) {
       return void (await fail(EdgeErrorCode.InvalidService, 'service not found or not bindable'));
     }
+    await this.#bound(msg, req, service);
+  }
+
+  async #bound(
+    msg: Message,
+    req: ReturnType<typeof decodeBind>,
+    service: FabricService,
+  ): Promise<void> {
     const t: HostedTerminator = {
       kind: 'hosted',
       id: randomUUID(),
@@ -494,8 +687,9 @@ export function attachEdgeChannel(
   channel: Channel,
   apiSession: ApiSession,
   ctx: RouterContext,
+  jwt?: ApiSessionJwt,
 ): EdgeChannel {
-  const e = new EdgeChannel(channel, apiSession, ctx);
+  const e = new EdgeChannel(channel, apiSession, ctx, jwt);
   channels.set(channel, e);
   return e;
 }

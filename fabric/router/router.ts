@@ -91,7 +91,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     ciphers: ROUTER_CIPHERS,
     honorCipherOrder: false,
   };
-  const ctx = { state, terminators, log };
+  const ctx = { state, terminators, log, channels };
 
   /** Runs the channel on an authenticated inner-TLS socket. */
   async function serveChannel(sock: TLSSocket, via: string): Promise<void> {
@@ -105,7 +105,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     const peerCert = sock.getPeerCertificate(false);
     const hasCert = peerCert && Object.keys(peerCert).length > 0;
     const transport = nodeSocketDuplex(sock);
-    let apiSession: Awaited<ReturnType<typeof authenticateChannel>> | undefined;
+    let auth: Awaited<ReturnType<typeof authenticateChannel>> | undefined;
     try {
       const channel = await acceptChannel(transport, {
         connectionId: randomUUID(),
@@ -122,24 +122,25 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
         }),
         // §2.4.3: the Result goes out first, then the API session and certificate are checked.
         validateAfterAck: async (hello) => {
-          apiSession = await authenticateChannel(state, hello, {
+          auth = await authenticateChannel(state, hello, {
             cert: hasCert ? peerCert : undefined,
             fingerprint: hasCert ? certFingerprint(new Uint8Array(peerCert.raw)) : undefined,
           });
         },
       });
-      const edge = attachEdgeChannel(channel, apiSession!, ctx);
+      const apiSession = auth!.session;
+      const edge = attachEdgeChannel(channel, apiSession, ctx, auth!.jwt);
       channels.add(edge);
-      log.info(`${via} channel from ${apiSession!.identity.name} accepted`);
+      log.info(`${via} channel from ${apiSession.identity.name} accepted`);
       const onRemoved = (s: { id: string }) => {
-        if (s.id === apiSession!.id) void channel.close('api session removed');
+        if (s.id === apiSession.id) void channel.close('api session removed');
       };
       state.on('apiSessionRemoved', onRemoved);
       const info = await channel.closed;
       state.off('apiSessionRemoved', onRemoved);
       channels.delete(edge);
       log.debug(
-        `${via} channel from ${apiSession!.identity.name} closed (${info.initiator}${info.error ? `: ${info.error.message}` : ''})`,
+        `${via} channel from ${apiSession.identity.name} closed (${info.initiator}${info.error ? `: ${info.error.message}` : ''})`,
       );
     } catch (err) {
       const reason = err instanceof ChannelAuthError ? err.message : (err as Error).message;
