@@ -148,18 +148,19 @@ async function endApiSession(identity: StoredIdentity): Promise<void> {
  * when it offers one, for the browser to visit last.
  */
 async function logout(): Promise<string | undefined> {
-  const identity = await loadIdentity().catch(() => undefined);
-  const [, idp] = await Promise.all([
-    identity ? endApiSession(identity).catch(() => {}) : undefined, // best effort: the wipe matters
-
-    idpSignOut(identity?.idp, new URL(SIGNED_OUT_PATH, location.origin).href),
-  ]);
+  // The worker stops first: it may be refreshing the OIDC access token, which spends the refresh
+  // token in the store; what is read after it stopped is what the controller still honours.
   const registration = await navigator.serviceWorker.getRegistration('/');
   if (registration?.active)
     // Not waiting long: the wipe below removes the worker anyway.
     await callWorker(registration.active, { timeoutMs: 10_000 })
       .logout()
       .catch(() => {});
+  const identity = await loadIdentity().catch(() => undefined);
+  const [, idp] = await Promise.all([
+    identity ? endApiSession(identity).catch(() => {}) : undefined, // best effort: the wipe matters
+    idpSignOut(identity?.idp, new URL(SIGNED_OUT_PATH, location.origin).href),
+  ]);
   await wipeStore();
   for (const name of await caches.keys()) await caches.delete(name);
   await registration?.unregister();

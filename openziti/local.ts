@@ -12,7 +12,11 @@ import type { DarkApp } from '../fabric/fabric.ts';
 import { IDP_SCOPES, type RunningIdp, startIdp } from '../fabric/idp.ts';
 import type { Logger } from '../fabric/log.ts';
 import { serveStaticSite } from '../fabric/static-site.ts';
-import { CALLBACK_PATH, CONFIG_PATH } from '../shared/config/bootstrap-config.ts';
+import {
+  CALLBACK_PATH,
+  CONFIG_PATH,
+  OIDC_CALLBACK_PATH,
+} from '../shared/config/bootstrap-config.ts';
 import { type RunningOpenZiti, startOpenZiti } from './network.ts';
 
 export interface LocalOpenZitiOptions {
@@ -30,6 +34,10 @@ export interface LocalOpenZitiOptions {
   service: string;
   startApp: (listen: { host: string; port: number; dataDir: string }) => Promise<DarkApp>;
   apiSessionTimeout?: string;
+  /** `edge.oidc.accessTokenDuration`, e.g. `1m` (the controller's minimum; default 30m). */
+  accessTokenDuration?: string;
+  /** config.json's `controllerAuth` (default `auto`: OIDC, which OpenZiti's controller offers). */
+  controllerAuth?: 'auto' | 'oidc' | 'legacy';
   log: Logger;
 }
 
@@ -68,7 +76,11 @@ export async function startLocalOpenZiti(opts: LocalOpenZitiOptions): Promise<Lo
       host: opts.host,
       port: opts.sitePort,
       generated: {
-        [CONFIG_PATH]: () => ({ controller: controllerUrl, service: opts.service }),
+        [CONFIG_PATH]: () => ({
+          controller: controllerUrl,
+          service: opts.service,
+          ...(opts.controllerAuth ? { controllerAuth: opts.controllerAuth } : {}),
+        }),
       },
     });
     closers.push(
@@ -80,6 +92,7 @@ export async function startLocalOpenZiti(opts: LocalOpenZitiOptions): Promise<Lo
     );
     const sitePort = (site.address() as AddressInfo).port;
     const siteUrl = `http://${opts.host}:${sitePort}/`;
+    const siteHosts = [...new Set([opts.host, 'localhost', '127.0.0.1'])];
 
     const idp = await startIdp({
       host: opts.host,
@@ -88,9 +101,7 @@ export async function startLocalOpenZiti(opts: LocalOpenZitiOptions): Promise<Lo
       clientId: IDP_CLIENT_ID,
       audience: IDP_AUDIENCE,
       accessTokenTtlSeconds: 3600,
-      redirectUris: [...new Set([opts.host, 'localhost', '127.0.0.1'])].map(
-        (h) => `http://${h}:${sitePort}${CALLBACK_PATH}`,
-      ),
+      redirectUris: siteHosts.map((h) => `http://${h}:${sitePort}${CALLBACK_PATH}`),
       users: opts.people,
       log: opts.log.child('idp'),
     });
@@ -120,6 +131,11 @@ export async function startLocalOpenZiti(opts: LocalOpenZitiOptions): Promise<Lo
         .filter((p) => p.password !== undefined && !p.disabled)
         .map((p) => ({ name: p.name, externalId: p.externalId })),
       apiSessionTimeout: opts.apiSessionTimeout,
+      // The bootstrap site's OIDC callback, as an operator lists it in the edge-oidc binding.
+      oidc: {
+        redirectUris: siteHosts.map((h) => `http://${h}:${sitePort}${OIDC_CALLBACK_PATH}`),
+        ...(opts.accessTokenDuration ? { accessTokenDuration: opts.accessTokenDuration } : {}),
+      },
       log: (line) => opts.log.info(line),
     });
     closers.push(() => network.close());

@@ -158,6 +158,10 @@ const api = workerApi({
     forgetCachedKeys();
     await state.reset();
   },
+  signOut: async () => {
+    forgetCachedKeys();
+    await state.reset({ signedOut: true });
+  },
   status: (op) => statusCall(op, state),
   isAppAddress: (url) => {
     const match = matchTunnelled({ url, request: new Request(url) }, state);

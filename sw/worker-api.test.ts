@@ -13,6 +13,9 @@ function api() {
       reset: async () => {
         done.push(['reset']);
       },
+      signOut: async () => {
+        done.push(['signOut']);
+      },
       status: async (op) => {
         done.push(['status', op]);
         return { at: 1 } as StatusSnapshot;
@@ -25,12 +28,12 @@ function api() {
 }
 
 describe('workerApi', () => {
-  it('identity change and sign-out both forget what is kept in memory', async () => {
+  it('identity change forgets what is kept in memory; sign-out also keeps it from reopening', async () => {
     const { api: a, done } = api();
     await a.identityChanged();
     await a.logout();
     await a.claim();
-    expect(done).toEqual([['reset'], ['reset'], ['claim']]);
+    expect(done).toEqual([['reset'], ['signOut'], ['claim']]);
   });
 
   it('status: only the two operations', async () => {

@@ -19,6 +19,8 @@ export interface WorkerApiDeps {
   claim(): Promise<void>;
   /** Forget everything kept in memory for the identity (cached keys, channels, credentials). */
   reset(): Promise<void>;
+  /** Sign-out: forget everything and open nothing again until the identity changes. */
+  signOut(): Promise<void>;
   status(op: StatusOp): Promise<StatusSnapshot>;
   /** Whether the worker carries this URL over the tunnel (known, not pending). */
   isAppAddress(url: URL): boolean;
@@ -29,7 +31,7 @@ export function workerApi(deps: WorkerApiDeps): WorkerApi {
   return {
     claim: () => deps.claim(),
     identityChanged: () => deps.reset(),
-    logout: () => deps.reset(),
+    logout: () => deps.signOut(),
     async status(op) {
       if (!isStatusOp(op)) throw new WorkerCallError('bad-argument', 'no such status operation');
       return deps.status(op);

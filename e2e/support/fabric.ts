@@ -16,7 +16,7 @@ import { createLogger } from '../../fabric/log.ts';
 import { startRouter } from '../../fabric/router/router.ts';
 import type { RunningOpenZiti } from '../../openziti/network.ts';
 import { startE2eMattermost } from './mattermost.ts';
-import { startE2eOpenZiti } from './openziti.ts';
+import { type OpenZitiOptions, startE2eOpenZiti } from './openziti.ts';
 import { startProbeApp } from './probe-app.ts';
 import { startStrangeApp } from './strange-app.ts';
 
@@ -82,10 +82,11 @@ async function startE2eNetwork(
   network: NetworkKind,
   kind: DarkAppKind,
   overrides: Record<string, unknown>,
+  openzitiOptions: OpenZitiOptions,
 ): Promise<FabricFixture> {
   // `fabricOverrides` shape the fabric only; OpenZiti's network is configured as in production.
   if (network === 'fabric') return startE2eFabric(kind, overrides);
-  const { local, appRequests, appOrigin, user } = await startE2eOpenZiti(kind);
+  const { local, appRequests, appOrigin, user } = await startE2eOpenZiti(kind, openzitiOptions);
   const siteRequests: string[] = [];
   local.site.on('request', (req: { url?: string }) => siteRequests.push(req.url ?? ''));
   return {
@@ -195,6 +196,8 @@ export interface NetworkOptions {
   network: NetworkKind;
   darkApp: DarkAppKind;
   fabricOverrides: Record<string, unknown>;
+  /** What the `*-openziti` projects change about OpenZiti's network. */
+  openzitiOptions: OpenZitiOptions;
 }
 
 /**
@@ -205,9 +208,10 @@ export const test = base.extend<object, { zt: FabricFixture } & NetworkOptions>(
   network: ['fabric', { scope: 'worker', option: true }],
   darkApp: ['probe', { scope: 'worker', option: true }],
   fabricOverrides: [{}, { scope: 'worker', option: true }],
+  openzitiOptions: [{}, { scope: 'worker', option: true }],
   zt: [
-    async ({ network, darkApp, fabricOverrides }, use) => {
-      const zt = await startE2eNetwork(network, darkApp, fabricOverrides);
+    async ({ network, darkApp, fabricOverrides, openzitiOptions }, use) => {
+      const zt = await startE2eNetwork(network, darkApp, fabricOverrides, openzitiOptions);
       await use(zt);
       await zt.close();
     },

@@ -21,7 +21,18 @@ export interface OpenZitiFixtureParts {
   user: { name: string; password: string };
 }
 
-export async function startE2eOpenZiti(kind: DarkAppKind): Promise<OpenZitiFixtureParts> {
+/** What a spec may change about OpenZiti's network (`test.use({ openzitiOptions })`). */
+export interface OpenZitiOptions {
+  /** `edge.oidc.accessTokenDuration`, e.g. `1m` (the controller's minimum). */
+  accessTokenDuration?: string;
+  /** config.json's `controllerAuth` (default `auto`, which takes OIDC here). */
+  controllerAuth?: 'auto' | 'oidc' | 'legacy';
+}
+
+export async function startE2eOpenZiti(
+  kind: DarkAppKind,
+  options: OpenZitiOptions = {},
+): Promise<OpenZitiFixtureParts> {
   // The same people as the fabric's defaults (the IdP login `developer`).
   const { identities } = parseFabricConfig({});
   const person = identities.find((i) => i.name === 'developer');
@@ -38,6 +49,7 @@ export async function startE2eOpenZiti(kind: DarkAppKind): Promise<OpenZitiFixtu
     siteRoot: join(ROOT, 'dist'),
     people: [person],
     service: 'demo',
+    ...options,
     log: createLogger((process.env.ZT_TEST_LOG as 'debug' | undefined) ?? 'warn'),
     startApp: async (listen) => {
       const app = await startE2eDarkApp(kind, listen);

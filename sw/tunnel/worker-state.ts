@@ -35,6 +35,7 @@ export class WorkerState {
   #maintainedAt = Date.now();
   #maintaining?: Promise<void>;
   #maintenanceTimer?: ReturnType<typeof setTimeout>;
+  #signedOut = false;
   /** The identity could not be renewed: navigations go to the bootstrap page for a new login. */
   expired = false;
   /** The app's HTTP authentication credentials (Basic), in memory only: see `http-auth.ts`. */
@@ -158,7 +159,7 @@ export class WorkerState {
    */
   async #openTunnel(): Promise<Tunnel | undefined> {
     const [stored, config] = await Promise.all([loadIdentity(), this.config()]);
-    if (!stored || stored.controller !== config.controller) return undefined;
+    if (this.#signedOut || !stored || stored.controller !== config.controller) return undefined;
     let identity = stored;
     if (identity.apiSession.oidc && Date.now() >= tokenRefreshDue(identity.apiSession)) {
       const maintained = await maintainIdentity(identity);
@@ -197,10 +198,14 @@ export class WorkerState {
   }
 
   /**
-   * Drops everything in memory (identity changed or logout); the next request reloads from IndexedDB.
-   * The app's HTTP credentials go too, except when the same identity only re-authenticated.
+   * Drops everything in memory (identity changed or logout); the next request reloads from IndexedDB
+   * (after a sign-out: nothing, until the identity changes). The app's HTTP credentials go too,
+   * except when the same identity only re-authenticated.
    */
-  async reset({ keepHttpAuth = false } = {}): Promise<void> {
+  async reset({ keepHttpAuth = false, signedOut = false } = {}): Promise<void> {
+    // A refresh in flight spends the stored refresh token: let it store the next one first, so a
+    // sign-out revokes the token that is current rather than one already used.
+    if (!keepHttpAuth) await this.#maintaining;
     if (!keepHttpAuth) this.httpAuth.clear();
     this.eventStreams.clear();
     const tunnel = await this.#tunnel?.catch(() => undefined);
@@ -209,6 +214,9 @@ export class WorkerState {
     this.#config = undefined;
     this.#routes = undefined;
     this.expired = false;
+    // After a sign-out nothing is opened again (no refresh can spend the token the page revokes)
+    // until the bootstrap page reports a new identity.
+    this.#signedOut = signedOut;
     this.#routesReady = this.#loadRoutes();
     clearTimeout(this.#maintenanceTimer);
     await tunnel?.close();
