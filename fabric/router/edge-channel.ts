@@ -15,10 +15,12 @@
  * channel's access token (`router/xgress_edge/listener.go processTokenUpdate`).
  *
  * Stricter than a v1.7.2 router, on purpose, so that a client that forgot UpdateToken fails here:
- * - a Connect or Bind on a channel whose current access token has expired is refused at once with
- *   StateClosed "token has invalid claims: token is expired ..." (the real router never looks at
- *   `exp` after the hello; its controller refuses the circuit with that text when it validates
- *   the token the router forwards);
+ * - a Connect or Bind on a channel whose current access token has expired is refused by the
+ *   router itself with StateClosed "token has invalid claims: token is expired". The real router
+ *   never looks at `exp` after the hello, but forwards the channel's token to its controller,
+ *   which refuses the circuit with that same text (`controller/handler_edge_ctrl/common.go
+ *   loadFromTokens` -> `ValidateAccessToken`); a fabric without that check would let such a
+ *   client through;
  * - an UpdateToken whose JWT names another `z_asid` or `sub` gets UpdateTokenFailure (the real
  *   router answers UpdateTokenSuccess and silently keeps the old token).
  */
@@ -198,10 +200,13 @@ export class EdgeChannel {
     const { state } = this.ctx;
     const jwt = this.#jwt!;
     if (state.now() >= jwt.expiresAt) {
+      this.log.warn(
+        `${this.apiSession.identity.name}: the channel's access token expired at ${new Date(jwt.expiresAt).toISOString()} and no UpdateToken replaced it`,
+      );
+      // The text of the real controller's refusal (golang-jwt v5 ErrTokenInvalidClaims + ErrTokenExpired).
       throw new ConnectFailure(
         EdgeErrorCode.Internal,
-        `token has invalid claims: token is expired (this channel's access token expired at ${new Date(jwt.expiresAt).toISOString()}; send UpdateToken with a fresh one before it expires)`,
-        RetryHint.NotRetriable,
+        'token has invalid claims: token is expired',
       );
     }
     let claims: ServiceAccessJwt | undefined;
