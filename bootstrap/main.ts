@@ -120,19 +120,26 @@ async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<v
 }
 
 /**
- * Ends the API session at the controller: a legacy one is deleted; an OIDC one cannot be (the
- * controller keeps no session to delete), so its refresh token is revoked and the access token
- * runs out within its short life.
+ * Ends the API session at the controller: a legacy one is deleted; an OIDC one has no session to
+ * delete, so both its tokens are revoked: the refresh token gives no new access token, and the
+ * access token opens no new circuit (REST still takes it until its short life ends).
  */
 async function endApiSession(identity: StoredIdentity): Promise<void> {
   const { apiSession, controller } = identity;
   const within = AbortSignal.timeout(5_000);
-  if (apiSession.oidc) {
-    await oidcRevoke({
-      controller,
-      fetch: (request) => fetch(request, { signal: within }),
-      refreshToken: apiSession.oidc.refreshToken,
-    });
+  const oidc = apiSession.oidc;
+  if (oidc) {
+    const revoke = (token: string, tokenTypeHint: 'refresh_token' | 'access_token') =>
+      oidcRevoke({
+        controller,
+        fetch: (request) => fetch(request, { signal: within }),
+        token,
+        tokenTypeHint,
+      });
+    await Promise.all([
+      revoke(oidc.refreshToken, 'refresh_token'),
+      revoke(apiSession.token, 'access_token'),
+    ]);
     return;
   }
   await new ControllerClient({

@@ -74,6 +74,8 @@ export interface FabricConfig {
      * whose clients can only take the legacy path.
      */
     oidc: boolean;
+    /** `edge.oidc.accessTokenDuration` of a real controller (default 30 min, there at least 1 min). */
+    oidcAccessTokenSeconds: number;
   };
   idp: ListenAddress & { clientId: string; audience: string; accessTokenTtlSeconds: number };
   router: {
@@ -255,6 +257,7 @@ export function parseFabricConfig(input: unknown): FabricConfig {
     'sessionCertValiditySeconds',
     'maxBodyBytes',
     'oidc',
+    'oidcAccessTokenSeconds',
   ]);
   const idpIn = c.obj(root.idp, 'idp');
   c.unknownKeys(idpIn, 'idp', ['host', 'port', 'clientId', 'audience', 'accessTokenTtlSeconds']);
@@ -374,6 +377,14 @@ export function parseFabricConfig(input: unknown): FabricConfig {
       ),
       maxBodyBytes: c.int(ctrlIn.maxBodyBytes, 'controller.maxBodyBytes', 64 * 1024, 256, 16 << 20),
       oidc: c.bool(ctrlIn.oidc, 'controller.oidc', true),
+      // Below the real minimum of 60 s only so that tests can watch several refreshes quickly.
+      oidcAccessTokenSeconds: c.int(
+        ctrlIn.oidcAccessTokenSeconds,
+        'controller.oidcAccessTokenSeconds',
+        1800,
+        2,
+        24 * 3600,
+      ),
     },
     idp: {
       host: c.str(idpIn.host, 'idp.host', d.idp.host),

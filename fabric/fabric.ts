@@ -6,10 +6,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { CALLBACK_PATH, CONFIG_PATH } from '../shared/config/bootstrap-config.ts';
+import {
+  CALLBACK_PATH,
+  CONFIG_PATH,
+  OIDC_CALLBACK_PATH,
+} from '../shared/config/bootstrap-config.ts';
 import type { FabricConfig, IdentityConfig, ServiceConfig } from './config.ts';
 import { type ExtJwtSigner, ExtJwtVerifier } from './controller/ext-jwt.ts';
-import { OIDC_CALLBACK_PATH } from './controller/oidc.ts';
 import { type RunningController, startController } from './controller/server.ts';
 import { type RunningTunneler, startTunneler } from './hosting/tunneler.ts';
 import { IDP_SCOPES, type RunningIdp, startIdp } from './idp.ts';
@@ -182,7 +185,10 @@ export async function startFabric(opts: StartFabricOptions): Promise<RunningFabr
       extJwt: new ExtJwtVerifier([signer], config.identities),
       log: log.child('controller'),
       // The bootstrap site's OIDC callback, as an operator lists it in the edge-oidc binding.
-      oidc: { redirectUris: siteHosts.map((h) => `http://${h}:${sitePort}${OIDC_CALLBACK_PATH}`) },
+      oidc: {
+        redirectUris: siteHosts.map((h) => `http://${h}:${sitePort}${OIDC_CALLBACK_PATH}`),
+        accessTokenSeconds: config.controller.oidcAccessTokenSeconds,
+      },
     });
     controllerUrl = controller.url;
     closers.push(() => controller.close());

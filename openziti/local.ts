@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { IdentityConfig } from '../fabric/config.ts';
+import { DEFAULT_REDIRECT_URIS } from '../fabric/controller/oidc.ts';
 import type { DarkApp } from '../fabric/fabric.ts';
 import { IDP_SCOPES, type RunningIdp, startIdp } from '../fabric/idp.ts';
 import type { Logger } from '../fabric/log.ts';
@@ -131,9 +132,14 @@ export async function startLocalOpenZiti(opts: LocalOpenZitiOptions): Promise<Lo
         .filter((p) => p.password !== undefined && !p.disabled)
         .map((p) => ({ name: p.name, externalId: p.externalId })),
       apiSessionTimeout: opts.apiSessionTimeout,
-      // The bootstrap site's OIDC callback, as an operator lists it in the edge-oidc binding.
+      // The bootstrap site's OIDC callback, as an operator lists it in the edge-oidc binding, beside
+      // the controller's defaults, which listing any replaces: `ziti tunnel host` logs in through
+      // a loopback `/auth/callback` of its own (sdk-golang `edge-apis/oidc.go newLocalRpServer`).
       oidc: {
-        redirectUris: siteHosts.map((h) => `http://${h}:${sitePort}${OIDC_CALLBACK_PATH}`),
+        redirectUris: [
+          ...DEFAULT_REDIRECT_URIS,
+          ...siteHosts.map((h) => `http://${h}:${sitePort}${OIDC_CALLBACK_PATH}`),
+        ],
         ...(opts.accessTokenDuration ? { accessTokenDuration: opts.accessTokenDuration } : {}),
       },
       log: (line) => opts.log.info(line),

@@ -35,8 +35,8 @@ import type { Controller, Ctx } from './context.ts';
 import { ApiError, corsLayer } from './envelope.ts';
 
 export const OIDC_BASE = '/oidc';
-/** Where the bootstrap site takes the controller's OIDC redirect (its answer allows any origin). */
-export const OIDC_CALLBACK_PATH = '/__zt/oidc-callback';
+export { OIDC_CALLBACK_PATH } from '../../shared/config/bootstrap-config.ts';
+
 /** The clients the real controller registers (`common/oidc_tokens.go`). */
 const CLIENT_IDS = ['openziti', 'native'];
 /** What the real controller allows when its `edge-oidc` binding lists no `redirectURIs`. */

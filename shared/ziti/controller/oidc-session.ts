@@ -525,18 +525,21 @@ export async function oidcRefresh(opts: OidcRefreshOptions): Promise<OidcSession
 }
 
 /**
- * Ends an OIDC API session's refresh chain: RFC 7009 revocation of the refresh token at the
- * controller's OpenID provider (`/oidc/revoke`, zitadel/oidc `op` default endpoints), so no new
- * access token can be had with it. The access token itself stays valid until its `exp` (routers
- * do not consult revocations). Resolves when the provider accepted it (200); a refusal throws
+ * RFC 7009 revocation at the controller's OpenID provider (`/oidc/revoke`, zitadel/oidc `op`
+ * default endpoints; `none` client authentication, so `client_id` in the form). Checked against
+ * v1.7.2: a revoked refresh token gives no new access token (the refresh answers 400); a revoked
+ * access token is refused for new circuits (the controller checks revocations when a router asks
+ * it to create one: `ValidateAccessToken`), though REST calls and open circuits keep working
+ * until its `exp`. Revoking a token twice is a 500 there. Resolves on 200; a refusal throws
  * `token-refused`, an unreachable controller `ZitiControllerUnreachableError`.
  */
 export async function oidcRevoke(opts: {
   controller: string | URL;
   fetch: FetchLike;
-  refreshToken: string;
+  token: string;
+  tokenTypeHint: 'refresh_token' | 'access_token';
 }): Promise<void> {
-  const what = 'POST /oidc/revoke';
+  const what = `POST /oidc/revoke (${opts.tokenTypeHint})`;
   const res = await send(
     what,
     opts.fetch,
@@ -548,8 +551,8 @@ export async function oidcRevoke(opts: {
       },
       body: new URLSearchParams({
         client_id: OIDC_CLIENT_ID,
-        token: opts.refreshToken,
-        token_type_hint: 'refresh_token',
+        token: opts.token,
+        token_type_hint: opts.tokenTypeHint,
       }).toString(),
     }),
   );
