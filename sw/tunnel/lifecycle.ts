@@ -9,7 +9,12 @@ import { refreshTokens } from '../../shared/identity/idp-refresh.ts';
 import { createCsrPem, parseCertificateChain } from '../../shared/identity/session-key.ts';
 import { type StoredIdentity, saveIdentity } from '../../shared/identity/store.ts';
 import { ZitiOidcError } from '../../shared/ziti/controller/oidc-session.ts';
-import { ControllerClient, ZitiApiError } from '../../shared/ziti/index.ts';
+import {
+  ControllerClient,
+  ZitiApiError,
+  ZitiApiResponseError,
+  ZitiControllerUnreachableError,
+} from '../../shared/ziti/index.ts';
 
 /** The controller's idle timeout is 30 min (reference §1.4); touch the session well inside it. */
 export const KEEP_ALIVE_MS = 5 * 60_000;
@@ -32,6 +37,20 @@ export const renewalDue = (identity: StoredIdentity) =>
 /** When the identity next needs work: its access token's refresh or its certificate's renewal. */
 export const maintenanceDue = (identity: StoredIdentity) =>
   Math.min(renewalDue(identity), tokenRefreshDue(identity.apiSession));
+
+/**
+ * The controller cannot answer now: unreachable, or a 5xx (a proxy before it, a restart). That is
+ * "try later", never a reason for a new login or for sending the person to log in again. The
+ * OpenID provider itself refuses with 400 (401 for `invalid_client`) whatever the reason
+ * (zitadel/oidc v3.45 `op/error.go RequestError`, used by ziti v1.7.2's `op.NewProvider`), so a
+ * 5xx from the token endpoint is never its refusal.
+ */
+const tryLater = (err: unknown) =>
+  err instanceof ZitiControllerUnreachableError ||
+  ((err instanceof ZitiOidcError ||
+    err instanceof ZitiApiError ||
+    err instanceof ZitiApiResponseError) &&
+    (err.status ?? 0) >= 500);
 
 async function newCertificate(
   client: ControllerClient,
@@ -63,11 +82,17 @@ async function reauthenticate(identity: StoredIdentity): Promise<StoredIdentity 
   return { ...renewed, ...(await newCertificate(client, renewed)) };
 }
 
-/** Re-authenticates; `expired` when that is impossible (a person has to log in again). */
+/**
+ * Re-authenticates; `expired` when that is impossible (a person has to log in again). A controller
+ * that cannot answer now throws instead (try later).
+ */
 async function reauthenticated(
   identity: StoredIdentity,
 ): Promise<{ outcome: LifecycleOutcome; identity: StoredIdentity }> {
-  const renewed = await reauthenticate(identity).catch(() => undefined);
+  const renewed = await reauthenticate(identity).catch((err: unknown) => {
+    if (tryLater(err)) throw err;
+    return undefined;
+  });
   if (!renewed) return { outcome: 'expired', identity };
   await saveIdentity(renewed);
   return { outcome: 're-authenticated', identity: renewed };
@@ -80,7 +105,8 @@ async function reauthenticated(
  * - an OIDC access token is refreshed at 2/3 of its life; a refused refresh token means a new
  *   login with the IdP token;
  * - the certificate is renewed at 2/3 of its life.
- * An unreachable controller throws (try again later). `expired` means a person has to log in.
+ * An unreachable controller, or one answering 5xx, throws (try again later), also during a new
+ * login. `expired` means a person has to log in.
  */
 export async function maintainIdentity(
   identity: StoredIdentity,
@@ -96,7 +122,7 @@ export async function maintainIdentity(
           apiSession: await refreshApiSession(identity.controller, identity.apiSession),
         };
       } catch (err) {
-        if (!(err instanceof ZitiOidcError)) throw err;
+        if (!(err instanceof ZitiOidcError) || tryLater(err)) throw err;
         return reauthenticated(identity);
       }
       await saveIdentity(current);
@@ -111,7 +137,15 @@ export async function maintainIdentity(
     }
   }
   if (now < renewalDue(current)) return { outcome, identity: current };
-  const renewed = { ...current, ...(await newCertificate(clientFor(current), current)) };
+  let renewed: StoredIdentity;
+  try {
+    renewed = { ...current, ...(await newCertificate(clientFor(current), current)) };
+  } catch (err) {
+    // The refresh spent the old refresh token: the caller must get the new one (it is saved)
+    // rather than an error; the renewal stays due and is retried on the next run.
+    if (outcome === 'refreshed-token') return { outcome, identity: current };
+    throw err;
+  }
   await saveIdentity(renewed);
   return { outcome: 'renewed-certificate', identity: renewed };
 }
