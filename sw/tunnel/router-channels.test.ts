@@ -1,6 +1,26 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
+import { nodeSocketDuplex } from '../../fabric/_internal/node-duplex.ts';
+import { type FabricPki, issueLeafCert, loadOrCreatePki } from '../../fabric/pki.ts';
+import { webSocketStream } from '../../fabric/router/ws-stream.ts';
+import { createSessionKey } from '../../shared/identity/session-key.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
-import type { EdgeRouterInfo } from '../../shared/ziti/index.ts';
+import {
+  acceptChannel,
+  type Channel,
+  ContentType,
+  type EdgeRouterInfo,
+  HeaderId,
+  newMessage,
+  stringBytes,
+} from '../../shared/ziti/index.ts';
 import { RouterChannels } from './router-channels.ts';
 
 /** Records the URLs the worker tries; every WebSocket fails to open. */
@@ -61,5 +81,190 @@ describe('RouterChannels protocol choice', () => {
       code: 'router-unreachable',
     });
     expect(tried).toEqual(['wss://er1:3023/ws', 'ws://er1:3024/ws', 'ws://er2:3024/ws']);
+  });
+});
+
+/**
+ * Refreshed OIDC access tokens reach open channels (UpdateToken, reference §1.5). Each router is a
+ * Node TLS server inside a WebSocket, as in router-identity.test.ts, running the router side of
+ * the channel (acceptChannel) and answering UpdateToken as told.
+ */
+describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
+  let pki: FabricPki;
+  let base: StoredIdentity;
+  const closers: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-router-channels-')), {
+      trustDomain: 'zt-test',
+      routerHosts: ['127.0.0.1'],
+    });
+    const keyPair = await createSessionKey();
+    const cert = await issueLeafCert(pki, {
+      publicKey: keyPair.publicKey,
+      subject: 'CN=browser',
+      validitySeconds: 3600,
+    });
+    base = {
+      config: { controller: 'https://127.0.0.1:1', service: 'demo', devAllowPlainWs: true },
+      apiSession: {
+        token: 'eyJ.first.token',
+        id: 'asid-1',
+        identityId: 'id',
+        identityName: 'alice',
+        oidc: { refreshToken: 'refresh-1', receivedAt: 0, expiresAt: 1 },
+      },
+      keyPair,
+      certificates: [cert.toString('pem')],
+      caBundle:
+        pki.caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ??
+        [],
+    } as unknown as StoredIdentity;
+  });
+  afterAll(async () => {
+    for (const close of closers) await close();
+  });
+
+  /** A router whose UpdateToken answer is `verdict`; records hellos and UpdateTokens. */
+  async function router(verdict: 'accept' | 'refuse') {
+    const hellos: string[] = [];
+    const updates: { contentType: number; token: string }[] = [];
+    const channels: Channel[] = [];
+    const tls = createTlsServer({
+      key: pki.router.keyPem,
+      cert: pki.router.certPem + pki.intermediate.toString('pem'),
+      ca: pki.caBundlePem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+    });
+    tls.on('secureConnection', (sock) => {
+      void acceptChannel(nodeSocketDuplex(sock), {
+        onHello: (hello) => {
+          hellos.push(new TextDecoder().decode(hello.headers.get(HeaderId.SessionToken)));
+          return { accept: true };
+        },
+      }).then((ch) => {
+        channels.push(ch);
+        ch.handle(ContentType.UpdateToken, (msg) => {
+          updates.push({ contentType: msg.contentType, token: new TextDecoder().decode(msg.body) });
+          void ch.reply(
+            msg,
+            verdict === 'accept'
+              ? newMessage(ContentType.UpdateTokenSuccess, new Map(), new Uint8Array())
+              : newMessage(ContentType.UpdateTokenFailure, new Map(), stringBytes('token invalid')),
+          );
+        });
+      });
+    });
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http, path: '/ws' });
+    wss.on('connection', (ws) => {
+      const stream = webSocketStream(ws);
+      stream.on('error', () => stream.destroy());
+      tls.emit('connection', stream);
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const port = (http.address() as AddressInfo).port;
+    closers.push(async () => {
+      for (const ch of channels) await ch.close();
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => http.close(() => r()));
+    });
+    const info: EdgeRouterInfo = {
+      name: `er-${port}`,
+      supportedProtocols: { ws: `ws://127.0.0.1:${port}` },
+    };
+    return { info, hellos, updates, channels };
+  }
+
+  const withToken = (identity: StoredIdentity, token: string, oidc = true): StoredIdentity => ({
+    ...identity,
+    apiSession: {
+      ...identity.apiSession,
+      token,
+      ...(oidc ? {} : { oidc: undefined }),
+    },
+  });
+
+  it('sends the new access token to every open channel (content type 60803, the token as body)', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const [a, b] = [await router('accept'), await router('accept')];
+    const routers = new RouterChannels(base);
+    const chA = await routers.channelFor([a.info]);
+    const chB = await routers.channelFor([b.info]);
+    expect(chA).not.toBe(chB);
+    expect([...a.hellos, ...b.hellos]).toEqual(['eyJ.first.token', 'eyJ.first.token']);
+
+    const next = withToken(base, 'eyJ.second.token');
+    routers.updateIdentity(next);
+    await vi.waitFor(() => {
+      expect(a.updates).toEqual([{ contentType: 60803, token: 'eyJ.second.token' }]);
+      expect(b.updates).toEqual([{ contentType: 60803, token: 'eyJ.second.token' }]);
+    });
+    expect(ContentType.UpdateToken).toBe(60803);
+    // Accepted: the channels stay and keep serving.
+    await chA.measureLatency();
+    expect(chA.isClosed || chB.isClosed).toBe(false);
+    expect(await routers.channelFor([a.info])).toBe(chA);
+    await routers.closeAll();
+  });
+
+  it('closes a channel whose router answers UpdateTokenFailure; the next dial opens a new one with the new token', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const [good, bad] = [await router('accept'), await router('refuse')];
+    const routers = new RouterChannels(base);
+    const chGood = await routers.channelFor([good.info]);
+    const chBad = await routers.channelFor([bad.info]);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    routers.updateIdentity(withToken(base, 'eyJ.refused.token'));
+    const info = await chBad.closed;
+    expect(info.initiator).toBe('local');
+    expect(bad.updates.map((u) => u.token)).toEqual(['eyJ.refused.token']);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('token invalid'));
+    await vi.waitFor(() => expect(good.updates).toHaveLength(1));
+    expect(chGood.isClosed).toBe(false);
+    const again = await routers.channelFor([bad.info]);
+    expect(again).not.toBe(chBad);
+    expect(bad.hellos).toEqual(['eyJ.first.token', 'eyJ.refused.token']);
+    warn.mockRestore();
+    await routers.closeAll();
+  });
+
+  it('sends nothing for a legacy identity change or an unchanged token', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const r = await router('accept');
+    const legacy = withToken(base, 'legacy-session-1', false);
+    const routers = new RouterChannels(legacy);
+    await routers.channelFor([r.info]);
+    // A new legacy session token, then a renewed certificate with the same token: nothing. The
+    // OIDC token after them is the first UpdateToken the router sees (a channel keeps order).
+    routers.updateIdentity(withToken(base, 'legacy-session-2', false));
+    routers.updateIdentity({
+      ...withToken(base, 'legacy-session-2', false),
+      certificateNotAfter: 9,
+    });
+    const oidc = withToken(base, 'eyJ.oidc.token');
+    routers.updateIdentity(oidc);
+    routers.updateIdentity({ ...oidc, certificateNotAfter: 10 });
+    routers.updateIdentity(withToken(oidc, 'eyJ.oidc.token.2'));
+    await vi.waitFor(() => expect(r.updates).toHaveLength(2));
+    expect(r.updates.map((u) => u.token)).toEqual(['eyJ.oidc.token', 'eyJ.oidc.token.2']);
+    await routers.closeAll();
+  });
+
+  it('a token refreshed while a channel opens is sent right after its hello', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const r = await router('accept');
+    const routers = new RouterChannels(base);
+    const opening = routers.channelFor([r.info]);
+    routers.updateIdentity(withToken(base, 'eyJ.during.open'));
+    await opening;
+    expect(r.hellos).toEqual(['eyJ.first.token']);
+    await vi.waitFor(() =>
+      expect(r.updates).toEqual([{ contentType: 60803, token: 'eyJ.during.open' }]),
+    );
+    await routers.closeAll();
   });
 });
