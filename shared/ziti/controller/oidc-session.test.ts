@@ -7,6 +7,7 @@ import {
   type OidcSession,
   oidcLogin,
   oidcRefresh,
+  oidcRevoke,
   readAccessClaims,
   ZitiOidcError,
 } from './oidc-session.ts';
@@ -385,5 +386,80 @@ describe('oidcRefresh', () => {
     });
     const err = await failure(oidcRefresh({ controller: CONTROLLER, fetch: c.fetch, session }));
     expect(err).toMatchObject({ fault: 'token-refused', oauthError: 'invalid_grant', status: 400 });
+  });
+});
+
+describe('oidcRevoke', () => {
+  /** The provider's revocation endpoint answering `answer`, recording what it was sent. */
+  function revocation(answer: () => Response) {
+    const seen: Request[] = [];
+    const fetchFn: FetchLike = async (req) => {
+      seen.push(req.clone());
+      return new URL(req.url).pathname === '/oidc/revoke'
+        ? answer()
+        : new Response('404 page not found', { status: 404 });
+    };
+    return { fetch: fetchFn, seen };
+  }
+
+  it('POSTs the token as an RFC 7009 form for the openziti client to /oidc/revoke', async () => {
+    const c = revocation(() => new Response(null, { status: 200 }));
+    await oidcRevoke({
+      controller: `${CONTROLLER}/`,
+      fetch: c.fetch,
+      token: 'refresh-1',
+      tokenTypeHint: 'refresh_token',
+    });
+    await oidcRevoke({
+      controller: CONTROLLER,
+      fetch: c.fetch,
+      token: 'access-1',
+      tokenTypeHint: 'access_token',
+    });
+    expect(c.seen).toHaveLength(2);
+    const forms: Record<string, string>[] = [];
+    for (const req of c.seen) {
+      expect(req.method).toBe('POST');
+      expect(req.url).toBe(`${CONTROLLER}/oidc/revoke`);
+      expect(req.headers.get('content-type')).toBe('application/x-www-form-urlencoded');
+      forms.push(Object.fromEntries(new URLSearchParams(await req.text())));
+    }
+    expect(forms).toEqual([
+      { client_id: 'openziti', token: 'refresh-1', token_type_hint: 'refresh_token' },
+      { client_id: 'openziti', token: 'access-1', token_type_hint: 'access_token' },
+    ]);
+  });
+
+  it('throws token-refused with the status when the provider refuses', async () => {
+    const c = revocation(() =>
+      Response.json(
+        { error: 'invalid_request', error_description: 'token is missing' },
+        { status: 400 },
+      ),
+    );
+    const err = await failure(
+      oidcRevoke({
+        controller: CONTROLLER,
+        fetch: c.fetch,
+        token: 'refresh-1',
+        tokenTypeHint: 'refresh_token',
+      }),
+    );
+    expect(err).toMatchObject({ fault: 'token-refused', status: 400 });
+    expect(err.message).toContain('POST /oidc/revoke');
+    expect(err.message).toContain('token is missing');
+  });
+
+  it('turns a fetch that rejects into ZitiControllerUnreachableError', async () => {
+    const err = await oidcRevoke({
+      controller: CONTROLLER,
+      fetch: async () => {
+        throw new TypeError('Failed to fetch');
+      },
+      token: 'refresh-1',
+      tokenTypeHint: 'refresh_token',
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ZitiControllerUnreachableError);
+    expect((err as Error).message).toContain('POST /oidc/revoke');
   });
 });
