@@ -106,6 +106,12 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
   private readonly sessionsByToken = new Map<string, EdgeSession>();
   /** Fingerprints of long-lived identity certificates (hosting identities), by identity id. */
   private readonly identityCertFingerprints = new Map<string, Set<string>>();
+  /**
+   * The controller's OIDC revocations, by id: token ids (`jti`), a revoked refresh token also as
+   * itself, and a string it cannot read as itself (`controller/oidc_auth/storage.go RevokeToken`).
+   * Kept, as v1.7.2 keeps them (it stores an expiry but nothing deletes them).
+   */
+  private readonly revocations = new Set<string>();
 
   constructor(
     readonly config: FabricConfig,
@@ -320,6 +326,20 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
         found = true;
       }
     return found;
+  }
+
+  /**
+   * Stores a revocation; false when one with this id exists (the real store's create then fails
+   * with "an entity of type revocation already exists with id <id>").
+   */
+  addRevocation(id: string): boolean {
+    if (this.revocations.has(id)) return false;
+    this.revocations.add(id);
+    return true;
+  }
+
+  isRevoked(id: string): boolean {
+    return this.revocations.has(id);
   }
 
   /** Registers a session with a given token (legacy UUID-style session tokens, e.g. replayed frames). */

@@ -5,7 +5,7 @@
  * (shared/ziti/controller/oidc-session.ts) with a real `fetch` that follows redirects and reads
  * `response.url`, as a browser must; the checks are what that client and the next stages rely
  * on: discovery, the redirect chain ending at our redirect URI, Bearer REST, refresh keeping the
- * API session, refusals, and CORS on every hop.
+ * API session, refusals, revocation (RFC 7009, what sign-out does), and CORS on every hop.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,11 +16,12 @@ import {
   type FetchLike,
   oidcLogin,
   oidcRefresh,
+  oidcRevoke,
   readAccessClaims,
   ZitiOidcError,
 } from '../../shared/ziti/controller/oidc-session.ts';
 import { controllerSupportsOidc } from '../../shared/ziti/controller/pick-router.ts';
-import { OIDC_CALLBACK_PATH } from './oidc.ts';
+import { discoveryDocument, OIDC_CALLBACK_PATH } from './oidc.ts';
 
 export interface OidcAgreementTarget {
   controllerUrl: string;
@@ -408,6 +409,220 @@ export function describeOidcAgreement(
       );
       expect(tok.status).toBe(400);
       expect(tok.headers.get('access-control-allow-origin')).toBe('null');
+    });
+
+    /** The claims of a JWT, unchecked. */
+    const claimsOf = (jwt: string) =>
+      JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<
+        string,
+        unknown
+      >;
+    const revoke = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+      t.fetch(
+        new Request(oidc('/revoke'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams(form).toString(),
+        }),
+      );
+
+    it('publishes the OpenID discovery document at /oidc/.well-known/openid-configuration, revocation included', async () => {
+      const res = await t.fetch(new Request(oidc('/.well-known/openid-configuration')));
+      expect(res.status).toBe(200);
+      const d = (await res.json()) as Record<string, unknown>;
+      const issuer = `${t.controllerUrl}/oidc`;
+      expect(d).toMatchObject({
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/oauth/token`,
+        revocation_endpoint: `${issuer}/revoke`,
+        end_session_endpoint: `${issuer}/end_session`,
+        jwks_uri: `${issuer}/keys`,
+        code_challenge_methods_supported: ['S256'],
+      });
+      expect(d.revocation_endpoint_auth_methods_supported).toContain('none');
+      // The keys list the one a fresh access token names, with its algorithm ...
+      const keys = await t.fetch(new Request(String(d.jwks_uri)));
+      expect(keys.status).toBe(200);
+      const header = JSON.parse(
+        Buffer.from((await login()).accessToken.split('.')[0]!, 'base64url').toString(),
+      ) as { kid: string; alg: string };
+      const jwks = (await keys.json()) as { keys: { kid: string; alg: string; use: string }[] };
+      expect(jwks.keys.find((k) => k.kid === header.kid)).toMatchObject({
+        alg: header.alg,
+        use: 'sig',
+      });
+      // ... and the whole document is the fabric's, but for that algorithm.
+      expect(d).toEqual({
+        ...discoveryDocument(issuer),
+        id_token_signing_alg_values_supported: [header.alg],
+      });
+    });
+
+    it('revokes a refresh token: 200 empty; its refresh is then refused 400, its access token lives on', async () => {
+      const s = await login();
+      const jti = claimsOf(s.refreshToken).jti;
+      await oidcRevoke({
+        controller: t.controllerUrl,
+        fetch: t.fetch,
+        token: s.refreshToken,
+        tokenTypeHint: 'refresh_token',
+      });
+      // Not invalid_grant: the refresh's own revocation of the token id collides with the stored
+      // one (ziti controller/oidc_auth/storage.go renewRefreshToken).
+      const err = await refused(
+        oidcRefresh({ controller: t.controllerUrl, fetch: t.fetch, session: s }),
+      );
+      expect(err).toMatchObject({
+        fault: 'token-refused',
+        status: 400,
+        oauthError: 'server_error',
+      });
+      expect(err.message).toContain(`an entity of type revocation already exists with id ${jti}`);
+      expect((await bearerGet('/current-identity', s.accessToken)).status).toBe(200);
+    });
+
+    it('answers revocation refusals as v1.7.2: again 500, no or an unknown client 401, an unknown token 200', async () => {
+      const s = await login();
+      const form = { token: s.refreshToken, token_type_hint: 'refresh_token' };
+      const ok = await revoke({ ...form, client_id: 'native' });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toBe('');
+      // storage.go RevokeToken: the second revocation of the same id is a server error.
+      const again = await revoke({ ...form, client_id: 'openziti' });
+      expect(again.status).toBe(500);
+      expect(await again.json()).toEqual({ error: 'server_error' });
+      // A refresh token already rotated away is revoked already.
+      const used = await login();
+      await oidcRefresh({ controller: t.controllerUrl, fetch: t.fetch, session: used });
+      expect((await revoke({ token: used.refreshToken, client_id: 'openziti' })).status).toBe(500);
+      // zitadel op/token_revocation.go ParseTokenRevocationRequest.
+      const anonymous = await revoke({ token: used.accessToken });
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.json()).toEqual({
+        error: 'invalid_client',
+        error_description: 'invalid authorization',
+      });
+      const stranger = await revoke({ token: used.accessToken, client_id: 'someone-else' });
+      expect(stranger.status).toBe(401);
+      expect(await stranger.json()).toEqual({ error: 'invalid_client' });
+      const secret = await revoke({
+        token: used.accessToken,
+        client_id: 'openziti',
+        client_secret: 'x',
+      });
+      expect(secret.status).toBe(401);
+      expect(await secret.json()).toEqual({
+        error: 'invalid_client',
+        error_description: 'invalid client_id / client_secret',
+      });
+      // A token it cannot read is revoked as the string itself (RFC 7009 §2.2: 200), so twice
+      // is the same collision; a JWT it cannot read is ignored.
+      const garbage = `garbage${Math.random().toString(36).slice(2, 8)}`;
+      expect((await revoke({ token: garbage, client_id: 'openziti' })).status).toBe(200);
+      expect((await revoke({ token: garbage, client_id: 'openziti' })).status).toBe(500);
+      const forged = `${used.accessToken.slice(0, -6)}${used.accessToken.slice(-6) === 'AAAAAA' ? 'BBBBBB' : 'AAAAAA'}`;
+      expect((await revoke({ token: forged, client_id: 'openziti' })).status).toBe(200);
+      expect((await revoke({ token: forged, client_id: 'openziti' })).status).toBe(200);
+    });
+
+    it('reads the revocation request as Go reads a form: Basic client auth, the query, no JSON body', async () => {
+      const unknown = () => `unknown${Math.random().toString(36).slice(2, 8)}`;
+      // The controller's clients have an empty secret (controller/oidc_auth/client.go).
+      const basic = (user: string) => `Basic ${Buffer.from(user).toString('base64')}`;
+      expect(
+        (await revoke({ token: unknown() }, { authorization: basic('openziti:') })).status,
+      ).toBe(200);
+      const wrong = await revoke({ token: unknown() }, { authorization: basic('openziti:x') });
+      expect(wrong.status).toBe(401);
+      expect(await wrong.json()).toEqual({
+        error: 'invalid_client',
+        error_description: 'invalid client_id / client_secret',
+      });
+      // The endpoint takes any method, and the query's fields (net/http Request.ParseForm).
+      const query = new URLSearchParams({ client_id: 'openziti', token: unknown() });
+      const get = await t.fetch(new Request(`${oidc('/revoke')}?${query}`));
+      expect(get.status).toBe(200);
+      // A JSON body is not a form: no client.
+      const asJson = await t.fetch(
+        new Request(oidc('/revoke'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ client_id: 'openziti', token: unknown() }),
+        }),
+      );
+      expect(asJson.status).toBe(401);
+      expect(await asJson.json()).toEqual({
+        error: 'invalid_client',
+        error_description: 'invalid authorization',
+      });
+    });
+
+    it("revokes an access token by its id, which the login's refresh token shares; REST still takes it", async () => {
+      const s = await login();
+      // The first refresh token is made from the access token's claims, id included
+      // (controller/oidc_auth/storage.go createRefreshClaims).
+      const jti = claimsOf(s.accessToken).jti;
+      expect(claimsOf(s.refreshToken).jti).toBe(jti);
+      const hint = { token: s.accessToken, client_id: 'openziti', token_type_hint: 'access_token' };
+      const res = await revoke(hint);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('');
+      // Bearer REST does not look at revocations (controller/env/appenv.go ProcessJwt).
+      expect((await bearerGet('/current-identity', s.accessToken)).status).toBe(200);
+      // Its id is revoked now, whatever the hint, and so is the refresh token's.
+      expect((await revoke(hint)).status).toBe(500);
+      expect((await revoke({ token: s.accessToken, client_id: 'openziti' })).status).toBe(500);
+      expect((await revoke({ token: s.refreshToken, client_id: 'openziti' })).status).toBe(500);
+      const err = await refused(
+        oidcRefresh({ controller: t.controllerUrl, fetch: t.fetch, session: s }),
+      );
+      expect(err.message).toContain(`an entity of type revocation already exists with id ${jti}`);
+      // After a refresh every token has its own id: revoking the access token leaves the refresh.
+      const next = await oidcRefresh({
+        controller: t.controllerUrl,
+        fetch: t.fetch,
+        session: await login(),
+      });
+      expect(claimsOf(next.refreshToken).jti).not.toBe(claimsOf(next.accessToken).jti);
+      expect((await revoke({ ...hint, token: next.accessToken })).status).toBe(200);
+      const after = await oidcRefresh({
+        controller: t.controllerUrl,
+        fetch: t.fetch,
+        session: next,
+      });
+      expect(after.apiSessionId).toBe(next.apiSessionId);
+    });
+
+    it('answers CORS on the revocation as on the token endpoint', async () => {
+      const site = 'https://site.example';
+      const s = await login();
+      const res = await revoke(
+        { token: s.refreshToken, token_type_hint: 'refresh_token', client_id: 'openziti' },
+        { origin: site },
+      );
+      expect(res.status).toBe(200);
+      // The OpenID provider's CORS (zitadel/oidc pkg/op/op.go defaultCORSOptions).
+      expect(res.headers.get('access-control-allow-origin')).toBe(site);
+      expect(res.headers.get('access-control-allow-credentials')).toBe('true');
+      expect(res.headers.get('access-control-expose-headers')).toBe('Location, Content-Length');
+      expect(res.headers.get('vary')).toMatch(/Origin/);
+      // The preflight is the outer layer's (controller/api/cors.go).
+      const pre = await t.fetch(
+        new Request(oidc('/revoke'), {
+          method: 'OPTIONS',
+          headers: {
+            origin: site,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type',
+          },
+        }),
+      );
+      expect(pre.status).toBe(200);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+      expect(pre.headers.get('access-control-allow-credentials')).toBe('true');
+      expect(pre.headers.get('access-control-allow-headers')).toBe('Content-Type');
+      expect(pre.headers.get('access-control-allow-methods')).toBeNull();
     });
 
     it('DELETE /current-api-session does not end an OIDC session (404); its tokens keep working', async () => {

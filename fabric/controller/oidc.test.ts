@@ -1,6 +1,7 @@
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningFabric } from '../fabric.ts';
-import { startTestFabric } from '../testing/harness.ts';
+import { startTestFabric, TEST_USER } from '../testing/harness.ts';
 import { DEFAULT_REDIRECT_URIS, OIDC_CALLBACK_PATH, redirectUriProblem } from './oidc.ts';
 
 describe('redirectUriProblem: the native-client rules of the real controller', () => {
@@ -85,6 +86,18 @@ describe('the fabric controller /oidc', () => {
   it('sends the login page for the method asked, the password page by default', async () => {
     const res = await authorize({ method: null });
     expect(res.headers.get('location')).toMatch(/^\/oidc\/login\/username\?authRequestID=/);
+  });
+
+  it('publishes the key its tokens verify with at /oidc/keys', async () => {
+    const jwks = (await (
+      await fetch(`${fabric.controller.url}/oidc/keys`)
+    ).json()) as JSONWebKeySet;
+    const s = fabric.state.createApiSession(fabric.state.identityByName(TEST_USER.name)!, {
+      authMethod: 'ext-jwt',
+    });
+    const token = await fabric.state.issueApiSessionJwt(s);
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks));
+    expect(payload.z_asid).toBe(s.id);
   });
 
   it('answers other /oidc paths 404', async () => {

@@ -12,14 +12,17 @@
  *   method=ext-jwt` checks it (ext-jwt.ts); 302 to `/oidc/authorize/callback?id=`, which 302s to
  *   `redirect_uri?code=&state=`. Only ext-jwt logs in here.
  * - `POST /oidc/oauth/token`: `authorization_code` (single-use code, PKCE verifier, same
- *   `redirect_uri`) and `refresh_token` (rotated: a used refresh token is refused). Access tokens
- *   are JWTs signed with the controller's key: `sub` (identity), `aud` [client id], `z_t` "a",
- *   `z_asid` (a fabric API session, so every API-session route takes `Authorization: Bearer`),
- *   `exp` after `accessTokenSeconds`.
+ *   `redirect_uri`) and `refresh_token` (rotated: a used or revoked refresh token is refused).
+ *   Access tokens are JWTs signed with the controller's key: `sub` (identity), `aud` [client id],
+ *   `z_t` "a", `z_asid` (a fabric API session, so every API-session route takes `Authorization:
+ *   Bearer`), `exp` after `accessTokenSeconds`.
+ * - `/oidc/revoke` (RFC 7009): revocations are ids in the fabric state, which the router checks on
+ *   Connect and Bind as the real controller does when it creates a circuit (see `revoke`).
+ * - `GET /oidc/.well-known/openid-configuration` (the real document) and `GET /oidc/keys`.
  * - CORS as the real stack: the outer layer (`controller/api/cors.go`, gorilla/handlers) answers
  *   preflights and puts `Access-Control-Allow-Origin: *` on everything with an `Origin`; the OpenID
- *   provider's own routes (authorize, its callback, token) then echo the origin and expose
- *   `Location, Content-Length` (zitadel/oidc `op`'s CORS).
+ *   provider's own routes (authorize, its callback, token, revoke, keys, discovery) then echo the
+ *   origin and expose `Location, Content-Length` (zitadel/oidc `op`'s CORS).
  *
  * An OIDC API session ends like a fabric one: idle for `apiSessionTimeoutSeconds` (refreshes and
  * REST calls keep it alive) or removed; the real controller keeps it as long as a refresh token is
@@ -28,7 +31,7 @@
 import { randomBytes, randomUUID, webcrypto } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { exportJWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { IdentityConfig } from '../config.ts';
 import type { ApiSession } from '../state.ts';
 import type { Controller, Ctx } from './context.ts';
@@ -48,6 +51,19 @@ export const DEFAULT_REDIRECT_URIS = [
   'http://localhost:*/auth/callback',
 ];
 const STANDARD_SCOPES = ['openid', 'profile', 'email', 'phone', 'address', 'offline_access'];
+/** The OpenID provider's own routes, which get its CORS on top of the outer layer's. */
+const PROVIDER_ROUTES = new Set(
+  [
+    '/authorize',
+    '/authorize/callback',
+    '/oauth/token',
+    '/revoke',
+    '/keys',
+    '/.well-known/openid-configuration',
+  ].map((p) => `${OIDC_BASE}${p}`),
+);
+/** RFC 7523 client authentication by a signed assertion (zitadel `oidc.ClientAssertionTypeJWTAssertion`). */
+const JWT_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const AUTH_REQUEST_TTL_MS = 10 * 60_000;
 const ADMIN_HINT =
   'If you have any questions, you may contact the administrator of the application.';
@@ -178,6 +194,42 @@ class TokenError extends Error {
   }
 }
 
+/**
+ * Why the revocation's client authentication fails, if it does (zitadel/oidc
+ * `op/token_revocation.go ParseTokenRevocationRequest`, with the controller's clients: public,
+ * auth method `none`, secret empty; `controller/oidc_auth/client.go`, `storage.go
+ * AuthorizeClientIDSecret`).
+ */
+function revocationClientProblem(
+  authorization: string | undefined,
+  field: (k: string) => string,
+): { description?: string } | undefined {
+  const wrongSecret = { description: 'invalid client_id / client_secret' };
+  // A signed client assertion needs a key registered for the client, and the controller's clients
+  // have none: refused (simplified: the real answer depends on how the assertion fails).
+  if (field('client_assertion_type') === JWT_ASSERTION) return {};
+  const basic = /^basic\s+(\S+)$/i.exec(authorization ?? '');
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon >= 0) {
+      let id: string;
+      let secret: string;
+      try {
+        id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+        secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+      } catch {
+        return { description: 'invalid basic auth header' };
+      }
+      return CLIENT_IDS.includes(id) && secret === '' ? undefined : wrongSecret;
+    }
+  }
+  const clientId = field('client_id');
+  if (!clientId) return { description: 'invalid authorization' };
+  if (!CLIENT_IDS.includes(clientId)) return {};
+  return field('client_secret') === '' ? undefined : wrongSecret;
+}
+
 async function readBody(req: IncomingMessage, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -190,13 +242,85 @@ async function readBody(req: IncomingMessage, max: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The discovery document of v1.7.2 (`GET /oidc/.well-known/openid-configuration`), as zitadel/oidc
+ * v3.45 `op/discovery.go CreateDiscoveryConfig` builds it from the controller's provider config
+ * (`controller/oidc_auth/provider.go newOidcProvider`) and as the running controller answers it.
+ * The fabric serves authorize, token, revoke and keys of these endpoints; introspection, userinfo,
+ * end_session and device authorization are listed as the real one lists them, and 404 here. The
+ * signing algorithm is the fabric key's (the real controller's is its TLS key's, RS256 for an RSA
+ * key); the other algorithm lists are zitadel's constant RS256.
+ */
+export function discoveryDocument(issuer: string): Record<string, unknown> {
+  const authMethods = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/oauth/token`,
+    introspection_endpoint: `${issuer}/oauth/introspect`,
+    userinfo_endpoint: `${issuer}/userinfo`,
+    revocation_endpoint: `${issuer}/revoke`,
+    end_session_endpoint: `${issuer}/end_session`,
+    device_authorization_endpoint: `${issuer}/device_authorization`,
+    jwks_uri: `${issuer}/keys`,
+    scopes_supported: STANDARD_SCOPES,
+    response_types_supported: ['code', 'id_token', 'id_token token'],
+    grant_types_supported: [
+      'authorization_code',
+      'implicit',
+      'refresh_token',
+      'client_credentials',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      'urn:ietf:params:oauth:grant-type:device_code',
+    ],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['ES256'],
+    request_object_signing_alg_values_supported: ['RS256'],
+    token_endpoint_auth_methods_supported: authMethods,
+    token_endpoint_auth_signing_alg_values_supported: ['RS256'],
+    revocation_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: ['RS256'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'],
+    introspection_endpoint_auth_signing_alg_values_supported: ['RS256'],
+    claims_supported: [
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'iss',
+      'auth_time',
+      'nonce',
+      'acr',
+      'amr',
+      'c_hash',
+      'at_hash',
+      'act',
+      'scopes',
+      'client_id',
+      'azp',
+      'preferred_username',
+      'name',
+      'family_name',
+      'given_name',
+      'locale',
+      'email',
+      'email_verified',
+      'phone_number',
+      'phone_number_verified',
+    ],
+    code_challenge_methods_supported: ['S256'],
+    ui_locales_supported: ['en'],
+    request_parameter_supported: true,
+    request_uri_parameter_supported: false,
+  };
+}
+
 export class FabricOidc {
   readonly options: OidcOptions;
   private readonly requests = new Map<string, AuthRequest>();
   /** code -> auth request id (several codes per request, as a repeated callback gives). */
   private readonly codes = new Map<string, string>();
-  /** Refresh-token ids already exchanged (rotation). */
-  private readonly usedRefresh = new Set<string>();
 
   constructor(
     private readonly c: Controller,
@@ -217,10 +341,7 @@ export class FabricOidc {
     // Outer CORS layer, as on every API of the real controller.
     if (corsLayer(req, res)) return;
     const origin = req.headers.origin;
-    const providerRoute =
-      path === `${OIDC_BASE}/authorize` ||
-      path === `${OIDC_BASE}/authorize/callback` ||
-      path === `${OIDC_BASE}/oauth/token`;
+    const providerRoute = PROVIDER_ROUTES.has(path);
     if (origin && providerRoute) {
       // The OpenID provider's own CORS: echoes the origin, exposes Location.
       res.setHeader('access-control-allow-origin', origin);
@@ -245,6 +366,11 @@ export class FabricOidc {
         throw err;
       }
     }
+    // Any method: the provider routes the endpoint without one (zitadel/oidc `op/op.go`).
+    if (path === `${OIDC_BASE}/revoke`) return this.revoke(req, res, base, method);
+    if (path === `${OIDC_BASE}/.well-known/openid-configuration` && method === 'GET')
+      return json(res, 200, discoveryDocument(`${base}${OIDC_BASE}`));
+    if (path === `${OIDC_BASE}/keys` && method === 'GET') return this.keys(res);
     const login = /^\/oidc\/login\/(ext-jwt|cert|username|password)$/.exec(path)?.[1];
     if (login && method === 'GET') {
       const id = url.searchParams.get('authRequestID') ?? '';
@@ -445,7 +571,7 @@ export class FabricOidc {
       configTypes: ar.configTypes,
     });
     const claims = this.sessionClaims(s, ar.clientId, ar.scopes);
-    json(res, 200, await this.tokenResponse(base, claims, ar.nonce));
+    json(res, 200, await this.tokenResponse(base, claims, { nonce: ar.nonce, first: true }));
   }
 
   private async refreshGrant(
@@ -468,8 +594,9 @@ export class FabricOidc {
     if (payload.z_t !== 'r' || typeof payload.jti !== 'string')
       throw new TokenError('invalid_grant');
     if (payload.client_id !== clientId) throw new TokenError('invalid_grant');
-    if (this.usedRefresh.has(payload.jti)) {
-      // What v1.7.2 answers for a refresh token it has already rotated.
+    // Rotation revokes the token's id first; for a token already rotated or revoked at /oidc/revoke
+    // that revocation exists, and v1.7.2 answers the store's error (`storage.go renewRefreshToken`).
+    if (!this.c.state.addRevocation(payload.jti)) {
       throw new TokenError(
         'server_error',
         `an entity of type revocation already exists with id ${payload.jti}`,
@@ -477,10 +604,94 @@ export class FabricOidc {
     }
     const s = this.c.state.apiSessionById(String(payload.z_asid));
     if (!s) throw new TokenError('invalid_grant');
-    this.usedRefresh.add(payload.jti);
     this.c.state.touch(s);
     const scopes = Array.isArray(payload.scopes) ? (payload.scopes as string[]) : [];
-    json(res, 200, await this.tokenResponse(base, this.sessionClaims(s, clientId, scopes)));
+    json(
+      res,
+      200,
+      await this.tokenResponse(base, this.sessionClaims(s, clientId, scopes), { first: false }),
+    );
+  }
+
+  /**
+   * RFC 7009 revocation (`POST /oidc/revoke`) as v1.7.2 answers it: the client check of zitadel/oidc
+   * `op/token_revocation.go ParseTokenRevocationRequest`, then `Revoke` with the controller's
+   * `storage.go GetRefreshTokenInfo` and `RevokeToken`. Unless the hint is `access_token`, a
+   * refresh token it can read is revoked by its id and as the token itself; otherwise a token it
+   * can read as its own access token (issuer, signature, `exp`; any type) by its id; a JWT it
+   * cannot read is ignored; anything else is revoked as the string itself. Each revocation is a
+   * stored entity, so revoking an id again is the store's error: 500 `server_error`. 200 with an
+   * empty body otherwise.
+   */
+  private async revoke(
+    req: IncomingMessage,
+    res: ServerResponse,
+    base: string,
+    method: string,
+  ): Promise<void> {
+    // Go's ParseForm: a form body (POST, PUT or PATCH with the form content type; any other body
+    // is ignored), its values before the query's.
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    const formBody =
+      ['POST', 'PUT', 'PATCH'].includes(method) && type === 'application/x-www-form-urlencoded';
+    const body = new URLSearchParams(
+      formBody ? await readBody(req, this.c.state.config.controller.maxBodyBytes) : '',
+    );
+    const query = new URL(req.url ?? '/', 'http://controller').searchParams;
+    const field = (k: string) => body.get(k) ?? query.get(k) ?? '';
+    const refuse = (status: number, error: string, description?: string) =>
+      json(res, status, { error, ...(description ? { error_description: description } : {}) });
+    const clientProblem = revocationClientProblem(req.headers.authorization, field);
+    if (clientProblem) return refuse(401, 'invalid_client', clientProblem.description);
+    const token = field('token');
+    const ids: string[] = [];
+    const refresh =
+      field('token_type_hint') === 'access_token' ? undefined : await this.readRefresh(token);
+    if (refresh) ids.push(refresh, token);
+    else {
+      const accessId = await this.readOwnToken(token, `${base}${OIDC_BASE}`);
+      if (accessId !== undefined) ids.push(accessId);
+      // An empty token: the store gives the revocation a new id, so it never collides.
+      else if (!token.startsWith('ey') && token !== '') ids.push(token);
+    }
+    for (const id of ids) if (!this.c.state.addRevocation(id)) return refuse(500, 'server_error');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end();
+  }
+
+  /** The id of a refresh token of this controller (`storage.go parseRefreshToken`: signature, time claims, `z_t` "r"). */
+  private async readRefresh(token: string): Promise<string | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.c.state.pki.jwtKey.publicKey, {
+        currentDate: new Date(this.c.state.now()),
+      });
+      return payload.z_t === 'r' ? String(payload.jti ?? '') : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The id of a token this provider issued, read as zitadel's `VerifyAccessToken` reads one. */
+  private async readOwnToken(token: string, issuer: string): Promise<string | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.c.state.pki.jwtKey.publicKey, {
+        issuer,
+        currentDate: new Date(this.c.state.now()),
+      });
+      return String(payload.jti ?? '');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** `GET /oidc/keys`: the key the tokens are signed with, as go-jose writes a public JWK. */
+  private async keys(res: ServerResponse): Promise<void> {
+    const { kid, publicKey } = this.c.state.pki.jwtKey;
+    const { kty, crv, x, y } = await exportJWK(publicKey);
+    json(res, 200, { keys: [{ use: 'sig', kty, kid, crv, alg: 'ES256', x, y }] });
   }
 
   private sessionClaims(s: ApiSession, clientId: string, scopes: string[]): SessionClaims {
@@ -506,29 +717,40 @@ export class FabricOidc {
     claims: SessionClaims,
     extra: Record<string, unknown>,
     ttlSeconds: number,
+    jti: string | undefined,
   ): Promise<string> {
     const now = Math.floor(this.c.state.now() / 1000);
-    return new SignJWT({ ...claims.custom, ...extra })
+    const jwt = new SignJWT({ ...claims.custom, ...extra })
       .setProtectedHeader({ alg: 'ES256', kid: this.c.state.pki.jwtKey.kid, typ: 'JWT' })
       .setIssuer(`${base}${OIDC_BASE}`)
       .setSubject(claims.sub)
       .setAudience([claims.clientId])
-      .setJti(randomUUID())
       .setIssuedAt(now)
       .setNotBefore(now)
-      .setExpirationTime(now + ttlSeconds)
-      .sign(this.c.state.pki.jwtKey.privateKey);
+      .setExpirationTime(now + ttlSeconds);
+    if (jti !== undefined) jwt.setJti(jti);
+    return jwt.sign(this.c.state.pki.jwtKey.privateKey);
   }
 
+  /**
+   * The token endpoint's answer. Token ids as v1.7.2 gives them (`controller/oidc_auth/
+   * storage.go`): each access token a new one; the first refresh token, made from the access
+   * token's claims (`createRefreshClaims`), the access token's own, so revoking either id revokes
+   * both; a rotated refresh token a new one (`renewRefreshToken`); the ID token none (zitadel/oidc
+   * `NewIDTokenClaims`).
+   */
   private async tokenResponse(
     base: string,
     claims: SessionClaims,
-    nonce?: string,
+    opts: { nonce?: string; first: boolean },
   ): Promise<Record<string, unknown>> {
     const o = this.options;
-    const access = await this.sign(base, claims, { z_t: 'a' }, o.accessTokenSeconds);
-    const refresh = await this.sign(base, claims, { z_t: 'r' }, o.refreshTokenSeconds);
-    const id = await this.sign(base, claims, nonce ? { nonce } : {}, o.idTokenSeconds);
+    const accessId = randomUUID();
+    const refreshId = opts.first ? accessId : randomUUID();
+    const access = await this.sign(base, claims, { z_t: 'a' }, o.accessTokenSeconds, accessId);
+    const refresh = await this.sign(base, claims, { z_t: 'r' }, o.refreshTokenSeconds, refreshId);
+    const nonce = opts.nonce ? { nonce: opts.nonce } : {};
+    const id = await this.sign(base, claims, nonce, o.idTokenSeconds, undefined);
     return {
       access_token: access,
       token_type: 'Bearer',

@@ -20,7 +20,8 @@
  *   never looks at `exp` after the hello, but forwards the channel's token to its controller,
  *   which refuses the circuit with that same text (`controller/handler_edge_ctrl/common.go
  *   loadFromTokens` -> `ValidateAccessToken`); a fabric without that check would let such a
- *   client through;
+ *   client through. A token revoked at `/oidc/revoke` is refused the same way, with the real
+ *   controller's text "access token has been revoked by id";
  * - an UpdateToken whose JWT names another `z_asid` or `sub` gets UpdateTokenFailure (the real
  *   router answers UpdateTokenSuccess and silently keeps the old token).
  */
@@ -208,6 +209,13 @@ export class EdgeChannel {
         EdgeErrorCode.Internal,
         'token has invalid claims: token is expired',
       );
+    }
+    // The real controller's next check of the channel's token (`controller/env/appenv.go
+    // ValidateAccessToken`): a token whose id was revoked at /oidc/revoke makes no circuit and no
+    // terminator; the channel stays open.
+    if (jwt.jti !== undefined && state.isRevoked(jwt.jti)) {
+      this.log.warn(`${this.apiSession.identity.name}: the channel's access token was revoked`);
+      throw new ConnectFailure(EdgeErrorCode.Internal, 'access token has been revoked by id');
     }
     let claims: ServiceAccessJwt | undefined;
     let serviceId = token;

@@ -1,8 +1,9 @@
 /**
  * The router with OIDC API sessions (auth.ts, edge-channel.ts): the hello with an access JWT as a
- * v1.7.2 router checks it, UpdateToken, the stricter `exp` check on Connect, and service-access
- * tokens from `POST /sessions` made with a Bearer token.
+ * v1.7.2 router checks it, UpdateToken, the stricter `exp` check on Connect, the revoked-token
+ * check, and service-access tokens from `POST /sessions` made with a Bearer token.
  */
+import { randomUUID } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -301,6 +302,38 @@ describe('Connect on an OIDC channel', () => {
     } finally {
       clockOffset -= 120_000;
     }
+  });
+
+  it("is refused once the channel's access token was revoked at /oidc/revoke; the channel stays", async () => {
+    const s = oidcSession();
+    const access = await accessToken(s, { claims: { jti: randomUUID() } });
+    const ch = (await hello(await sessionCert(s), access))!;
+    const svc = (await bearerSession(access, plainId())).body.data.token;
+    expect(await dialRefusal(ch, svc)).toBeUndefined();
+    const revoked = await fetch(`${fabric.controller.url}/oidc/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        client_id: 'openziti',
+        token: access,
+        token_type_hint: 'access_token',
+      }).toString(),
+    });
+    expect(revoked.status).toBe(200);
+    const refused = await dialRefusal(ch, svc);
+    // controller/env/appenv.go ValidateAccessToken, as the real controller refuses the circuit.
+    expect(refused?.reason).toBe('access token has been revoked by id');
+    expect(refused?.errorCode).toBe(EdgeErrorCode.Internal);
+    expect(ch.isClosed).toBe(false);
+    // Bearer REST does not look (controller/env/appenv.go ProcessJwt): a new service token is given.
+    expect((await bearerSession(access, plainId())).status).toBe(201);
+    // A token with another id dials again.
+    const reply = await ch.request(
+      updateTokenMsg(await accessToken(s, { claims: { jti: randomUUID() } })),
+      3000,
+    );
+    expect(reply.contentType).toBe(ContentType.UpdateTokenSuccess);
+    expect(await dialRefusal(ch, svc)).toBeUndefined();
   });
 
   it('takes the service-access JWT of POST /sessions and refuses what the real network refuses', async () => {
