@@ -25,7 +25,7 @@ import {
   wipeStore,
 } from '../shared/identity/store.ts';
 import { callWorker } from '../shared/page-worker/rpc.ts';
-import { oidcRevoke, ZitiOidcError } from '../shared/ziti/controller/oidc-session.ts';
+import { oidcRevoke, tokenId, ZitiOidcError } from '../shared/ziti/controller/oidc-session.ts';
 import { ControllerClient, ZitiApiError } from '../shared/ziti/index.ts';
 import { enroll, findDialableService } from './enrollment.ts';
 import { explain } from './explain.ts';
@@ -136,10 +136,12 @@ async function endApiSession(identity: StoredIdentity): Promise<void> {
         token,
         tokenTypeHint,
       });
-    await Promise.all([
-      revoke(oidc.refreshToken, 'refresh_token'),
-      revoke(apiSession.token, 'access_token'),
-    ]);
+    // Revoking a refresh token revokes its id; the first one shares it with its access token
+    // (v1.7.2 `createRefreshClaims`), and revoking an id twice is a 500 there.
+    await revoke(oidc.refreshToken, 'refresh_token');
+    const accessId = tokenId(apiSession.token);
+    if (accessId === undefined || accessId !== tokenId(oidc.refreshToken))
+      await revoke(apiSession.token, 'access_token');
     return;
   }
   await new ControllerClient({

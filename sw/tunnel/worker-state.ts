@@ -15,6 +15,9 @@ import { Tunnel } from './tunnel.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
+/** After the lifecycle failed (controller unreachable), an OIDC identity tries again this soon. */
+const MAINTENANCE_RETRY_MS = 10_000;
+
 /**
  * The worker's in-memory state: the tunnel for the stored identity, the app's cookie jar, and the
  * routing context (which hosts go over which service).
@@ -133,7 +136,15 @@ export class WorkerState {
       this.#scheduleMaintenance(identity);
     });
     this.#maintaining = work
-      .catch(() => {})
+      .catch(async () => {
+        // The controller could not be asked: an OIDC token still has to be refreshed before it
+        // expires, request or not, so try again soon.
+        const identity = (await tunnel.catch(() => undefined))?.identity;
+        if (identity?.apiSession.oidc) {
+          clearTimeout(this.#maintenanceTimer);
+          this.#maintenanceTimer = setTimeout(() => void this.maintain(), MAINTENANCE_RETRY_MS);
+        }
+      })
       .finally(() => {
         this.#maintaining = undefined;
       });

@@ -9,6 +9,7 @@ import {
   oidcRefresh,
   oidcRevoke,
   readAccessClaims,
+  tokenId,
   ZitiOidcError,
 } from './oidc-session.ts';
 
@@ -461,5 +462,14 @@ describe('oidcRevoke', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ZitiControllerUnreachableError);
     expect((err as Error).message).toContain('POST /oidc/revoke');
+  });
+});
+
+describe('tokenId', () => {
+  it("reads a JWT's jti and nothing else", () => {
+    expect(tokenId(jwt({ jti: 'id-1', z_t: 'r' }))).toBe('id-1');
+    expect(tokenId(jwt({ z_t: 'a' }))).toBeUndefined();
+    expect(tokenId('not-a-jwt')).toBeUndefined();
+    expect(tokenId('a.%%%.c')).toBeUndefined();
   });
 });

@@ -373,6 +373,16 @@ function decodeSegment(segment: string): unknown {
   return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
 }
 
+/** A JWT's `jti`, or undefined for anything else (nothing is checked: this only reads). */
+export function tokenId(token: string): string | undefined {
+  try {
+    const claims = decodeSegment(token.split('.')[1] ?? '') as { jti?: unknown };
+    return typeof claims?.jti === 'string' ? claims.jti : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The claims of a controller access token, checked for what the session needs: a JWT (`ey`
  * prefix, three segments: what routers look for, `storage.go JwtTokenPrefix`), `z_t` = `a`,
