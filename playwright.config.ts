@@ -21,6 +21,9 @@ const OPENZITI_SPECS = [
   'openziti-conformance',
   'worker-stop.chromium',
   'status-page',
+  'oidc-session',
+  'oidc-sign-out',
+  'oidc-legacy',
 ].map((name) => `**/${name}.spec.ts`);
 /** Compares the two networks, so it needs the real one: `*-openziti` projects only. */
 const CONFORMANCE = '**/openziti-conformance.spec.ts';

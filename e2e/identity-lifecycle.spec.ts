@@ -15,6 +15,9 @@ test.use({
     },
     services: [ROUTER_HOSTED_APP],
   },
+  // The legacy API session's lifecycle: OpenZiti's controller would otherwise give an OIDC one
+  // (whose refreshes oidc-session.spec.ts follows), which the management API does not list.
+  openzitiOptions: { controllerAuth: 'legacy' },
 });
 
 interface WorkerStatus {

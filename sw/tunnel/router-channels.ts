@@ -11,6 +11,7 @@ import {
   routerWebSocketUrl,
   updateToken,
   ZitiAuthenticationError,
+  ZitiTimeoutError,
 } from '../../shared/ziti/index.ts';
 import { TunnelError } from './errors.ts';
 
@@ -92,8 +93,14 @@ export class RouterChannels {
       if (state.live) this.#sendToken(state.live, identity.apiSession.token);
   }
 
+  /**
+   * A refusal closes the channel (its circuits would be refused from the old token's expiry on).
+   * No answer is not a refusal: while a slow reader holds the channel paused (`receiveOverflow:
+   * 'pause'`), the reply waits behind its data, yet the router has read and applied the token.
+   */
   #sendToken(channel: Channel, token: string): void {
     updateToken(channel, token).catch((err: unknown) => {
+      if (err instanceof ZitiTimeoutError) return;
       console.warn(`[zt] router refused the refreshed token: ${(err as Error).message}`);
       void channel.close();
     });

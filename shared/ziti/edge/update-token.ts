@@ -1,7 +1,9 @@
 /**
  * OIDC sessions: replace the channel's access token before it expires (reference §3.3). The new
- * JWT must carry the same `z_asid`. The router answers UpdateTokenSuccess or UpdateTokenFailure
- * (body = error text) and closes the channel on failure.
+ * JWT must carry the same `z_asid`. The router answers UpdateTokenSuccess, or UpdateTokenFailure
+ * (body = error text) and keeps the old token; the channel stays open either way. OpenZiti v1.7.2
+ * never answers one on a channel that authenticated with a legacy token, or whose body is not a
+ * JWT (`router/xgress_edge/listener.go processTokenUpdate` builds that reply but does not send it).
  */
 import type { Channel } from '../channel/channel.ts';
 import { ContentType } from '../channel/constants.ts';
