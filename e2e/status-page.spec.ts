@@ -15,10 +15,13 @@ async function storedSecrets(page: import('@playwright/test').Page): Promise<str
       get.onerror = () => reject(get.error);
     });
     db.close();
-    const session = identity?.apiSession as { token: string } | undefined;
+    const session = identity?.apiSession as
+      | { token: string; oidc?: { refreshToken: string } }
+      | undefined;
     const idp = identity?.idp as Record<string, string | undefined> | undefined;
     return [
       session?.token,
+      session?.oidc?.refreshToken,
       idp?.presented,
       idp?.accessToken,
       idp?.idToken,
@@ -44,6 +47,8 @@ test('the status page shows the router with a latency, growing circuits, a movin
   await status.goto(`${zt.siteOrigin}/__zt/status`);
   await expect(status.locator('#state')).toHaveAttribute('data-state', 'live');
   await expect(status.locator('[data-field="identity"]')).not.toBeEmpty();
+  // Both networks' controllers offer OIDC sessions, which the browser then takes.
+  await expect(status.locator('[data-field="session"]')).toHaveText(/^OIDC/);
 
   // The router, connected, with a measured latency.
   const router = status.locator('#routers tbody tr[data-state="connected"]').first();

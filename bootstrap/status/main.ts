@@ -93,7 +93,19 @@ function renderWho(s: StatusSnapshot, now: number): void {
     ['Service', id.service],
     ['Identity provider', id.idp?.issuer ?? 'none (no IdP token kept)', 'idp'],
     ['Signer', id.signer ?? 'the controller’s first'],
-    ['API session expires', expiry(id.apiSessionExpiresAt) ?? 'not known yet', 'api-session'],
+    [
+      'Session',
+      id.sessionKind === 'oidc' ? 'OIDC (controller’s OpenID provider)' : 'legacy API session',
+      'session',
+    ],
+    [
+      id.sessionKind === 'oidc' ? 'Access token expires' : 'API session expires',
+      expiry(id.apiSessionExpiresAt) ?? 'not known yet',
+      'api-session',
+    ],
+    ...(id.tokenRefreshAt !== undefined
+      ? [['Access token refresh', countdown(id.tokenRefreshAt, now)] as [string, Child]]
+      : []),
     ['Certificate expires', expiry(id.certificateNotAfter), 'certificate'],
     ['Certificate renewal', countdown(id.certificateRenewalAt, now)],
     ['IdP token expires', id.idp ? expiry(id.idp.expiresAt) : undefined],

@@ -26,8 +26,15 @@ export interface IdentityStatus {
   idp?: { issuer: string; expiresAt: number; refreshable: boolean };
   /** The external-JWT signer used at login, when known. */
   signer?: string;
+  /**
+   * `legacy`: a `zt-session` API session; `oidc`: the controller's OIDC session, whose access token
+   * the worker refreshes (`apiSessionExpiresAt` is then that token's expiry).
+   */
+  sessionKind: 'legacy' | 'oidc';
   /** When the API session expires unless used (epoch ms), as the controller last said. */
   apiSessionExpiresAt?: number;
+  /** OIDC: when the worker refreshes the access token (epoch ms). */
+  tokenRefreshAt?: number;
   certificateNotBefore: number;
   certificateNotAfter: number;
   /** When the worker renews the certificate. */

@@ -1,5 +1,5 @@
 import { HttpPool } from '../../shared/http/index.ts';
-import { controllerAuth } from '../../shared/identity/api-session.ts';
+import { controllerAuth, tokenRefreshDue } from '../../shared/identity/api-session.ts';
 import { CONFIG_TYPES } from '../../shared/identity/sdk-info.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import type { DialableService } from '../../shared/routing/route-decision.ts';
@@ -238,7 +238,11 @@ export class Tunnel {
       ...((identity.signer ?? identity.config.signer)
         ? { signer: identity.signer ?? identity.config.signer }
         : {}),
+      sessionKind: identity.apiSession.oidc ? 'oidc' : 'legacy',
       ...(apiSessionExpiresAt !== undefined ? { apiSessionExpiresAt } : {}),
+      ...(identity.apiSession.oidc
+        ? { tokenRefreshAt: Math.round(tokenRefreshDue(identity.apiSession)) }
+        : {}),
       certificateNotBefore: identity.certificateNotBefore,
       certificateNotAfter: identity.certificateNotAfter,
       certificateRenewalAt: Math.round(renewalDue(identity)),
