@@ -306,15 +306,7 @@ export class FabricState extends EventEmitter<FabricStateEvents> {
       serviceId: service.id,
       identityId: api.identity.id,
     };
-    if (!legacy) return session;
-    return this.addSession({
-      id,
-      token,
-      type,
-      apiSessionId: api.id,
-      serviceId: service.id,
-      identityId: api.identity.id,
-    });
+    return legacy ? this.addSession(session) : session;
   }
 
   /** `DELETE /sessions/{id}`: false when the identity has no such session. */
