@@ -5,6 +5,7 @@
  * token (UpdateToken), so open circuits outlive the tokens they were opened with. Runs against the
  * fabric and OpenZiti's own network (`npm run test:real -- --grep oidc` runs the oidc-*.spec.ts).
  */
+import { DEFAULT_IDLE_TIMEOUT_MS } from '../shared/http/constants.ts';
 import { enterApp } from './support/enter-app.ts';
 import { expect, test } from './support/fabric.ts';
 import { claimsOf, storedSession } from './support/oidc.ts';
@@ -113,8 +114,10 @@ test('oidc: login through the controller; a chat WebSocket and a 100 MiB downloa
         .downloaded,
   );
   expect(done).toEqual({ received: DOWNLOAD, mismatches: 0 });
-  // A new circuit on the same router channel: OpenZiti's controller (asked by the router to
-  // create it) and the fabric's router refuse one for an expired token.
+  // A new circuit on the same router channel (once the worker's idle keep-alive connections
+  // are gone): OpenZiti's controller, asked by the router to create it, and the fabric's router
+  // refuse one for the channel's first token, which has expired.
+  await page.waitForTimeout(DEFAULT_IDLE_TIMEOUT_MS + 1_000);
   const fresh = await page.evaluate(
     async () => (await fetch(`/start?after-refresh=${Date.now()}`, { cache: 'no-store' })).status,
   );
