@@ -99,7 +99,14 @@ test('oidc: login through the controller; a chat WebSocket and a 100 MiB downloa
       },
       { timeout: real ? 150_000 : 30_000, intervals: [500] },
     )
-    .toBeGreaterThanOrEqual(3);
+    .toBeGreaterThanOrEqual(3)
+    .catch(async (err: Error) => {
+      // What the worker says of its session and upkeep tells a stalled refresh from a failed one.
+      const worker = await page
+        .evaluate(async () => (await fetch('/__zt/sw-status')).text())
+        .catch((e: Error) => e.message);
+      throw new Error(`${err.message}\nworker: ${worker}`);
+    });
   const during = await download();
   expect(during.done).toBe(false);
   expect(during.received).toBeGreaterThan(0);

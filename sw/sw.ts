@@ -33,6 +33,8 @@ import { workerApi } from './worker-api.ts';
 declare const self: ServiceWorkerGlobalScope;
 
 const state = new WorkerState();
+/** When this worker instance started (a restarted worker has a later one): diagnostics. */
+const STARTED_AT = Date.now();
 
 // A new build takes over at once; pages wait for `controllerchange`, never a timer.
 self.addEventListener('install', () => {
@@ -70,7 +72,10 @@ router.registerRoute(
       const body = {
         version: BUILD_VERSION,
         scope: self.registration.scope,
+        startedAt: STARTED_AT,
         tunnel: tunnel?.status() ?? null,
+        expired: state.expired,
+        upkeep: state.upkeep ?? null,
       };
       return new Response(JSON.stringify(body), {
         headers: {

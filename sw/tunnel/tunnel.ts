@@ -211,8 +211,12 @@ export class Tunnel {
 
   /** Diagnostics for `/__zt/sw-status`. */
   status() {
+    const { apiSession } = this.#identity;
     return {
-      identity: this.#identity.apiSession.identityName,
+      identity: apiSession.identityName,
+      session: apiSession.oidc
+        ? { kind: 'oidc', tokenRefreshAt: new Date(tokenRefreshDue(apiSession)).toISOString() }
+        : { kind: 'legacy' },
       certificateNotAfter: new Date(this.#identity.certificateNotAfter).toISOString(),
       routers: this.#routers.status(),
     };

@@ -41,6 +41,8 @@ export class WorkerState {
   #signedOut = false;
   /** The identity could not be renewed: navigations go to the bootstrap page for a new login. */
   expired = false;
+  /** The last identity upkeep that did something or failed, and when (diagnostics). */
+  upkeep?: { at: number; outcome: string };
   /** The app's HTTP authentication credentials (Basic), in memory only: see `http-auth.ts`. */
   readonly httpAuth = new HttpAuthStore();
   /** The last event id of the app's event streams, by page and URL (`event-stream.ts`). */
@@ -125,10 +127,15 @@ export class WorkerState {
     const work = tunnel.then(async (t) => {
       if (!t) return;
       const now = Date.now();
-      if (!force && now - this.#maintainedAt < KEEP_ALIVE_MS && now < maintenanceDue(t.identity))
+      if (!force && now - this.#maintainedAt < KEEP_ALIVE_MS && now < maintenanceDue(t.identity)) {
+        // Not due yet, also when the timer fired a moment early (browsers coarsen Date.now()):
+        // the timer is set again, or no refresh would come until the next request.
+        this.#scheduleMaintenance(t.identity);
         return;
+      }
       this.#maintainedAt = now;
       const { outcome, identity } = await maintainIdentity(t.identity, now);
+      if (outcome !== 'fresh') this.upkeep = { at: Date.now(), outcome };
       if (outcome === 'expired') this.expired = true;
       else if (outcome === 'refreshed-token' || outcome === 'renewed-certificate')
         t.updateIdentity(identity);
@@ -136,7 +143,8 @@ export class WorkerState {
       this.#scheduleMaintenance(identity);
     });
     this.#maintaining = work
-      .catch(async () => {
+      .catch(async (err: unknown) => {
+        this.upkeep = { at: Date.now(), outcome: `failed: ${(err as Error).message}` };
         // The controller could not be asked: an OIDC token still has to be refreshed before it
         // expires, request or not, so try again soon.
         const identity = (await tunnel.catch(() => undefined))?.identity;
@@ -174,6 +182,7 @@ export class WorkerState {
     let identity = stored;
     if (identity.apiSession.oidc && Date.now() >= tokenRefreshDue(identity.apiSession)) {
       const maintained = await maintainIdentity(identity);
+      this.upkeep = { at: Date.now(), outcome: maintained.outcome };
       if (maintained.outcome === 'expired') this.expired = true;
       identity = maintained.identity;
       this.#maintainedAt = Date.now();
