@@ -149,6 +149,16 @@ describe('maintainIdentity, OIDC', () => {
     expect(saved).toEqual([next]);
   });
 
+  it('a router or the controller refused the session: the token is refreshed although not due', async () => {
+    const identity = oidcIdentity(10 * MIN);
+    const { outcome, identity: next } = await maintainIdentity(identity, Date.now(), true);
+    expect(outcome).toBe('refreshed-token');
+    expect(c.calls('/oidc/oauth/token')).toHaveLength(1);
+    expect(next.apiSession.id).toBe(identity.apiSession.id);
+    expect(next.apiSession.token).not.toBe(identity.apiSession.token);
+    expect(saved).toEqual([next]);
+  });
+
   it('a refused refresh token: a new login with the IdP token, a new API session and certificate', async () => {
     const identity = oidcIdentity(25 * MIN);
     c.state.refresh.clear(); // the controller no longer takes it (expired, revoked)

@@ -111,11 +111,13 @@ async function reauthenticated(
 export async function maintainIdentity(
   identity: StoredIdentity,
   now = Date.now(),
+  /** A router or the controller just refused the session: an OIDC token is refreshed now. */
+  refused = false,
 ): Promise<{ outcome: LifecycleOutcome; identity: StoredIdentity }> {
   let current = identity;
   let outcome: LifecycleOutcome = 'fresh';
   if (identity.apiSession.oidc) {
-    if (now >= tokenRefreshDue(identity.apiSession)) {
+    if (refused || now >= tokenRefreshDue(identity.apiSession)) {
       try {
         current = {
           ...identity,

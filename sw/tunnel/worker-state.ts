@@ -134,7 +134,7 @@ export class WorkerState {
         return;
       }
       this.#maintainedAt = now;
-      const { outcome, identity } = await maintainIdentity(t.identity, now);
+      const { outcome, identity } = await maintainIdentity(t.identity, now, force);
       if (outcome !== 'fresh') this.upkeep = { at: Date.now(), outcome };
       if (outcome === 'expired') this.expired = true;
       else if (outcome === 'refreshed-token' || outcome === 'renewed-certificate')
