@@ -148,10 +148,7 @@ export class WorkerState {
         // The controller could not be asked: an OIDC token still has to be refreshed before it
         // expires, request or not, so try again soon.
         const identity = (await tunnel.catch(() => undefined))?.identity;
-        if (identity?.apiSession.oidc) {
-          clearTimeout(this.#maintenanceTimer);
-          this.#maintenanceTimer = setTimeout(() => void this.maintain(), MAINTENANCE_RETRY_MS);
-        }
+        if (identity) this.#scheduleMaintenance(identity, MAINTENANCE_RETRY_MS);
       })
       .finally(() => {
         this.#maintaining = undefined;
@@ -164,10 +161,12 @@ export class WorkerState {
    * long download, the app's WebSocket): a timer runs the lifecycle when it is due. A stopped
    * worker loses the timer; its next start refreshes a stale token before using it.
    */
-  #scheduleMaintenance(identity: StoredIdentity): void {
+  #scheduleMaintenance(
+    identity: StoredIdentity,
+    wait = Math.max(0, maintenanceDue(identity) - Date.now()),
+  ): void {
     clearTimeout(this.#maintenanceTimer);
     if (!identity.apiSession.oidc) return;
-    const wait = Math.max(0, maintenanceDue(identity) - Date.now());
     this.#maintenanceTimer = setTimeout(() => void this.maintain(), wait);
   }
 
@@ -225,8 +224,10 @@ export class WorkerState {
   async reset({ keepHttpAuth = false, signedOut = false } = {}): Promise<void> {
     // A refresh in flight spends the stored refresh token: let it store the next one first, so a
     // sign-out revokes the token that is current rather than one already used.
-    if (!keepHttpAuth) await this.#maintaining;
-    if (!keepHttpAuth) this.httpAuth.clear();
+    if (!keepHttpAuth) {
+      await this.#maintaining;
+      this.httpAuth.clear();
+    }
     this.eventStreams.clear();
     const tunnel = await this.#tunnel?.catch(() => undefined);
     this.#tunnel = undefined;
