@@ -1,52 +1,32 @@
 /**
- * The browser path, tunnelled vs direct, in Chromium and Firefox against the in-process fabric:
- * first visit (URL to app painted, IdP login included), warm load of an app shell, bulk download and
- * upload (beside the crypto ceiling of the same browser and run), and the per-request overhead of a
- * small GET. "Direct" is the same dark app opened at its own loopback address in the same browser.
+ * The browser path through the product, tunnelled vs direct, in Chromium and Firefox, against the
+ * fabric and against OpenZiti's own router and tunneler (each network in a process of its own):
+ * first visit (URL to app painted, IdP login included), warm load of an app shell, bulk download
+ * and upload beside the crypto ceiling (measured in a worker of the same browser, in every round),
+ * and the per-request overhead of a small GET. "Direct" is the same dark app opened at its own
+ * loopback address in the same browser. Every figure is the median of ROUNDS rounds, and each round
+ * alternates which of tunnelled and direct goes first.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Browser, chromium, firefox, type Page } from '@playwright/test';
-import { build } from 'vite';
-import { acceptFabricCert, browsers, chromiumArgs } from '../e2e/browsers.ts';
-import { signInAtIdp } from '../e2e/support/enter-app.ts';
-import { type FabricFixture, startE2eFabric } from '../e2e/support/fabric.ts';
+import type { Page } from '@playwright/test';
+import type { NetworkKind } from '../e2e/support/fabric.ts';
 import { PROBE_TITLE } from '../e2e/support/probe-app.ts';
-import type { Bench, BenchResult } from './harness.ts';
+import { type Bench, type BenchResult, median, withGoal } from './harness.ts';
+import {
+  BENCH_BROWSERS,
+  type BenchBrowser,
+  launchBrowser,
+  signedInPage,
+} from './support/browsers.ts';
+import { ceilingsInWorker } from './support/ceiling.ts';
+import { type BenchNetwork, startBenchNetwork } from './support/network.ts';
 
 const BULK = 64 * 1024 * 1024;
-const WARM_LOADS = 8;
-const SMALL_GETS = 200;
+const ROUNDS = 3;
+const WARM_LOADS = 5;
+const SMALL_GETS = 100;
 
-async function ceilingScript(): Promise<string> {
-  const outDir = mkdtempSync(join(tmpdir(), 'zt-bench-'));
-  const out = await build({
-    configFile: false,
-    logLevel: 'warn',
-    build: {
-      outDir,
-      write: false,
-      lib: {
-        entry: join(import.meta.dirname, 'browser/ceiling-entry.ts'),
-        name: 'ztCeiling',
-        formats: ['iife'],
-      },
-    },
-  });
-  const outputs = Array.isArray(out) ? out : [out];
-  const chunk = outputs
-    .flatMap((o) => ('output' in o ? o.output : []))
-    .find((c) => c.type === 'chunk');
-  if (chunk?.type !== 'chunk') throw new Error('ceiling bundle not built');
-  return chunk.code;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** Average `loadEventEnd` of warm reloads (connections and the worker already up). */
-async function warmLoadMs(page: Page, url: string): Promise<number> {
-  await page.goto(url);
+/** Median `loadEventEnd` of warm reloads (connections and the worker already up). */
+async function warmLoadMs(page: Page): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < WARM_LOADS; i++) {
     await page.reload({ waitUntil: 'load' });
@@ -98,118 +78,135 @@ const smallGetP50 = (page: Page) =>
     return times[Math.floor(times.length / 2)]!;
   }, SMALL_GETS);
 
-async function measure(
-  name: 'chromium' | 'firefox',
-  browser: Browser,
-  zt: FabricFixture,
-  ceilingCode: string,
-): Promise<BenchResult[]> {
-  const suite = `browser-path/${name}`;
-  const context = await browser.newContext(acceptFabricCert);
-  const page = await context.newPage();
-
-  const t0 = Date.now();
-  await page.goto(`${zt.siteOrigin}/shell`);
-  await signInAtIdp(page, zt.user);
-  await page.waitForURL(`${zt.siteOrigin}/shell`);
-  await page.locator('#probe').waitFor();
-  const firstVisit = Date.now() - t0;
-  await page.title().then((t) => {
-    if (t !== PROBE_TITLE) throw new Error(`unexpected page ${t}`);
-  });
-
-  const direct = await context.newPage();
-  const tunnelWarm = await warmLoadMs(page, `${zt.siteOrigin}/shell`);
-  const directWarm = await warmLoadMs(direct, `${zt.appOrigin}/shell`);
-  const tunnelDown = await downloadMBps(page);
-  const directDown = await downloadMBps(direct);
-  const tunnelUp = await uploadMBps(page);
-  const directUp = await uploadMBps(direct);
-  const tunnelGet = await smallGetP50(page);
-  const directGet = await smallGetP50(direct);
-  await direct.addScriptTag({ content: ceilingCode });
-  const ceiling = await direct.evaluate(() =>
-    (
-      globalThis as unknown as {
-        ztCeiling: { ceilings(ms: number): Promise<{ aesGcm: number; secretstream: number }> };
-      }
-    ).ztCeiling.ceilings(1500),
-  );
-  await context.close();
-
-  const cryptoCeiling = Math.min(ceiling.aesGcm, ceiling.secretstream);
-  const ceilingRef = { name: 'crypto ceiling', value: cryptoCeiling };
-  return [
-    {
-      suite,
-      name: 'first visit, URL to app painted (IdP login included)',
-      value: firstVisit,
-      unit: 'ms',
-      note: 'goal < 1500 ms',
-    },
-    {
-      suite,
-      name: 'warm load of an app shell, tunnelled',
-      value: tunnelWarm,
-      unit: 'ms',
-      baseline: { name: 'direct', value: directWarm },
-      note: 'goal <= 1.15x',
-    },
-    { suite, name: 'warm load of an app shell, direct', value: directWarm, unit: 'ms' },
-    {
-      suite,
-      name: `download ${BULK >> 20} MiB, tunnelled`,
-      value: tunnelDown,
-      unit: 'MB/s',
-      baseline: ceilingRef,
-      note: `goal >= 0.7x; ${(tunnelDown / directDown).toFixed(2)}x direct`,
-    },
-    { suite, name: `download ${BULK >> 20} MiB, direct`, value: directDown, unit: 'MB/s' },
-    {
-      suite,
-      name: `upload ${BULK >> 20} MiB, tunnelled`,
-      value: tunnelUp,
-      unit: 'MB/s',
-      baseline: ceilingRef,
-      note: `goal >= 0.7x; ${(tunnelUp / directUp).toFixed(2)}x direct`,
-    },
-    { suite, name: `upload ${BULK >> 20} MiB, direct`, value: directUp, unit: 'MB/s' },
-    {
-      suite,
-      name: 'small GET p50 overhead (tunnelled - direct)',
-      value: tunnelGet - directGet,
-      unit: 'ms',
-      note: `goal < 3 ms; tunnelled ${tunnelGet.toFixed(2)} ms, direct ${directGet.toFixed(2)} ms`,
-    },
-    {
-      suite,
-      name: 'crypto ceiling: AES-128-GCM 16 KiB x8 in flight',
-      value: ceiling.aesGcm,
-      unit: 'MB/s',
-    },
-    {
-      suite,
-      name: 'crypto ceiling: secretstream 32 KiB',
-      value: ceiling.secretstream,
-      unit: 'MB/s',
-    },
-  ];
+interface Round {
+  warm: [number, number];
+  down: [number, number];
+  up: [number, number];
+  get: [number, number];
+  ceilingDown: number;
+  ceilingUp: number;
 }
 
+/** One round: each measurement tunnelled and direct, in the order `first` says. */
+async function round(tunnel: Page, direct: Page, tunnelFirst: boolean): Promise<Round> {
+  const pair = async (f: (p: Page) => Promise<number>): Promise<[number, number]> => {
+    if (tunnelFirst) {
+      const t = await f(tunnel);
+      return [t, await f(direct)];
+    }
+    const d = await f(direct);
+    return [await f(tunnel), d];
+  };
+  const warm = await pair(warmLoadMs);
+  const down = await pair(downloadMBps);
+  const up = await pair(uploadMBps);
+  const get = await pair(smallGetP50);
+  const c = await ceilingsInWorker(direct);
+  return { warm, down, up, get, ceilingDown: c.download, ceilingUp: c.upload };
+}
+
+async function measure(name: BenchBrowser, net: BenchNetwork): Promise<BenchResult[]> {
+  const suite = `browser-path/${net.kind}/${name}`;
+  const browser = await launchBrowser(name);
+  try {
+    const signedIn = await signedInPage(browser, net, '/shell', '#probe');
+    const tunnel = signedIn.page;
+    if ((await tunnel.title()) !== PROBE_TITLE) throw new Error('not the probe app');
+    const direct = await tunnel.context().newPage();
+    await direct.goto(`${net.appOrigin}/shell`);
+    const rounds: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) rounds.push(await round(tunnel, direct, i % 2 === 0));
+    const m = (f: (r: Round) => number) => median(rounds.map(f));
+    const down = { tunnel: m((r) => r.down[0]), direct: m((r) => r.down[1]) };
+    const up = { tunnel: m((r) => r.up[0]), direct: m((r) => r.up[1]) };
+    const warm = { tunnel: m((r) => r.warm[0]), direct: m((r) => r.warm[1]) };
+    const get = { tunnel: m((r) => r.get[0]), direct: m((r) => r.get[1]) };
+    const ceilingDown = m((r) => r.ceilingDown);
+    const ceilingUp = m((r) => r.ceilingUp);
+    const mib = BULK >> 20;
+    return [
+      withGoal(
+        {
+          suite,
+          name: 'first visit, URL to app painted (IdP login)',
+          value: signedIn.ms,
+          unit: 'ms',
+        },
+        { atMost: 1500, text: '< 1500 ms' },
+      ),
+      withGoal(
+        {
+          suite,
+          name: 'warm load of an app shell, tunnelled',
+          value: warm.tunnel,
+          unit: 'ms',
+          baseline: { name: 'direct', value: warm.direct },
+        },
+        { atMost: 1.15, text: '<= 1.15x direct' },
+      ),
+      { suite, name: 'warm load of an app shell, direct', value: warm.direct, unit: 'ms' },
+      withGoal(
+        {
+          suite,
+          name: `download ${mib} MiB, tunnelled`,
+          value: down.tunnel,
+          unit: 'MB/s',
+          baseline: { name: 'crypto ceiling', value: ceilingDown },
+          note: `${(down.tunnel / down.direct).toFixed(2)}x direct`,
+        },
+        { atLeast: 0.7, text: '>= 0.7x crypto ceiling' },
+      ),
+      { suite, name: `download ${mib} MiB, direct`, value: down.direct, unit: 'MB/s' },
+      withGoal(
+        {
+          suite,
+          name: `upload ${mib} MiB, tunnelled`,
+          value: up.tunnel,
+          unit: 'MB/s',
+          baseline: { name: 'crypto ceiling', value: ceilingUp },
+          note: `${(up.tunnel / up.direct).toFixed(2)}x direct`,
+        },
+        { atLeast: 0.7, text: '>= 0.7x crypto ceiling' },
+      ),
+      { suite, name: `upload ${mib} MiB, direct`, value: up.direct, unit: 'MB/s' },
+      withGoal(
+        {
+          suite,
+          name: 'small GET p50 overhead (tunnelled - direct)',
+          value: get.tunnel - get.direct,
+          unit: 'ms',
+          note: `tunnelled ${get.tunnel.toFixed(2)} ms, direct ${get.direct.toFixed(2)} ms`,
+        },
+        { atMost: 3, text: '< 3 ms' },
+      ),
+      {
+        suite,
+        name: 'crypto ceiling, download (AES-GCM open + secretstream pull)',
+        value: ceilingDown,
+        unit: 'MB/s',
+      },
+      {
+        suite,
+        name: 'crypto ceiling, upload (AES-GCM seal + secretstream push)',
+        value: ceilingUp,
+        unit: 'MB/s',
+      },
+    ];
+  } finally {
+    await browser.close();
+  }
+}
+
+const NETWORKS: NetworkKind[] = ['fabric', 'openziti'];
+
 const bench: Bench = async () => {
-  const ceilingCode = await ceilingScript();
   const results: BenchResult[] = [];
-  for (const name of ['chromium', 'firefox'] as const) {
-    const zt = await startE2eFabric('probe');
-    const browser =
-      name === 'chromium'
-        ? await chromium.launch({ executablePath: browsers.chromium.path, args: chromiumArgs })
-        : await firefox.launch({ channel: 'moz-firefox', executablePath: browsers.firefox.path });
+  for (const kind of NETWORKS) {
+    const net = await startBenchNetwork(kind);
     try {
-      results.push(...(await measure(name, browser, zt, ceilingCode)));
+      for (const name of BENCH_BROWSERS) results.push(...(await measure(name, net)));
     } finally {
-      await browser.close();
-      await zt.close();
+      await net.close();
     }
   }
   return results;

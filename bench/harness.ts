@@ -6,7 +6,40 @@ export interface BenchResult {
   unit: string;
   baseline?: { name: string; value: number };
   note?: string;
+  /** The figure's goal in words (`>= 0.7x crypto ceiling`), and whether this run met it. */
+  goal?: string;
+  met?: boolean;
 }
+
+/**
+ * A row with a goal: `atMost`/`atLeast` bound the value, or with a baseline the ratio
+ * (`value / baseline`), so the goal reads as the issue states it.
+ */
+export function withGoal(
+  result: BenchResult,
+  goal: { atMost?: number; atLeast?: number; text: string },
+): BenchResult {
+  const x = result.baseline ? result.value / result.baseline.value : result.value;
+  const met =
+    Number.isFinite(x) &&
+    (goal.atMost === undefined || x <= goal.atMost) &&
+    (goal.atLeast === undefined || x >= goal.atLeast);
+  return { ...result, goal: goal.text, met };
+}
+
+/** One line: how many goals this run met, and which it missed. */
+export function goalSummary(results: BenchResult[]): string {
+  const goals = results.filter((r) => r.goal !== undefined);
+  const missed = goals.filter((r) => !r.met);
+  const list = missed.map((r) => `${r.suite} ${r.name}`).join('; ');
+  return `goals met: ${goals.length - missed.length} of ${goals.length}${missed.length ? ` (missed: ${list})` : ''}`;
+}
+
+/** The median of repeated samples (the upper one of an even count). */
+export const median = (xs: number[]): number => {
+  if (xs.length === 0) throw new Error('median of no samples');
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+};
 
 /** A benchmark module (`bench/*.bench.ts`) default-exports one of these. */
 export type Bench = () => Promise<BenchResult[]>;
@@ -35,9 +68,10 @@ export function formatTable(results: BenchResult[]): string {
     r.name,
     `${r.value.toFixed(r.value < 10 ? 2 : 1)} ${r.unit}`,
     r.baseline ? `${(r.value / r.baseline.value).toFixed(2)}x ${r.baseline.name}` : '',
+    r.goal ? `${r.met ? 'met' : 'MISSED'}: ${r.goal}` : '',
     r.note ?? '',
   ]);
-  const head = ['suite', 'benchmark', 'value', 'ratio', 'note'];
+  const head = ['suite', 'benchmark', 'value', 'ratio', 'goal', 'note'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells

@@ -4,7 +4,7 @@
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Bench, type BenchResult, formatTable } from './harness.ts';
+import { type Bench, type BenchResult, formatTable, goalSummary } from './harness.ts';
 
 const filter = process.argv[2] ?? '';
 const files = readdirSync(import.meta.dirname)
@@ -28,3 +28,4 @@ writeFileSync(
   `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
 );
 console.error(`wrote ${out}`);
+console.log(goalSummary(results));

@@ -78,7 +78,7 @@ export async function startE2eDarkApp(
   return { ...app, port: app.port, siteOrigin: async () => {}, close: () => app.close() };
 }
 
-async function startE2eNetwork(
+export async function startE2eNetwork(
   network: NetworkKind,
   kind: DarkAppKind,
   overrides: Record<string, unknown>,

@@ -1,0 +1,142 @@
+/**
+ * `npm run bench:profile -- [download|upload] [MiB]`: where the time of a tunnelled transfer goes.
+ * Runs one transfer through the product in Chromium against the fabric and records two CPU
+ * profiles at once: the service worker's (over the DevTools protocol) and the fabric's Node process
+ * (node:inspector). Prints self time per source file and the hottest functions of each side.
+ */
+import { Session } from 'node:inspector/promises';
+import { chromium } from '@playwright/test';
+import WebSocket from 'ws';
+import { acceptFabricCert, browsers, chromiumArgs } from '../e2e/browsers.ts';
+import { signInAtIdp } from '../e2e/support/enter-app.ts';
+import { startE2eFabric } from '../e2e/support/fabric.ts';
+
+const direction = process.argv[2] === 'upload' ? 'upload' : 'download';
+const bytes = Number(process.argv[3] ?? 64) * 1024 * 1024;
+const DEBUG_PORT = 9339;
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time (ms) per file and per function, hottest first. */
+function summarise(title: string, profile: Profile, top = 25): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const files = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const file = url ? url.replace(/^.*\/(?=[^/]+\/[^/]+$)/, '') : `(${functionName || 'native'})`;
+    files.set(file, (files.get(file) ?? 0) + us);
+    const fn = `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+    fns.set(fn, (fns.get(fn) ?? 0) + us);
+    total += us;
+  }
+  const rows = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(
+        ([k, us]) =>
+          `  ${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`,
+      )
+      .join('\n');
+  return `== ${title}: ${(total / 1000).toFixed(0)} ms sampled\n-- by file\n${rows(files)}\n-- by function\n${rows(fns)}\n`;
+}
+
+/** A minimal DevTools protocol client over the target's WebSocket. */
+async function devtools(url: string) {
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  let id = 0;
+  const waiting = new Map<number, (r: { result?: unknown; error?: unknown }) => void>();
+  ws.on('message', (data) => {
+    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
+    if (msg.id !== undefined) waiting.get(msg.id)?.(msg);
+  });
+  return {
+    async send<T>(method: string, params: object = {}): Promise<T> {
+      const msgId = ++id;
+      const reply = await new Promise<{ result?: unknown; error?: unknown }>((resolve) => {
+        waiting.set(msgId, resolve);
+        ws.send(JSON.stringify({ id: msgId, method, params }));
+      });
+      if (reply.error) throw new Error(`${method}: ${JSON.stringify(reply.error)}`);
+      return reply.result as T;
+    },
+    close: () => ws.close(),
+  };
+}
+
+const zt = await startE2eFabric('probe');
+const browser = await chromium.launch({
+  executablePath: browsers.chromium.path,
+  args: [...chromiumArgs, `--remote-debugging-port=${DEBUG_PORT}`],
+});
+try {
+  const page = await (await browser.newContext(acceptFabricCert)).newPage();
+  await page.goto(`${zt.siteOrigin}/shell`);
+  await signInAtIdp(page, zt.user);
+  await page.waitForURL(`${zt.siteOrigin}/shell`);
+  await page.locator('#probe').waitFor();
+
+  const targets = (await (await fetch(`http://127.0.0.1:${DEBUG_PORT}/json/list`)).json()) as {
+    type: string;
+    webSocketDebuggerUrl: string;
+  }[];
+  const sw = targets.find((t) => t.type === 'service_worker');
+  if (!sw) throw new Error('no service worker target');
+  const worker = await devtools(sw.webSocketDebuggerUrl);
+  await worker.send('Profiler.enable');
+  await worker.send('Profiler.setSamplingInterval', { interval: 200 });
+  const node = new Session();
+  node.connect();
+  await node.post('Profiler.enable');
+  await node.post('Profiler.setSamplingInterval', { interval: 200 });
+
+  await worker.send('Profiler.start');
+  await node.post('Profiler.start');
+  const mbps = await page.evaluate(
+    async ({ n, direction }) => {
+      const started = performance.now();
+      if (direction === 'download') {
+        const reader = (await fetch(`/bytes?n=${n}`)).body!.getReader();
+        let got = 0;
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          got += value.length;
+        }
+        if (got !== n) throw new Error(`got ${got} of ${n}`);
+      } else {
+        const r = await fetch('/upload', { method: 'POST', body: new Blob([new Uint8Array(n)]) });
+        const { length } = (await r.json()) as { length: number };
+        if (length !== n) throw new Error(`server got ${length} of ${n}`);
+      }
+      return n / ((performance.now() - started) / 1000) / 1e6;
+    },
+    { n: bytes, direction },
+  );
+  const workerProfile = (await worker.send<{ profile: Profile }>('Profiler.stop')).profile;
+  const nodeProfile = (await node.post('Profiler.stop')).profile as unknown as Profile;
+  worker.close();
+  node.disconnect();
+  console.log(`${direction} ${bytes >> 20} MiB tunnelled: ${mbps.toFixed(1)} MB/s\n`);
+  console.log(summarise('service worker (Chromium)', workerProfile));
+  console.log(summarise('fabric (Node: router, tunneler, app)', nodeProfile));
+} finally {
+  await browser.close();
+  await zt.close();
+}
