@@ -16,13 +16,22 @@ process.env.PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK = '1';
 export type BenchBrowser = 'chromium' | 'firefox';
 export const BENCH_BROWSERS: BenchBrowser[] = ['chromium', 'firefox'];
 
-export function launchBrowser(name: BenchBrowser, extraArgs: string[] = []): Promise<Browser> {
+/** `extraArgs` go to Chromium, `firefoxUserPrefs` to Firefox. */
+export function launchBrowser(
+  name: BenchBrowser,
+  extraArgs: string[] = [],
+  firefoxUserPrefs: Record<string, string | number | boolean> = {},
+): Promise<Browser> {
   return name === 'chromium'
     ? chromium.launch({
         executablePath: browsers.chromium.path,
         args: [...chromiumArgs, ...extraArgs],
       })
-    : firefox.launch({ channel: 'moz-firefox', executablePath: browsers.firefox.path });
+    : firefox.launch({
+        channel: 'moz-firefox',
+        executablePath: browsers.firefox.path,
+        firefoxUserPrefs,
+      });
 }
 
 /** A new context signed in through the product at `path`; returns the page and the time it took. */

@@ -1,5 +1,5 @@
 /**
- * Fixture for the WebSocket e2e tests and benchmark: builds the page shim and the test service
+ * Fixture for the WebSocket e2e tests: builds the page shim and the test service
  * worker with Vite into a temp dir, and serves on 127.0.0.1:0
  *   /setup.html      registers /sw.js (scope /) and waits until it controls the page
  *   /app.html        a page with the shim as the first element of <head>

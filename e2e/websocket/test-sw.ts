@@ -1,6 +1,6 @@
 /**
- * The test service worker for e2e/websocket.spec.ts and bench/websocket.bench.ts. It wires the real
- * bridge (sw/websocket-bridge.ts) and RFC 6455 client to a transport without OpenZiti: `open`
+ * The test service worker for e2e/websocket.spec.ts. It wires the real bridge
+ * (sw/websocket-bridge.ts) and RFC 6455 client to a transport without OpenZiti: `open`
  * reaches the echo server through the fixture's raw-TCP relay (`/tcp`: a WebSocket whose binary
  * messages are slices of one TCP connection), so the HTTP upgrade and every frame are ours.
  * It also answers `/upload` (reading the body as a tunnel would, reporting progress).
