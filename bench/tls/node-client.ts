@@ -1,11 +1,13 @@
-/** Node runs of the TLS benchmark: the same server protocol as the browser bundle, over TCP. */
+/** Node runs of the TLS benchmark: the same server protocol as the browser worker, over TCP. */
 import type { TlsHarness } from '../../e2e/tls/harness.ts';
 import { connectNode } from '../../shared/tls/_test/node-peer.ts';
 import { connectTls } from '../../shared/tls/index.ts';
 
+/** Connects over TCP, then times the handshake alone (as the browser rows time it). */
 const connect = async (h: TlsHarness) => {
+  const transport = await connectNode(h.tlsPort);
   const started = performance.now();
-  const conn = await connectTls(await connectNode(h.tlsPort), {
+  const conn = await connectTls(transport, {
     serverName: 'localhost',
     trustedCertificates: [h.pki.root.der],
     clientCertificateChain: [h.pki.client.der],

@@ -122,7 +122,7 @@ function serveTlsSocket(socket: tls.TLSSocket) {
 
 /**
  * The transport alone, for comparison: `raw=source:<n>` sends n bytes in 64 KiB messages;
- * `raw=sink:<n>` counts n bytes and answers "ok".
+ * `raw=sink:<n>` counts n bytes and answers "ok" (binary: the product's transport refuses text).
  */
 function serveRawWebSocket(ws: import('ws').WebSocket, spec: string) {
   const [mode, arg] = spec.split(':');
@@ -143,7 +143,7 @@ function serveRawWebSocket(ws: import('ws').WebSocket, spec: string) {
     let got = 0;
     ws.on('message', (d: Buffer) => {
       got += d.length;
-      if (got >= n) ws.send('ok');
+      if (got >= n) ws.send(Buffer.from('ok'));
     });
   }
 }
