@@ -10,7 +10,7 @@
 import type { Page } from '@playwright/test';
 import type { NetworkKind } from '../e2e/support/fabric.ts';
 import { PROBE_TITLE } from '../e2e/support/probe-app.ts';
-import { type Bench, type BenchResult, median, withGoal } from './harness.ts';
+import { type Bench, type BenchResult, median, step, withGoal } from './harness.ts';
 import {
   BENCH_BROWSERS,
   type BenchBrowser,
@@ -89,19 +89,20 @@ interface Round {
 
 /** One round: each measurement tunnelled and direct, in the order `first` says. */
 async function round(tunnel: Page, direct: Page, tunnelFirst: boolean): Promise<Round> {
-  const pair = async (f: (p: Page) => Promise<number>): Promise<[number, number]> => {
+  const pair = async (what: string, f: (p: Page) => Promise<number>): Promise<[number, number]> => {
+    const run = (p: Page) => step(`${what} ${p === tunnel ? 'tunnelled' : 'direct'}`, f(p));
     if (tunnelFirst) {
-      const t = await f(tunnel);
-      return [t, await f(direct)];
+      const t = await run(tunnel);
+      return [t, await run(direct)];
     }
-    const d = await f(direct);
-    return [await f(tunnel), d];
+    const d = await run(direct);
+    return [await run(tunnel), d];
   };
-  const warm = await pair(warmLoadMs);
-  const down = await pair(downloadMBps);
-  const up = await pair(uploadMBps);
-  const get = await pair(smallGetP50);
-  const c = await ceilingsInWorker(direct);
+  const warm = await pair('warm load', warmLoadMs);
+  const down = await pair('download', downloadMBps);
+  const up = await pair('upload', uploadMBps);
+  const get = await pair('small GETs', smallGetP50);
+  const c = await step('crypto ceiling', ceilingsInWorker(direct));
   return { warm, down, up, get, ceilingDown: c.download, ceilingUp: c.upload };
 }
 
@@ -109,7 +110,10 @@ async function measure(name: BenchBrowser, net: BenchNetwork): Promise<BenchResu
   const suite = `browser-path/${net.kind}/${name}`;
   const browser = await launchBrowser(name);
   try {
-    const signedIn = await signedInPage(browser, net, '/shell', '#probe');
+    const signedIn = await step(
+      `${suite}: first visit`,
+      signedInPage(browser, net, '/shell', '#probe'),
+    );
     const tunnel = signedIn.page;
     if ((await tunnel.title()) !== PROBE_TITLE) throw new Error('not the probe app');
     const direct = await tunnel.context().newPage();

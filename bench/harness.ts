@@ -80,3 +80,25 @@ export function formatTable(results: BenchResult[]): string {
       .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** How long one benchmark step may take before the run fails instead of hanging. */
+export const STEP_TIMEOUT_MS = 180_000;
+
+/** Awaits one step of a benchmark, logging it to stderr, and fails it after `STEP_TIMEOUT_MS`. */
+export async function step<T>(what: string, work: Promise<T>): Promise<T> {
+  process.stderr.write(`  ${what}…\n`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: no result in ${STEP_TIMEOUT_MS / 1000} s`)),
+          STEP_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

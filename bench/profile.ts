@@ -1,29 +1,53 @@
 /**
- * `npm run bench:profile -- [download|upload] [MiB]`: where the time of a tunnelled transfer goes.
- * Runs one transfer through the product in Chromium against the fabric and records two CPU
- * profiles at once: the service worker's (over the DevTools protocol) and the fabric's Node process
- * (node:inspector). Prints self time per source file and the hottest functions of each side.
+ * `npm run bench:profile -- [download|upload] [MiB] [fabric|openziti]`: where the time of a
+ * tunnelled transfer goes. Runs one transfer through the product in Chromium and records the
+ * service worker's CPU profile over the DevTools protocol; against the fabric (run in this process
+ * for that) also the fabric's own (node:inspector). Prints self time per source file (the worker's
+ * mapped back to product sources) and the hottest functions of each side.
  */
+import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { SourceMap } from 'node:module';
+import { join } from 'node:path';
 import { chromium } from '@playwright/test';
 import WebSocket from 'ws';
 import { acceptFabricCert, browsers, chromiumArgs } from '../e2e/browsers.ts';
 import { signInAtIdp } from '../e2e/support/enter-app.ts';
 import { startE2eFabric } from '../e2e/support/fabric.ts';
+import { startBenchNetwork } from './support/network.ts';
 
 const direction = process.argv[2] === 'upload' ? 'upload' : 'download';
 const bytes = Number(process.argv[3] ?? 64) * 1024 * 1024;
+const network = process.argv[4] === 'openziti' ? 'openziti' : 'fabric';
 const DEBUG_PORT = 9339;
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+/** The built worker's source map: minified positions in sw.js back to product source files. */
+const swMap = new SourceMap(
+  JSON.parse(readFileSync(join(import.meta.dirname, '../dist/sw.js.map'), 'utf8')),
+);
+
+function source(frame: ProfileNode['callFrame']): { file: string; line: number } {
+  if (frame.url.endsWith('/sw.js')) {
+    const entry = swMap.findEntry(frame.lineNumber, frame.columnNumber);
+    if ('originalSource' in entry && entry.originalSource) {
+      return { file: entry.originalSource.replace(/^(\.\.\/)+/, ''), line: entry.originalLine + 1 };
+    }
+  }
+  const file = frame.url
+    ? frame.url.replace(/^.*\/(?=[^/]+\/[^/]+$)/, '')
+    : `(${frame.functionName || 'native'})`;
+  return { file, line: frame.lineNumber + 1 };
 }
 
 /** Self time (ms) per file and per function, hottest first. */
@@ -37,23 +61,38 @@ function summarise(title: string, profile: Profile, top = 25): string {
   const fns = new Map<string, number>();
   let total = 0;
   for (const [id, us] of selfUs) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    const file = url ? url.replace(/^.*\/(?=[^/]+\/[^/]+$)/, '') : `(${functionName || 'native'})`;
+    const frame = byId.get(id)!.callFrame;
+    const { file, line } = source(frame);
     files.set(file, (files.get(file) ?? 0) + us);
-    const fn = `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+    const fn = `${frame.functionName || '(anonymous)'} ${file}:${line}`;
     fns.set(fn, (fns.get(fn) ?? 0) + us);
     total += us;
   }
-  const rows = (m: Map<string, number>) =>
+  const rows = (m: Map<string, number>, n = top) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
+      .slice(0, n)
       .map(
         ([k, us]) =>
           `  ${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`,
       )
       .join('\n');
-  return `== ${title}: ${(total / 1000).toFixed(0)} ms sampled\n-- by file\n${rows(files)}\n-- by function\n${rows(fns)}\n`;
+  // Native functions (no URL) say little alone: show who called the hottest ones.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const callers = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
+    if (frame.url || frame.functionName.startsWith('(')) continue;
+    const up = parent.get(id);
+    const caller = up === undefined ? undefined : byId.get(up)!.callFrame;
+    const where = caller
+      ? `${caller.functionName || '(anonymous)'} ${Object.values(source(caller)).join(':')}`
+      : '?';
+    const key = `${frame.functionName} <- ${where}`;
+    callers.set(key, (callers.get(key) ?? 0) + us);
+  }
+  return `== ${title}: ${(total / 1000).toFixed(0)} ms sampled\n-- by file\n${rows(files)}\n-- by function\n${rows(fns)}\n-- native functions by caller\n${rows(callers, 12)}\n`;
 }
 
 /** A minimal DevTools protocol client over the target's WebSocket. */
@@ -80,7 +119,11 @@ async function devtools(url: string) {
   };
 }
 
-const zt = await startE2eFabric('probe');
+const zt =
+  network === 'fabric'
+    ? { ...(await startE2eFabric('probe')), inProcess: true }
+    : { ...(await startBenchNetwork('openziti')), inProcess: false };
+process.env.PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK = '1'; // see support/browsers.ts
 const browser = await chromium.launch({
   executablePath: browsers.chromium.path,
   args: [...chromiumArgs, `--remote-debugging-port=${DEBUG_PORT}`],
@@ -101,13 +144,13 @@ try {
   const worker = await devtools(sw.webSocketDebuggerUrl);
   await worker.send('Profiler.enable');
   await worker.send('Profiler.setSamplingInterval', { interval: 200 });
-  const node = new Session();
-  node.connect();
-  await node.post('Profiler.enable');
-  await node.post('Profiler.setSamplingInterval', { interval: 200 });
+  const node = zt.inProcess ? new Session() : undefined;
+  node?.connect();
+  await node?.post('Profiler.enable');
+  await node?.post('Profiler.setSamplingInterval', { interval: 200 });
 
   await worker.send('Profiler.start');
-  await node.post('Profiler.start');
+  await node?.post('Profiler.start');
   const mbps = await page.evaluate(
     async ({ n, direction }) => {
       const started = performance.now();
@@ -130,12 +173,12 @@ try {
     { n: bytes, direction },
   );
   const workerProfile = (await worker.send<{ profile: Profile }>('Profiler.stop')).profile;
-  const nodeProfile = (await node.post('Profiler.stop')).profile as unknown as Profile;
+  const nodeProfile = (await node?.post('Profiler.stop'))?.profile as unknown as Profile;
   worker.close();
-  node.disconnect();
-  console.log(`${direction} ${bytes >> 20} MiB tunnelled: ${mbps.toFixed(1)} MB/s\n`);
+  node?.disconnect();
+  console.log(`${direction} ${bytes >> 20} MiB tunnelled (${network}): ${mbps.toFixed(1)} MB/s\n`);
   console.log(summarise('service worker (Chromium)', workerProfile));
-  console.log(summarise('fabric (Node: router, tunneler, app)', nodeProfile));
+  if (nodeProfile) console.log(summarise('fabric (Node: router, tunneler, app)', nodeProfile));
 } finally {
   await browser.close();
   await zt.close();

@@ -92,13 +92,17 @@ async function secretstream(ms: number): Promise<{ push: number; pull: number }>
   const message = new Uint8Array(2 * RECORD);
   const pusher = new SecretStreamEncryptor(tx);
   const push = timed(ms, message.length, () => pusher.push(message));
-  // A pull needs the next message of its stream: encrypt a stock first, then time the pulls.
+  // A pull needs the next message of its stream: encrypt a stock of one stream, then pull it
+  // over and over, starting the stream again (a new decryptor) each time the stock runs out.
   const encryptor = new SecretStreamEncryptor(tx);
-  const stock = Array.from({ length: 8192 }, () => encryptor.push(message));
-  const decryptor = new SecretStreamDecryptor(encryptor.header, rx);
+  const stock = Array.from({ length: 256 }, () => encryptor.push(message));
+  let decryptor = new SecretStreamDecryptor(encryptor.header, rx);
   let next = 0;
   const pull = timed(ms, message.length, () => {
-    if (next === stock.length) throw new Error('secretstream stock used up: raise it');
+    if (next === stock.length) {
+      decryptor = new SecretStreamDecryptor(encryptor.header, rx);
+      next = 0;
+    }
     decryptor.pull(stock[next++]!);
   });
   return { push, pull };

@@ -46,11 +46,13 @@ export async function ceilingsInWorker(page: Page, ms = 1000): Promise<Ceilings>
   return page.evaluate(
     ({ code, ms }) =>
       new Promise<Ceilings>((resolve, reject) => {
-        const source = `${code}\nonmessage = async (e) => postMessage(await ztCeiling.ceilings(e.data));`;
+        const source = `${code}\nonmessage = (e) => ztCeiling.ceilings(e.data).then((c) => postMessage({ c }), (err) => postMessage({ error: String(err) }));`;
         const worker = new Worker(URL.createObjectURL(new Blob([source])));
         worker.onmessage = (e) => {
           worker.terminate();
-          resolve(e.data as Ceilings);
+          const { c, error } = e.data as { c?: Ceilings; error?: string };
+          if (c) resolve(c);
+          else reject(new Error(`ceiling worker: ${error}`));
         };
         worker.onerror = (e) => reject(new Error(`ceiling worker: ${e.message}`));
         worker.postMessage(ms);
