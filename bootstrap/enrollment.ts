@@ -64,6 +64,13 @@ export async function requireOnlineRouter(
  */
 export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promise<StoredIdentity> {
   const anonymous = new ControllerClient({ baseUrl: config.controller });
+  // Independent work goes in parallel: the key pair and the CA bundle need no session; the
+  // service check and the certificate each need only the login.
+  const keyPair = createSessionKey();
+  const caBundle = anonymous.caBundle();
+  // Both are awaited below, after the login that may fail first.
+  keyPair.catch(() => {});
+  caBundle.catch(() => {});
   const kind = await chooseApiSessionKind(config.controllerAuth, anonymous);
   const { apiSession, client } = await login({
     controller: config.controller,
@@ -72,15 +79,15 @@ export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promis
     redirectUri: new URL(OIDC_CALLBACK_PATH, location.origin).href,
     envInfo: { os: navigator.platform, arch: 'browser' },
   });
-  const service = await findDialableService(client, config.service);
-  await requireOnlineRouter(client, service);
-
-  const keyPair = await createSessionKey();
-  const [issued, caBundle] = await Promise.all([
-    createCsrPem(keyPair, apiSession.identityId).then((csr) =>
-      client.createSessionCertificate(csr),
+  const [issued, ca, key] = await Promise.all([
+    keyPair.then((key) =>
+      createCsrPem(key, apiSession.identityId).then((csr) => client.createSessionCertificate(csr)),
     ),
-    anonymous.caBundle(),
+    caBundle,
+    keyPair,
+    findDialableService(client, config.service).then((service) =>
+      requireOnlineRouter(client, service),
+    ),
   ]);
   const { chain, notBefore, notAfter } = parseCertificateChain(issued.certificate);
   return {
@@ -88,11 +95,11 @@ export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promis
     controller: config.controller,
     config,
     apiSession,
-    keyPair,
+    keyPair: key,
     certificates: chain,
     certificateNotBefore: notBefore,
     certificateNotAfter: notAfter,
-    caBundle,
+    caBundle: ca,
     idp: tokens,
     enrolledAt: Date.now(),
   };
