@@ -6,6 +6,7 @@
 import type { CookieBridgeRequest } from '../shared/page-worker/messages.ts';
 import {
   COOKIE_SNAPSHOT_GLOBAL,
+  KEEPALIVE_CHANNEL,
   ROUTES_GLOBAL,
   WEBSOCKET_CONNECT,
   WORKER_KEEPALIVE,
@@ -65,6 +66,13 @@ if (!('__ztShim' in window)) {
       keepAlive: () => controller()?.postMessage({ type: WORKER_KEEPALIVE }),
     }),
   );
+
+  // While the worker streams a body it asks for a message now and then: Firefox stops a worker
+  // 60 s after its last event even with the body still streaming (sw/tunnel/delivery.ts).
+  attempt('worker keep-alive', () => {
+    new BroadcastChannel(KEEPALIVE_CHANNEL).onmessage = () =>
+      controller()?.postMessage({ type: WORKER_KEEPALIVE });
+  });
 
   attempt('upload progress', () =>
     installXhrUploadProgress(window, { shouldTag: (u) => u.origin === location.origin }),

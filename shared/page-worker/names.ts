@@ -46,8 +46,14 @@ export const MESSAGE_TYPES = [
 export const COOKIE_CHANNEL = 'zt/document-cookie';
 /** BroadcastChannel the worker reports upload progress on (`UploadProgressMessage`). */
 export const UPLOAD_PROGRESS_CHANNEL = 'zt/upload-progress';
+/**
+ * BroadcastChannel the worker asks on, while a body it answers still streams, for a
+ * `WORKER_KEEPALIVE` message from any app page (a broadcast: the app's own listeners of
+ * `navigator.serviceWorker` messages never see it).
+ */
+export const KEEPALIVE_CHANNEL = 'zt/keepalive';
 
-export const CHANNEL_NAMES = [COOKIE_CHANNEL, UPLOAD_PROGRESS_CHANNEL] as const;
+export const CHANNEL_NAMES = [COOKIE_CHANNEL, UPLOAD_PROGRESS_CHANNEL, KEEPALIVE_CHANNEL] as const;
 
 /**
  * Request header carrying the page's upload id (same-origin requests only: no CORS preflight). The

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { untilDelivered } from './delivery.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { StreamingKeepAlive, untilDelivered } from './delivery.ts';
 
 const chunks = (n: number) =>
   new ReadableStream<Uint8Array>({
@@ -59,5 +59,32 @@ describe('untilDelivered', () => {
     const { response, delivered } = untilDelivered(original);
     expect(response).toBe(original);
     expect(await state(delivered)).toBe('settled');
+  });
+});
+
+describe('StreamingKeepAlive', () => {
+  it('asks while any tracked body streams, and stops once all are delivered', async () => {
+    vi.useFakeTimers();
+    try {
+      let asks = 0;
+      const keepAlive = new StreamingKeepAlive(() => asks++, 1000);
+      let first!: () => void;
+      let second!: () => void;
+      keepAlive.track(new Promise<void>((r) => (first = r)));
+      keepAlive.track(new Promise<void>((r) => (second = r)));
+      await vi.advanceTimersByTimeAsync(2500);
+      expect(asks).toBe(2);
+      first();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect([asks, keepAlive.streaming]).toEqual([3, 1]);
+      second();
+      await vi.advanceTimersByTimeAsync(5000);
+      expect([asks, keepAlive.streaming]).toEqual([3, 0]);
+      keepAlive.track(Promise.resolve());
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(asks).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

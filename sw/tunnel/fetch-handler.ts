@@ -36,7 +36,7 @@ import {
   routeOf,
   type Snapshot,
 } from './decide.ts';
-import { untilDelivered } from './delivery.ts';
+import { StreamingKeepAlive, untilDelivered } from './delivery.ts';
 import { classifyFailure, isSessionRefusal } from './errors.ts';
 import { failClosedResponse } from './fail-closed.ts';
 import type { Tunnel } from './tunnel.ts';
@@ -73,6 +73,9 @@ const ownPages = new Set<string>();
 
 /** At most this many questions and attempts per request; `decide` needs far fewer. */
 const MAX_STEPS = 16;
+
+/** Keeps the worker alive while tunnelled bodies stream (see `delivery.ts`). */
+const streamingKeepAlive = new StreamingKeepAlive();
 
 /**
  * Carries out what `decide` (`decide.ts`) decides for one request: looks up each fact it asks for,
@@ -150,6 +153,7 @@ export async function handleTunnelled(
           // The event lasts while the body streams: a stopped worker would cut it short.
           const { response, delivered } = untilDelivered(built);
           event.waitUntil(delivered);
+          streamingKeepAlive.track(delivered);
           return response;
         } catch (err) {
           known = { ...known, attempts: [...(known.attempts ?? []), failedBy(err)] };
