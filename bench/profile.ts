@@ -1,6 +1,6 @@
 /**
- * `npm run bench:profile -- [download|upload] [MiB] [fabric|openziti]`: where the time of a
- * tunnelled transfer goes. Runs one transfer through the product in Chromium and records the
+ * `npm run bench:profile -- [download|upload|reload] [MiB] [fabric|openziti]`: where the time of a
+ * tunnelled transfer (or of warm reloads of an app shell) goes. Runs one transfer through the product in Chromium and records the
  * service worker's CPU profile over the DevTools protocol; against the fabric (run in this process
  * for that) also the fabric's own (node:inspector). Prints self time per source file (the worker's
  * mapped back to product sources) and the hottest functions of each side.
@@ -16,7 +16,10 @@ import { signInAtIdp } from '../e2e/support/enter-app.ts';
 import { startE2eFabric } from '../e2e/support/fabric.ts';
 import { startBenchNetwork } from './support/network.ts';
 
-const direction = process.argv[2] === 'upload' ? 'upload' : 'download';
+const MODES = ['download', 'upload', 'reload'] as const;
+const direction = MODES.find((m) => m === process.argv[2]) ?? 'download';
+/** `reload`: this many warm reloads of the app shell instead of a transfer. */
+const RELOADS = 20;
 const bytes = Number(process.argv[3] ?? 64) * 1024 * 1024;
 const network = process.argv[4] === 'openziti' ? 'openziti' : 'fabric';
 const DEBUG_PORT = 9339;
@@ -151,32 +154,46 @@ try {
 
   await worker.send('Profiler.start');
   await node?.post('Profiler.start');
-  const mbps = await page.evaluate(
-    async ({ n, direction }) => {
-      const started = performance.now();
-      if (direction === 'download') {
-        const reader = (await fetch(`/bytes?n=${n}`)).body!.getReader();
-        let got = 0;
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          got += value.length;
-        }
-        if (got !== n) throw new Error(`got ${got} of ${n}`);
-      } else {
-        const r = await fetch('/upload', { method: 'POST', body: new Blob([new Uint8Array(n)]) });
-        const { length } = (await r.json()) as { length: number };
-        if (length !== n) throw new Error(`server got ${length} of ${n}`);
-      }
-      return n / ((performance.now() - started) / 1000) / 1e6;
-    },
-    { n: bytes, direction },
-  );
+  const started = Date.now();
+  for (let i = 0; direction === 'reload' && i < RELOADS; i++) {
+    await page.reload({ waitUntil: 'load' });
+  }
+  const mbps =
+    direction === 'reload'
+      ? 0
+      : await page.evaluate(
+          async ({ n, direction }) => {
+            const started = performance.now();
+            if (direction === 'download') {
+              const reader = (await fetch(`/bytes?n=${n}`)).body!.getReader();
+              let got = 0;
+              for (;;) {
+                const { done, value } = await reader.read();
+                if (done) break;
+                got += value.length;
+              }
+              if (got !== n) throw new Error(`got ${got} of ${n}`);
+            } else {
+              const r = await fetch('/upload', {
+                method: 'POST',
+                body: new Blob([new Uint8Array(n)]),
+              });
+              const { length } = (await r.json()) as { length: number };
+              if (length !== n) throw new Error(`server got ${length} of ${n}`);
+            }
+            return n / ((performance.now() - started) / 1000) / 1e6;
+          },
+          { n: bytes, direction },
+        );
   const workerProfile = (await worker.send<{ profile: Profile }>('Profiler.stop')).profile;
   const nodeProfile = (await node?.post('Profiler.stop'))?.profile as unknown as Profile;
   worker.close();
   node?.disconnect();
-  console.log(`${direction} ${bytes >> 20} MiB tunnelled (${network}): ${mbps.toFixed(1)} MB/s\n`);
+  console.log(
+    direction === 'reload'
+      ? `${RELOADS} warm reloads of the app shell (${network}): ${((Date.now() - started) / RELOADS).toFixed(0)} ms each\n`
+      : `${direction} ${bytes >> 20} MiB tunnelled (${network}): ${mbps.toFixed(1)} MB/s\n`,
+  );
   console.log(summarise('service worker (Chromium)', workerProfile));
   if (nodeProfile) console.log(summarise('fabric (Node: router, tunneler, app)', nodeProfile));
 } finally {
