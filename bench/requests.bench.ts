@@ -10,7 +10,7 @@
  *   e2e/worker-stop.chromium.spec.ts does). Firefox under Playwright has no such call, so it runs
  *   with its idle timeout shortened and the benchmark waits past it: the browser's own stop of an
  *   idle worker. Either way the worker's start time (`/__zt/sw-status`) must change, or the sample
- *   would not be a resume.
+ *   would not be a resume. The note gives the median resume's phases (`start` in sw-status).
  */
 import type { Page } from '@playwright/test';
 import type { NetworkKind } from '../e2e/support/fabric.ts';
@@ -98,11 +98,16 @@ async function concurrency(name: BenchBrowser, net: BenchNetwork): Promise<Bench
   }
 }
 
-const workerStartedAt = (page: Page) =>
+/** The worker's start time, and when its first tunnelled request reached each phase (ms). */
+const workerStart = (page: Page) =>
   page.evaluate(
     async () =>
-      ((await (await fetch('/__zt/sw-status')).json()) as { startedAt: number }).startedAt,
+      (await (await fetch('/__zt/sw-status')).json()) as {
+        startedAt: number;
+        start?: Record<string, number>;
+      },
   );
+const workerStartedAt = async (page: Page) => (await workerStart(page)).startedAt;
 
 /** One small GET's time to its whole body; the worker is stopped when this starts. */
 const resumedGet = (page: Page) =>
@@ -128,19 +133,27 @@ async function resume(name: BenchBrowser, net: BenchNetwork): Promise<BenchResul
     };
     await resumedGet(page); // the tunnel is up before the first stop
     const times: number[] = [];
+    const phases: Record<string, number>[] = [];
     for (let i = 0; i < RESUMES; i++) {
       const before = await workerStartedAt(page);
       await stop();
       times.push(await resumedGet(page));
-      if ((await workerStartedAt(page)) === before) throw new Error('the worker was not stopped');
+      const after = await workerStart(page);
+      if (after.startedAt === before) throw new Error('the worker was not stopped');
+      phases.push(after.start ?? {});
     }
+    // Where the median resume's time went, in ms since its worker started (`/__zt/sw-status`).
+    const mid = times.indexOf([...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!);
+    const where = Object.entries(phases[mid] ?? {})
+      .map(([phase, ms]) => `${phase} ${ms}`)
+      .join(', ');
     return withGoal(
       {
         suite: `requests/${net.kind}/${name}`,
         name: 'small GET right after the worker was stopped (resume), tunnelled',
         value: median(times),
         unit: 'ms',
-        note: `${RESUMES} resumes: ${times.map((x) => x.toFixed(0)).join(', ')} ms${cdp ? '' : ` (stopped by a ${FIREFOX_IDLE_MS} ms idle timeout)`}`,
+        note: `${RESUMES} resumes: ${times.map((x) => x.toFixed(0)).join(', ')} ms${cdp ? '' : ` (stopped by a ${FIREFOX_IDLE_MS} ms idle timeout)`}${where ? `; the median one's worker phases (ms since it started): ${where}` : ''}`,
       },
       { atMost: 100, text: '< 100 ms' },
     );

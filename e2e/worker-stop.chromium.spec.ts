@@ -85,6 +85,29 @@ test('the worker heap stays flat while 200 MiB stream through it', async ({
   expect(peak - samples[0]!).toBeLessThan(48 * 1024 * 1024);
 });
 
+/** The worker's kept facts (`sw/tunnel/kept-facts.ts`) and the identity's certificate. */
+const keptFacts = (page: import('@playwright/test').Page) =>
+  page.evaluate(
+    () =>
+      new Promise<
+        | { caBundle?: string[]; sessions: Record<string, { token: string }>; certificate: string }
+        | undefined
+      >((resolve, reject) => {
+        const open = indexedDB.open('zt');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const store = open.result.transaction('kv').objectStore('kv');
+          const facts = store.get('tunnel-facts');
+          const identity = store.get('identity');
+          store.transaction.oncomplete = () =>
+            resolve(
+              facts.result && { ...facts.result, certificate: identity.result.certificates[0] },
+            );
+          store.transaction.onerror = () => reject(store.transaction.error);
+        };
+      }),
+  );
+
 /** Rewrites the stored identity as the app's own page script (an XSS in it) could. */
 async function tamperIdentity(
   page: import('@playwright/test').Page,
@@ -105,10 +128,20 @@ async function tamperIdentity(
               // A certificate that is not the network's CA: routers would no longer verify.
               identity.caBundle = [identity.certificates[0]];
               identity.config = { ...identity.config, service: 'not-the-app' };
+              // What the warm worker kept for its next start: the same CA, and Dial sessions whose
+              // tokens no router accepts.
+              const facts = store.get('tunnel-facts');
+              facts.onsuccess = () => {
+                const kept = facts.result;
+                kept.caBundle = identity.caBundle;
+                for (const session of Object.values<{ token: string }>(kept.sessions))
+                  session.token = 'forged';
+                store.put(kept, 'tunnel-facts');
+              };
             }
-            const put = store.put(identity, 'identity');
-            put.onsuccess = () => resolve();
-            put.onerror = () => reject(put.error);
+            store.put(identity, 'identity');
+            store.transaction.oncomplete = () => resolve();
+            store.transaction.onerror = () => reject(store.transaction.error);
           };
         };
       }),
@@ -130,9 +163,17 @@ test('what page script writes into storage does not steer a restarted worker', a
   await cdp.send('ServiceWorker.enable');
 
   // A rewritten CA bundle and service: the worker takes both from config.json and the controller.
+  // What the worker kept for a quick restart (CA bundle, Dial sessions) is rewritten too.
+  await expect
+    .poll(async () => Object.keys((await keptFacts(page))?.sessions ?? {}).length)
+    .toBeGreaterThan(0);
   await tamperIdentity(page, 'ca-and-service');
   await cdp.send('ServiceWorker.stopAllWorkers');
   expect(await page.evaluate(async () => (await fetch('/api/after-tamper')).status)).toBe(200);
+  // The controller's CA bundle and a new Dial session replaced what page script wrote.
+  const kept = await keptFacts(page);
+  expect(kept?.caBundle).not.toContain(kept?.certificate);
+  expect(Object.values(kept?.sessions ?? {}).map((s) => s.token)).not.toContain('forged');
 
   // A rewritten controller: the identity no longer counts, and the person is enrolled again (here
   // silently, through the IdP's session) at the controller config.json names; nothing goes to the

@@ -18,6 +18,7 @@ import { COOKIE_CHANNEL, WORKER_PING_PATH } from '../shared/page-worker/names.ts
 import { exposeWorkerApi } from '../shared/page-worker/rpc.ts';
 import { STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
+import { e2eReady } from '../shared/ziti/index.ts';
 import { handleCookieBridgeRequest, withCookieSnapshot } from './cookie-bridge.ts';
 import { SIGN_IN_PATH, signInPage } from './http-auth-page.ts';
 import { answerKeepalive } from './keepalive-request.ts';
@@ -25,6 +26,7 @@ import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
 import { countWebSocket, statusCall } from './status.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
+import { startPhases } from './tunnel/start-phases.ts';
 import { openTunnelledWebSocket } from './tunnel/websocket-open.ts';
 import { WorkerState } from './tunnel/worker-state.ts';
 import { bridgeWebSocket } from './websocket-bridge.ts';
@@ -32,7 +34,14 @@ import { workerApi } from './worker-api.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
+// The worker's own code starts here, after its libraries' top-level code ran.
+startPhases.mark('script');
 const state = new WorkerState();
+// libsodium starts its wasm when the script loads, so it is ready before the first dial: when.
+e2eReady().then(
+  () => startPhases.mark('sodium'),
+  () => {},
+);
 /** When this worker instance started (a restarted worker has a later one): diagnostics. */
 const STARTED_AT = Date.now();
 
@@ -76,6 +85,8 @@ router.registerRoute(
         tunnel: tunnel?.status() ?? null,
         expired: state.expired,
         upkeep: state.upkeep ?? null,
+        // ms from the worker's start to each phase of its first tunnelled request
+        start: startPhases,
       };
       return new Response(JSON.stringify(body), {
         headers: {
@@ -141,6 +152,7 @@ for (const method of TUNNEL_METHODS as readonly string[] as HTTPMethod[]) {
 }
 
 self.addEventListener('fetch', (event) => {
+  startPhases.mark('fetch');
   const handled = router.handleRequest({ event, request: event.request });
   if (handled) {
     event.respondWith(handled);

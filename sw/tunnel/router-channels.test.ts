@@ -21,7 +21,8 @@ import {
   newMessage,
   stringBytes,
 } from '../../shared/ziti/index.ts';
-import { RouterChannels } from './router-channels.ts';
+import { CaTrust } from './ca-trust.ts';
+import { pemToDer, RouterChannels } from './router-channels.ts';
 
 /** Records the URLs the worker tries; every WebSocket fails to open. */
 function failingWebSockets(): string[] {
@@ -125,17 +126,21 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
     for (const close of closers) await close();
   });
 
-  /** A router whose UpdateToken answer is `verdict`; records hellos and UpdateTokens. */
-  async function router(verdict: 'accept' | 'refuse') {
+  /**
+   * A router whose UpdateToken answer is `verdict`; records hellos and UpdateTokens. With `own`,
+   * a router of another PKI (one a rewritten CA bundle would trust), taking any client.
+   */
+  async function router(verdict: 'accept' | 'refuse', own?: FabricPki) {
+    const serverPki = own ?? pki;
     const hellos: string[] = [];
     const updates: { contentType: number; token: string }[] = [];
     const channels: Channel[] = [];
     const tls = createTlsServer({
-      key: pki.router.keyPem,
-      cert: pki.router.certPem + pki.intermediate.toString('pem'),
-      ca: pki.caBundlePem,
+      key: serverPki.router.keyPem,
+      cert: serverPki.router.certPem + serverPki.intermediate.toString('pem'),
+      ca: serverPki.caBundlePem,
       requestCert: true,
-      rejectUnauthorized: true,
+      rejectUnauthorized: !own,
       minVersion: 'TLSv1.3',
     });
     tls.on('secureConnection', (sock) => {
@@ -144,18 +149,28 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
           hellos.push(new TextDecoder().decode(hello.headers.get(HeaderId.SessionToken)));
           return { accept: true };
         },
-      }).then((ch) => {
-        channels.push(ch);
-        ch.handle(ContentType.UpdateToken, (msg) => {
-          updates.push({ contentType: msg.contentType, token: new TextDecoder().decode(msg.body) });
-          void ch.reply(
-            msg,
-            verdict === 'accept'
-              ? newMessage(ContentType.UpdateTokenSuccess, new Map(), new Uint8Array())
-              : newMessage(ContentType.UpdateTokenFailure, new Map(), stringBytes('token invalid')),
-          );
-        });
-      });
+      }).then(
+        (ch) => {
+          channels.push(ch);
+          ch.handle(ContentType.UpdateToken, (msg) => {
+            updates.push({
+              contentType: msg.contentType,
+              token: new TextDecoder().decode(msg.body),
+            });
+            void ch.reply(
+              msg,
+              verdict === 'accept'
+                ? newMessage(ContentType.UpdateTokenSuccess, new Map(), new Uint8Array())
+                : newMessage(
+                    ContentType.UpdateTokenFailure,
+                    new Map(),
+                    stringBytes('token invalid'),
+                  ),
+            );
+          });
+        },
+        () => {},
+      ); // a client that leaves before its hello (untrusted router)
     });
     const http = createServer();
     const wss = new WebSocketServer({ server: http, path: '/ws' });
@@ -178,6 +193,27 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
     };
     return { info, hellos, updates, channels };
   }
+
+  const pems = (bundle: string) =>
+    bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+
+  it('a kept CA bundle that page script rewrote never gets a channel hello out: the controller bundle decides', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const evilPki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-evil-')), {
+      trustDomain: 'evil',
+      routerHosts: ['127.0.0.1'],
+    });
+    const [evil, good] = [await router('accept', evilPki), await router('accept')];
+    const rewritten = () => new CaTrust(async () => base.caBundle, pems(evilPki.caBundlePem));
+    // The rewritten bundle would trust the attacker's router: the token still never reaches it.
+    await expect(new RouterChannels(base, rewritten()).channelFor([evil.info])).rejects.toThrow();
+    expect(evil.hellos).toEqual([]);
+    // The network's own router is reached with the controller's bundle.
+    const routers = new RouterChannels(base, rewritten());
+    await routers.channelFor([good.info]);
+    expect(good.hellos).toEqual(['eyJ.first.token']);
+    await routers.closeAll();
+  });
 
   const withToken = (identity: StoredIdentity, token: string, oidc = true): StoredIdentity => ({
     ...identity,
@@ -266,5 +302,18 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
       expect(r.updates).toEqual([{ contentType: 60803, token: 'eyJ.during.open' }]),
     );
     await routers.closeAll();
+  });
+});
+
+describe('pemToDer', () => {
+  it('decodes a PEM certificate to the DER that X.509 parsing gives', async () => {
+    const { X509Certificate } = await import('../../shared/x509.ts');
+    const pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-pem-')), {
+      trustDomain: 'zt-test',
+      routerHosts: ['127.0.0.1'],
+    });
+    const pem = pki.router.certPem;
+    expect(pemToDer(pem)).toEqual(new Uint8Array(new X509Certificate(pem).rawData));
+    expect(() => pemToDer('no certificate')).toThrow(TypeError);
   });
 });

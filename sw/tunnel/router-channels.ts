@@ -2,7 +2,6 @@ import type { StoredIdentity } from '../../shared/identity/store.ts';
 import type { FailureRecord, RouterStatus } from '../../shared/status/protocol.ts';
 import { openWebSocketDuplex } from '../../shared/streams/websocket-stream.ts';
 import { connectTls } from '../../shared/tls/index.ts';
-import { X509Certificate } from '../../shared/x509.ts';
 import {
   type Channel,
   type EdgeRouterInfo,
@@ -13,7 +12,9 @@ import {
   ZitiAuthenticationError,
   ZitiTimeoutError,
 } from '../../shared/ziti/index.ts';
+import { CaTrust, openTrusted } from './ca-trust.ts';
 import { TunnelError } from './errors.ts';
+import { startPhases } from './start-phases.ts';
 
 /** Backoff after a failed connect: doubles from the first value up to the last. */
 const BACKOFF_MS = { first: 500, max: 15_000 } as const;
@@ -40,7 +41,18 @@ const routerFailure = (err: unknown, at = Date.now()): FailureRecord => ({
   message: err instanceof Error ? err.message : String(err),
 });
 
-const pemToDer = (pem: string) => new Uint8Array(new X509Certificate(pem).rawData);
+/**
+ * A PEM certificate's DER bytes. Only decoded, not parsed: the TLS layer parses what it checks, and
+ * parsing here (cold code in a just-started worker) cost a resumed worker's first request ~15 ms.
+ */
+export function pemToDer(pem: string): Uint8Array {
+  const body = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
+  if (!body) throw new TypeError('not a PEM certificate');
+  const bin = atob(body.replace(/\s+/g, ''));
+  const der = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) der[i] = bin.charCodeAt(i);
+  return der;
+}
 
 /**
  * The names an edge router's certificate may carry: the hosts of every listener the controller
@@ -75,9 +87,12 @@ export class RouterChannels {
   readonly #routers = new Map<string, RouterState>();
   readonly #hosts = new WeakMap<Channel, string>();
   #identity: StoredIdentity;
+  readonly #trust: CaTrust;
 
-  constructor(identity: StoredIdentity) {
+  /** `trust`: the routers' CA bundle (by default the identity's, taken as confirmed). */
+  constructor(identity: StoredIdentity, trust?: CaTrust) {
     this.#identity = identity;
+    this.#trust = trust ?? new CaTrust(async () => identity.caBundle, identity.caBundle);
   }
 
   /**
@@ -171,19 +186,23 @@ export class RouterChannels {
     const started = performance.now();
     const identity = this.#identity;
     const channel = (async () => {
-      const transport = await openWebSocketDuplex(url);
       // The router must prove one of its advertised names and present a server certificate
       // (serverAuth): any other certificate of the network's CA, such as a person's API-session
       // client certificate, does not make a router. No SNI: a router answers SNI for its public
       // `wss` name with the public certificate of `alt_server_certs` (§5), which the network's CA
-      // did not sign, and without SNI with its network certificate (`server_cert`).
-      const tls = await connectTls(transport, {
-        acceptedServerNames: serverNames,
-        trustedCertificates: identity.caBundle.map(pemToDer),
-        clientCertificateChain: identity.certificates.map(pemToDer),
-        clientKey: identity.keyPair.privateKey,
-      });
+      // did not sign, and without SNI with its network certificate (`server_cert`). The CA bundle
+      // is the controller's: a kept one only starts the handshake early (`ca-trust.ts`).
+      const tls = await openTrusted(this.#trust, async (anchors) =>
+        connectTls(await openWebSocketDuplex(url), {
+          acceptedServerNames: serverNames,
+          trustedCertificates: anchors.map(pemToDer),
+          clientCertificateChain: identity.certificates.map(pemToDer),
+          clientKey: identity.keyPair.privateKey,
+        }),
+      );
+      startPhases.mark('router-tls');
       const channel = await openChannel(tls, { sessionToken: identity.apiSession.token });
+      startPhases.mark('router-channel');
       // The token was refreshed while this channel opened with the previous one.
       const current = this.#identity.apiSession;
       if (current.oidc && current.token !== identity.apiSession.token)

@@ -10,14 +10,18 @@ import {
   dialService,
   type EdgeConnection,
   type InterceptV1,
+  ZitiAuthenticationError,
   ZitiDialError,
   type ZitiService,
   type ZitiSession,
 } from '../../shared/ziti/index.ts';
+import type { CaTrust } from './ca-trust.ts';
 import { interceptDialOptions } from './dial-options.ts';
 import { TunnelError } from './errors.ts';
+import type { FactKeeper } from './kept-facts.ts';
 import { renewalDue } from './lifecycle.ts';
 import { RouterChannels } from './router-channels.ts';
+import { startPhases } from './start-phases.ts';
 import { traffic } from './traffic.ts';
 
 /** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
@@ -36,7 +40,7 @@ const receivePolicy = () =>
     ? ({ receiveOverflow: 'pause' } as const)
     : ({ receiveOverflow: 'close', receiveWindowBytes: 256 * 1024 * 1024 } as const);
 
-/** Services and intercepts are re-read this often (and after any identity change). */
+/** Services are re-read when older than this (in the background) and after any identity change. */
 const SERVICE_TTL_MS = 5 * 60_000;
 /** The status page asks the controller when the API session expires at most this often. */
 const API_SESSION_CHECK_MS = 60_000;
@@ -44,6 +48,13 @@ const API_SESSION_CHECK_MS = 60_000;
 export interface ServiceIndex {
   byName: Map<string, ZitiService>;
   intercepts: DialableService[];
+}
+
+/** What a previous start of the worker learnt (`kept-facts.ts`), and where to keep what this one learns. */
+export interface TunnelOptions {
+  trust?: CaTrust;
+  keptSessions?: Record<string, ZitiSession>;
+  keeper?: FactKeeper;
 }
 
 const interceptOf = (service: ZitiService): InterceptV1 | undefined => {
@@ -54,24 +65,44 @@ const interceptOf = (service: ZitiService): InterceptV1 | undefined => {
 /**
  * The OpenZiti side of the service worker for one identity: the service directory, Dial sessions,
  * router channels and an HTTP keep-alive pool per service. Built from IndexedDB state alone, so a
- * restarted worker resumes without a login.
+ * restarted worker resumes without a login; Dial sessions kept by an earlier start of the worker
+ * (same API session) spare a controller round trip, and a router's refusal replaces them.
  */
 export class Tunnel {
   #identity: StoredIdentity;
   readonly controller: ControllerClient;
   readonly #routers: RouterChannels;
   #services?: { at: number; index: Promise<ServiceIndex> };
+  #servicesReread?: Promise<ServiceIndex>;
   readonly #sessions = new Map<string, Promise<ZitiSession>>();
+  /** Dial sessions of an earlier start, by service name, until used or replaced. */
+  readonly #kept: Map<string, ZitiSession>;
+  /** The in-use sessions that came from `#kept` (not yet accepted by a router). */
+  readonly #fromKept = new WeakSet<Promise<ZitiSession>>();
+  readonly #keeper?: FactKeeper;
   readonly #pools = new Map<string, HttpPool>();
   #apiSession?: { checkedAt: number; expiresAt?: number };
 
-  constructor(identity: StoredIdentity) {
+  constructor(identity: StoredIdentity, options: TunnelOptions = {}) {
     this.#identity = identity;
     this.controller = new ControllerClient({
       baseUrl: identity.controller,
       ...controllerAuth(identity.apiSession),
     });
-    this.#routers = new RouterChannels(identity);
+    this.#routers = new RouterChannels(identity, options.trust);
+    this.#kept = new Map(Object.entries(options.keptSessions ?? {}));
+    if (options.keeper) this.#keeper = options.keeper;
+  }
+
+  /**
+   * Starts what the first request will wait for, side by side: the service list and, when a Dial
+   * session of the service was kept, the channel to its routers (the CA bundle confirmed beside
+   * the handshake). Failures are left to the request, which tries again.
+   */
+  prepare(serviceName: string): void {
+    this.services().catch(() => {});
+    const kept = this.#kept.get(serviceName);
+    if (kept) this.#routers.channelFor(kept.edgeRouters).catch(() => {});
   }
 
   get identity(): StoredIdentity {
@@ -88,12 +119,25 @@ export class Tunnel {
     this.#routers.updateIdentity(identity);
   }
 
+  /** The service index read during this worker's life; an old one is re-read in the background. */
   services(): Promise<ServiceIndex> {
-    if (!this.#services || Date.now() - this.#services.at > SERVICE_TTL_MS) {
+    if (!this.#services) {
       const index = this.#loadServices();
       this.#services = { at: Date.now(), index };
       index.catch(() => {
         if (this.#services?.index === index) this.#services = undefined;
+      });
+    } else if (Date.now() - this.#services.at > SERVICE_TTL_MS && !this.#servicesReread) {
+      const index = this.#loadServices();
+      this.#servicesReread = index;
+      index.then(
+        () => {
+          this.#services = { at: Date.now(), index };
+        },
+        () => {},
+      );
+      void index.finally(() => {
+        if (this.#servicesReread === index) this.#servicesReread = undefined;
       });
     }
     return this.#services.index;
@@ -101,6 +145,7 @@ export class Tunnel {
 
   async #loadServices(): Promise<ServiceIndex> {
     const list = await this.controller.services({ configTypes: [...CONFIG_TYPES] });
+    startPhases.mark('services');
     const byName = new Map<string, ZitiService>();
     const intercepts: DialableService[] = [];
     for (const service of list) {
@@ -123,7 +168,19 @@ export class Tunnel {
   }
 
   #session(service: ZitiService): Promise<ZitiSession> {
-    return this.#sessions.get(service.id) ?? this.#newSession(service);
+    const current = this.#sessions.get(service.id);
+    if (current) return current;
+    const kept = this.#kept.get(service.name);
+    this.#kept.delete(service.name);
+    // Only for the service id the controller lists now: a kept row names nothing by itself.
+    if (kept?.serviceId === service.id && kept.type === 'Dial') {
+      const session = Promise.resolve(kept);
+      this.#fromKept.add(session);
+      this.#sessions.set(service.id, session);
+      startPhases.mark('session-kept');
+      return session;
+    }
+    return this.#newSession(service);
   }
 
   /** Creates the service's Dial session, after `before` (e.g. deleting the stale one). */
@@ -133,9 +190,15 @@ export class Tunnel {
   ): Promise<ZitiSession> {
     const session = before.then(() => this.controller.createSession(service.id, 'Dial'));
     this.#sessions.set(service.id, session);
-    session.catch(() => {
-      if (this.#sessions.get(service.id) === session) this.#sessions.delete(service.id);
-    });
+    session.then(
+      (s) => {
+        startPhases.mark('session-created');
+        if (this.#sessions.get(service.id) === session) void this.#keeper?.session(service.name, s);
+      },
+      () => {
+        if (this.#sessions.get(service.id) === session) this.#sessions.delete(service.id);
+      },
+    );
     return session;
   }
 
@@ -144,7 +207,9 @@ export class Tunnel {
    * it is deleted at the controller and created anew. Real routers send the controller's refusal
    * ("invalid session") without an ErrorCode, so any refusal counts. Deleting first matters: an
    * OpenZiti 1.7 controller answers a second `POST /sessions` of the same API session and service
-   * with a token for a session it never stores (it keeps the first), which every dial refuses.
+   * with a token for a session it never stores (it keeps the first), which every dial refuses. A
+   * session kept from an earlier start is replaced on any failure but a refused API session (its
+   * routers may be gone).
    */
   async dial(serviceName: string, target: { host: string; port: number }): Promise<EdgeConnection> {
     const service = await this.service(serviceName);
@@ -152,18 +217,20 @@ export class Tunnel {
     for (let attempt = 0; ; attempt++) {
       const pending = this.#session(service);
       const session = await pending;
-      const channel = await this.#routers.channelFor(session.edgeRouters);
       try {
+        const channel = await this.#routers.channelFor(session.edgeRouters);
         const conn = await dialService(channel, {
           sessionToken: session.token,
           encryptionRequired: service.encryptionRequired,
           ...dialOptions,
           ...receivePolicy(),
         });
+        startPhases.mark('dialled');
         traffic.circuitOpened(serviceName, conn, conn.closed, this.#routers.hostOf(channel));
         return conn;
       } catch (err) {
-        if (!(err instanceof ZitiDialError) || attempt > 0) throw err;
+        const kept = this.#fromKept.has(pending) && !(err instanceof ZitiAuthenticationError);
+        if (attempt > 0 || !(err instanceof ZitiDialError || kept)) throw err;
         // Concurrent dials share the session: only the first to fail replaces it, and the others
         // then wait for the replacement, which is created only once the stale one is deleted.
         if (this.#sessions.get(service.id) === pending)

@@ -9,8 +9,11 @@ import { COOKIE_JAR_KEY, CookieJar } from '../cookie-jar.ts';
 import { EventStreams } from '../event-stream.ts';
 import { HttpAuthStore } from '../http-auth.ts';
 import { APP_CACHE, forgetCachedKeys } from '../offline-cache.ts';
+import { CaTrust, sameBundle } from './ca-trust.ts';
 import { ensureJarOwner } from './jar-owner.ts';
+import { FactKeeper, type FactRows, KEPT_FACTS_KEY, keptFactsOf } from './kept-facts.ts';
 import { KEEP_ALIVE_MS, maintainIdentity, maintenanceDue } from './lifecycle.ts';
+import { startPhases } from './start-phases.ts';
 import { Tunnel } from './tunnel.ts';
 
 declare const self: ServiceWorkerGlobalScope;
@@ -26,7 +29,9 @@ const MAINTENANCE_RETRY_MS = 10_000;
  * with the app's page script, so a stored controller, CA bundle or intercept list could have been
  * rewritten by it. On every worker start the controller and service come from `/__zt/config.json`,
  * the routers' CA bundle from that controller, and the intercepts from its service list; the stored
- * identity supplies only what is the person's own (key, certificate, sessions, IdP tokens).
+ * identity supplies only what is the person's own (key, certificate, sessions, IdP tokens). What an
+ * earlier start learnt (`kept-facts.ts`: the CA bundle, Dial sessions) only lets the router
+ * connection start beside those controller round trips, and is used once the controller agrees.
  */
 export class WorkerState {
   #tunnel?: Promise<Tunnel | undefined>;
@@ -39,6 +44,8 @@ export class WorkerState {
   #maintaining?: Promise<void>;
   #maintenanceTimer?: ReturnType<typeof setTimeout>;
   #signedOut = false;
+  /** Keeps what the current tunnel learns for the next start of the worker. */
+  #keeper?: FactKeeper;
   /** The identity could not be renewed: navigations go to the bootstrap page for a new login. */
   expired = false;
   /** The last identity upkeep that did something or failed, and when (diagnostics). */
@@ -176,8 +183,24 @@ export class WorkerState {
    * An OIDC access token that went stale while no worker ran is refreshed first.
    */
   async #openTunnel(): Promise<Tunnel | undefined> {
-    const [stored, config] = await Promise.all([loadIdentity(), this.config()]);
+    const rows = factRows();
+    const [stored, config, keptRow] = await Promise.all([
+      loadIdentity(),
+      this.config(),
+      rows.get(KEPT_FACTS_KEY).catch(() => undefined),
+    ]);
+    startPhases.mark('identity');
     if (this.#signedOut || !stored || stored.controller !== config.controller) return undefined;
+    let kept = keptFactsOf(keptRow, stored);
+    // The controller's CA bundle is asked at once, beside everything else; routers are trusted by
+    // it alone (a kept or enrolled bundle only starts their handshake early, `ca-trust.ts`).
+    const anonymous = new ControllerClient({ baseUrl: config.controller });
+    const trust = new CaTrust(async () => {
+      const bundle = await anonymous.caBundle();
+      startPhases.mark('ca');
+      return bundle;
+    }, kept?.caBundle ?? stored.caBundle);
+    trust.confirmed().catch(() => {});
     let identity = stored;
     if (identity.apiSession.oidc && Date.now() >= tokenRefreshDue(identity.apiSession)) {
       const maintained = await maintainIdentity(identity);
@@ -186,9 +209,25 @@ export class WorkerState {
       identity = maintained.identity;
       this.#maintainedAt = Date.now();
     }
-    const caBundle = await new ControllerClient({ baseUrl: config.controller }).caBundle();
     this.#scheduleMaintenance(identity);
-    return new Tunnel({ ...identity, config, caBundle });
+    if (this.#signedOut) return undefined;
+    // A new login replaced the API session: its Dial sessions are not this one's.
+    if (identity.apiSession.id !== stored.apiSession.id) kept = undefined;
+    const keeper = new FactKeeper(rows, identity);
+    this.#keeper = keeper;
+    trust.confirmed().then(
+      (bundle) => {
+        if (!kept?.caBundle || !sameBundle(kept.caBundle, bundle)) void keeper.caBundle(bundle);
+      },
+      () => {},
+    );
+    const tunnel = new Tunnel(
+      { ...identity, config },
+      { trust, keeper, ...(kept ? { keptSessions: kept.sessions } : {}) },
+    );
+    startPhases.mark('tunnel');
+    tunnel.prepare(config.service);
+    return tunnel;
   }
 
   /** The app's cookie jar, first wiped if it was made for another identity than the signed-in one. */
@@ -231,6 +270,9 @@ export class WorkerState {
     this.eventStreams.clear();
     const tunnel = await this.#tunnel?.catch(() => undefined);
     this.#tunnel = undefined;
+    // What the dropped tunnel learnt belongs to its API session: wiped before anything reopens.
+    await this.#keeper?.stop({ wipe: true }).catch(() => {});
+    this.#keeper = undefined;
     this.#jar = undefined;
     this.#config = undefined;
     this.#routes = undefined;
@@ -243,3 +285,13 @@ export class WorkerState {
     await tunnel?.close();
   }
 }
+
+/** The kept facts' row in the identity's store. */
+const factRows = (): FactRows => {
+  const store = ztStore();
+  return {
+    get: (key) => get(key, store),
+    set: (key, value) => set(key, value, store),
+    del: (key) => del(key, store),
+  };
+};
