@@ -8,7 +8,6 @@
  * alternates which of tunnelled and direct goes first.
  */
 import type { Page } from '@playwright/test';
-import type { NetworkKind } from '../e2e/support/fabric.ts';
 import { PROBE_TITLE } from '../e2e/support/probe-app.ts';
 import { type Bench, type BenchResult, median, step, withGoal } from './harness.ts';
 import {
@@ -18,7 +17,7 @@ import {
   signedInPage,
 } from './support/browsers.ts';
 import { ceilingsInWorker } from './support/ceiling.ts';
-import { type BenchNetwork, startBenchNetwork } from './support/network.ts';
+import { type BenchNetwork, eachNetwork } from './support/network.ts';
 
 const BULK = 64 * 1024 * 1024;
 const ROUNDS = 3;
@@ -201,19 +200,11 @@ async function measure(name: BenchBrowser, net: BenchNetwork): Promise<BenchResu
   }
 }
 
-const NETWORKS: NetworkKind[] = ['fabric', 'openziti'];
-
-const bench: Bench = async () => {
-  const results: BenchResult[] = [];
-  for (const kind of NETWORKS) {
-    const net = await startBenchNetwork(kind);
-    try {
-      for (const name of BENCH_BROWSERS) results.push(...(await measure(name, net)));
-    } finally {
-      await net.close();
-    }
-  }
-  return results;
-};
+const bench: Bench = () =>
+  eachNetwork(async (net) => {
+    const results: BenchResult[] = [];
+    for (const name of BENCH_BROWSERS) results.push(...(await measure(name, net)));
+    return results;
+  });
 
 export default bench;

@@ -23,8 +23,6 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from '@playwright/test';
-import WebSocket from 'ws';
-import type { NetworkKind } from '../e2e/support/fabric.ts';
 import { PROBE_TITLE } from '../e2e/support/probe-app.ts';
 import { type Bench, type BenchResult, median, step, withGoal } from './harness.ts';
 import {
@@ -33,7 +31,8 @@ import {
   launchBrowser,
   signedInPage,
 } from './support/browsers.ts';
-import { type BenchNetwork, startBenchNetwork } from './support/network.ts';
+import { type DevTools, serviceWorkerTarget } from './support/devtools.ts';
+import { type BenchNetwork, eachNetwork } from './support/network.ts';
 
 const MiB = 1024 * 1024;
 const BULK = 1024 * MiB;
@@ -118,43 +117,6 @@ async function treePssMiB(root: number): Promise<number> {
     }),
   );
   return kib.reduce((a, b) => a + b, 0) / 1024;
-}
-
-/** A minimal DevTools protocol client over a target's WebSocket. */
-async function devtools(url: string) {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  let id = 0;
-  const waiting = new Map<number, (r: { result?: unknown; error?: unknown }) => void>();
-  ws.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
-    if (msg.id !== undefined) waiting.get(msg.id)?.(msg);
-  });
-  return {
-    async send<T>(method: string, params: object = {}): Promise<T> {
-      const msgId = ++id;
-      const reply = await new Promise<{ result?: unknown; error?: unknown }>((resolve) => {
-        waiting.set(msgId, resolve);
-        ws.send(JSON.stringify({ id: msgId, method, params }));
-      });
-      waiting.delete(msgId);
-      if (reply.error) throw new Error(`${method}: ${JSON.stringify(reply.error)}`);
-      return reply.result as T;
-    },
-    close: () => ws.close(),
-  };
-}
-type DevTools = Awaited<ReturnType<typeof devtools>>;
-
-/** The service worker's DevTools target (Chromium started with `--remote-debugging-port`). */
-async function serviceWorkerTarget(port: number): Promise<DevTools> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as {
-    type: string;
-    webSocketDebuggerUrl: string;
-  }[];
-  const sw = targets.filter((t) => t.type === 'service_worker');
-  if (sw.length !== 1) throw new Error(`expected one service worker target, found ${sw.length}`);
-  return devtools(sw[0]!.webSocketDebuggerUrl);
 }
 
 interface HeapUsage {
@@ -398,28 +360,21 @@ async function measure(
   }
 }
 
-const NETWORKS: NetworkKind[] = ['fabric', 'openziti'];
-
 const bench: Bench = async () => {
   // A sparse file: the upload reads zeros from disk without a GiB written first.
   const file = join(tmpdir(), `memory-bench-${process.pid}.bin`);
   const handle = await open(file, 'w');
   await handle.truncate(BULK);
   await handle.close();
-  const results: BenchResult[] = [];
   try {
-    for (const kind of NETWORKS) {
-      const net = await startBenchNetwork(kind);
-      try {
-        for (const name of BENCH_BROWSERS) results.push(...(await measure(name, net, file)));
-      } finally {
-        await net.close();
-      }
-    }
+    return await eachNetwork(async (net) => {
+      const results: BenchResult[] = [];
+      for (const name of BENCH_BROWSERS) results.push(...(await measure(name, net, file)));
+      return results;
+    });
   } finally {
     await rm(file, { force: true });
   }
-  return results;
 };
 
 export default bench;

@@ -10,10 +10,10 @@ import { Session } from 'node:inspector/promises';
 import { SourceMap } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
-import WebSocket from 'ws';
 import { acceptFabricCert, browsers, chromiumArgs } from '../e2e/browsers.ts';
 import { signInAtIdp } from '../e2e/support/enter-app.ts';
 import { startE2eFabric } from '../e2e/support/fabric.ts';
+import { serviceWorkerTarget } from './support/devtools.ts';
 import { startBenchNetwork } from './support/network.ts';
 
 const MODES = ['download', 'upload', 'reload'] as const;
@@ -98,30 +98,6 @@ function summarise(title: string, profile: Profile, top = 25): string {
   return `== ${title}: ${(total / 1000).toFixed(0)} ms sampled\n-- by file\n${rows(files)}\n-- by function\n${rows(fns)}\n-- native functions by caller\n${rows(callers, 12)}\n`;
 }
 
-/** A minimal DevTools protocol client over the target's WebSocket. */
-async function devtools(url: string) {
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  let id = 0;
-  const waiting = new Map<number, (r: { result?: unknown; error?: unknown }) => void>();
-  ws.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
-    if (msg.id !== undefined) waiting.get(msg.id)?.(msg);
-  });
-  return {
-    async send<T>(method: string, params: object = {}): Promise<T> {
-      const msgId = ++id;
-      const reply = await new Promise<{ result?: unknown; error?: unknown }>((resolve) => {
-        waiting.set(msgId, resolve);
-        ws.send(JSON.stringify({ id: msgId, method, params }));
-      });
-      if (reply.error) throw new Error(`${method}: ${JSON.stringify(reply.error)}`);
-      return reply.result as T;
-    },
-    close: () => ws.close(),
-  };
-}
-
 const zt =
   network === 'fabric'
     ? { ...(await startE2eFabric('probe')), inProcess: true }
@@ -138,13 +114,7 @@ try {
   await page.waitForURL(`${zt.siteOrigin}/shell`);
   await page.locator('#probe').waitFor();
 
-  const targets = (await (await fetch(`http://127.0.0.1:${DEBUG_PORT}/json/list`)).json()) as {
-    type: string;
-    webSocketDebuggerUrl: string;
-  }[];
-  const sw = targets.find((t) => t.type === 'service_worker');
-  if (!sw) throw new Error('no service worker target');
-  const worker = await devtools(sw.webSocketDebuggerUrl);
+  const worker = await serviceWorkerTarget(DEBUG_PORT);
   await worker.send('Profiler.enable');
   await worker.send('Profiler.setSamplingInterval', { interval: 200 });
   const node = zt.inProcess ? new Session() : undefined;

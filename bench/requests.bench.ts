@@ -13,7 +13,6 @@
  *   would not be a resume. The note gives the median resume's phases (`start` in sw-status).
  */
 import type { Page } from '@playwright/test';
-import type { NetworkKind } from '../e2e/support/fabric.ts';
 import { PROBE_TITLE } from '../e2e/support/probe-app.ts';
 import { type Bench, type BenchResult, median, withGoal } from './harness.ts';
 import {
@@ -22,7 +21,7 @@ import {
   launchBrowser,
   signedInPage,
 } from './support/browsers.ts';
-import { type BenchNetwork, startBenchNetwork } from './support/network.ts';
+import { type BenchNetwork, eachNetwork } from './support/network.ts';
 
 const ROUNDS = 3;
 const CONCURRENT = 200;
@@ -162,22 +161,14 @@ async function resume(name: BenchBrowser, net: BenchNetwork): Promise<BenchResul
   }
 }
 
-const NETWORKS: NetworkKind[] = ['fabric', 'openziti'];
-
-const bench: Bench = async () => {
-  const results: BenchResult[] = [];
-  for (const kind of NETWORKS) {
-    const net = await startBenchNetwork(kind);
-    try {
-      for (const name of BENCH_BROWSERS) {
-        results.push(await concurrency(name, net));
-        results.push(await resume(name, net));
-      }
-    } finally {
-      await net.close();
+const bench: Bench = () =>
+  eachNetwork(async (net) => {
+    const results: BenchResult[] = [];
+    for (const name of BENCH_BROWSERS) {
+      results.push(await concurrency(name, net));
+      results.push(await resume(name, net));
     }
-  }
-  return results;
-};
+    return results;
+  });
 
 export default bench;

@@ -43,3 +43,20 @@ export async function startBenchNetwork(
     },
   };
 }
+
+/** The networks every browser suite runs against, in order. */
+export const BENCH_NETWORKS: NetworkKind[] = ['fabric', 'openziti'];
+
+/** Runs `suite` once per network (each started in its own process, then stopped). */
+export async function eachNetwork<T>(suite: (net: BenchNetwork) => Promise<T[]>): Promise<T[]> {
+  const results: T[] = [];
+  for (const kind of BENCH_NETWORKS) {
+    const net = await startBenchNetwork(kind);
+    try {
+      results.push(...(await suite(net)));
+    } finally {
+      await net.close();
+    }
+  }
+  return results;
+}

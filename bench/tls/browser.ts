@@ -8,46 +8,12 @@
  * dedicated worker that cut Chromium's raw WebSocket download to a third. Playwright leaves shared
  * workers alone, as a person's browser runs the service worker.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { build } from 'vite';
+import { classicScript } from '../support/bundle.ts';
 import type * as WorkerEntry from './worker-entry.ts';
 
 type Entry = typeof WorkerEntry;
-
-let bundle: Promise<string> | undefined;
-
-/** worker-entry.ts as one classic script defining `tlsBench`. */
-function workerScript(): Promise<string> {
-  bundle ??= (async () => {
-    const out = await build({
-      configFile: false,
-      logLevel: 'error',
-      // libsodium-wrappers (the ceiling's secretstream) mentions import.meta, which a classic
-      // script cannot hold.
-      define: { 'import.meta': '{}' },
-      build: {
-        outDir: mkdtempSync(join(tmpdir(), 'zt-bench-')),
-        write: false,
-        minify: false,
-        lib: {
-          entry: join(import.meta.dirname, 'worker-entry.ts'),
-          name: 'tlsBench',
-          formats: ['iife'],
-        },
-      },
-    });
-    const outputs = Array.isArray(out) ? out : [out];
-    const chunk = outputs
-      .flatMap((o) => ('output' in o ? o.output : []))
-      .find((c) => c.type === 'chunk');
-    if (chunk?.type !== 'chunk') throw new Error('TLS bench worker bundle not built');
-    return chunk.code;
-  })();
-  return bundle;
-}
 
 export type WorkerCall = <K extends keyof Entry>(
   fn: K,
@@ -56,7 +22,7 @@ export type WorkerCall = <K extends keyof Entry>(
 
 /** Starts the worker from `page` (already at the fixture's origin); returns a caller into it. */
 export async function startTlsWorker(page: Page): Promise<WorkerCall> {
-  const code = await workerScript();
+  const code = await classicScript(join(import.meta.dirname, 'worker-entry.ts'), 'tlsBench');
   await page.evaluate((code) => {
     const source = `${code}
 onconnect = (c) => {
