@@ -33,7 +33,7 @@ import { idpSignOut } from './idp-logout.ts';
 import { beginLogin, completeLogin, discoverIdp, pickSigner } from './oidc.ts';
 import { requestedPath } from './return-target.ts';
 import { onLogout, say, setState, showError, startStep } from './ui.ts';
-import { ensureServiceWorker } from './worker.ts';
+import { ensureServiceWorker, registerServiceWorker } from './worker.ts';
 
 /** Runs one labelled step of the flow, marking it done or failed in the list. */
 async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
@@ -94,9 +94,9 @@ async function startLogin(config: BootstrapConfig, returnTo: string): Promise<vo
   // The worker installs (script, precache) while the person is at the IdP, instead of after it:
   // the browser carries a registration job on when its page navigates away. Without an identity
   // the worker lets the sign-in pages through; `enterApp` still waits for it to be active.
-  navigator.serviceWorker
-    .register('/sw.js', { scope: '/' })
-    .catch((err: unknown) => console.warn('early service worker registration failed', err));
+  registerServiceWorker().catch((err: unknown) =>
+    console.warn('early service worker registration failed', err),
+  );
   const controller = new ControllerClient({ baseUrl: config.controller });
   const signer = await step('Finding your sign-in provider', async () =>
     pickSigner(await controller.externalJwtSigners(), config.signer),
