@@ -6,6 +6,7 @@
  * client), dials to the hosted app, the token update on the open channel, revocation at the
  * OpenID provider and what the router does with expired tokens. Access tokens last one minute.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +30,7 @@ import {
   readAccessClaims,
   ZitiOidcError,
 } from '../shared/ziti/controller/oidc-session.ts';
+import type { EdgeConnectionImpl } from '../shared/ziti/edge/connection.ts';
 import {
   type Channel,
   ControllerClient,
@@ -60,6 +62,13 @@ const jwtPart = (jwt: string, i: 0 | 1): Record<string, unknown> =>
     unknown
   >;
 
+/** `n` bytes of the stream 0, 1, 2 … (mod 251) starting at offset `at`. */
+function countedBytes(at: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (at + i) % 251;
+  return out;
+}
+
 /** The rejection of `p` (fails the test if it resolves). */
 async function rejection(p: Promise<unknown>): Promise<Error> {
   const r = await p.then(
@@ -83,8 +92,36 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zt-oidc-tunnel-'));
-    // The dark app the real tunneler hosts: names the path it was asked for.
+    // The dark app the real tunneler hosts: names the path it was asked for; `/bytes/N` streams N
+    // counted bytes and `POST /sha256` answers the digest and length of what it received.
     app = createServer((req, res) => {
+      const bytes = /^\/bytes\/(\d+)$/.exec(req.url ?? '');
+      if (bytes) {
+        const total = Number(bytes[1]);
+        res.writeHead(200, { 'content-length': total });
+        let at = 0;
+        const more = () => {
+          while (at < total) {
+            const n = Math.min(64 * 1024, total - at);
+            const ok = res.write(countedBytes(at, n));
+            at += n;
+            if (!ok) return void res.once('drain', more);
+          }
+          res.end();
+        };
+        more();
+        return;
+      }
+      if (req.method === 'POST' && req.url === '/sha256') {
+        const hash = createHash('sha256');
+        let length = 0;
+        req.on('data', (c: Buffer) => {
+          hash.update(c);
+          length += c.length;
+        });
+        req.on('end', () => res.end(`${hash.digest('hex')} ${length}`));
+        return;
+      }
       const body = `dark app saw ${req.method} ${req.url}`;
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
       res.end(body);
@@ -314,6 +351,76 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
       encrypted: true,
     });
   });
+
+  it('5b. SDK flow control: the router grants it; a slow reader holds the sender to the window, an upload arrives whole', async () => {
+    const conn = await dialService(chA, {
+      sessionToken: dial1.token,
+      encryptionRequired: service.encryptionRequired,
+    });
+    expect(conn.flowControlled).toBe(true);
+    const http = new HttpConnection(conn);
+    // 24 MiB read at about 4 MiB/s, slower than the tunnel: without flow control the bytes would
+    // pile up in the connection's queue; with it the router's xgress stops at its 4 MiB window.
+    const total = 24 * 1024 * 1024;
+    const res = await http.request({
+      method: 'GET',
+      target: `/bytes/${total}`,
+      headers: { host: 'tunnel-app.test' },
+    });
+    const reader = res.body!.getReader();
+    let at = 0;
+    let maxQueued = 0;
+    let sinceNap = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      // Buffer.equals, not expect(): a slow comparison would stall acknowledgements too.
+      if (!Buffer.from(value).equals(countedBytes(at, value.length))) {
+        throw new Error(`byte ${at}: wrong content`);
+      }
+      at += value.length;
+      sinceNap += value.length;
+      maxQueued = Math.max(maxQueued, (conn as EdgeConnectionImpl).queuedBytes);
+      if (sinceNap >= 1024 * 1024) {
+        sinceNap = 0;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    expect(at).toBe(total);
+    // Past our 4 MiB receive limit one acknowledgement is held and the buffer reported full, which
+    // stops the router's xgress: the queue ends under the limit plus the sender's 4 MiB window,
+    // and only the held payload is sent again meanwhile.
+    const stats = (conn as EdgeConnectionImpl).flowStats!;
+    expect(stats.held).toBeGreaterThan(0);
+    expect(maxQueued).toBeGreaterThan(3 * 1024 * 1024);
+    expect(maxQueued).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(stats.duplicates).toBeLessThan(total / 32768 / 20);
+
+    // 24 MiB up through the same connection, streamed: the tunneler's app sees every byte.
+    const upload = 24 * 1024 * 1024;
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => {
+        if (sent >= upload) return c.close();
+        const n = Math.min(256 * 1024, upload - sent);
+        c.enqueue(countedBytes(sent, n));
+        sent += n;
+      },
+    });
+    const posted = await http.request({
+      method: 'POST',
+      target: '/sha256',
+      headers: { host: 'tunnel-app.test' },
+      body,
+      contentLength: upload,
+    });
+    const want = createHash('sha256');
+    for (let o = 0; o < upload; o += 1024 * 1024) want.update(countedBytes(o, 1024 * 1024));
+    expect(await new Response(posted.body).text()).toBe(`${want.digest('hex')} ${upload}`);
+    http.close();
+    const closed = await conn.closed;
+    expect(closed.error).toBeUndefined();
+  }, 60_000);
 
   it('6a. after a refresh, UpdateToken on the open channel succeeds and the channel dials again', async () => {
     s1b = await oidcRefresh({ controller: network.controllerUrl, fetch: fetchCtrl, session: s1 });

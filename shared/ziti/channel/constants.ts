@@ -25,7 +25,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Largest Data body we send: the C SDK pools 32 KiB buffers (reference §2.1). */
 export const MAX_DATA_BODY_BYTES = 32 * 1024;
 
-/** Content types: channel (0-6) and edge (60783-60807). */
+/** Content types: channel (0-6), edge (60783-60807) and xgress on the edge channel (1100-1103). */
 export const ContentType = {
   Hello: 0,
   Ping: 1,
@@ -58,6 +58,11 @@ export const ContentType = {
   InspectResponse: 60805,
   ConnectV2: 60806,
   RouteCircuit: 60807,
+  /** SDK flow control (UseXgressToSdk): xgress payloads, acknowledgements and close on the edge channel. */
+  XgPayload: 1100,
+  XgAcknowledgement: 1101,
+  XgControl: 1102,
+  XgClose: 1103,
 } as const;
 export type ContentTypeName = keyof typeof ContentType;
 

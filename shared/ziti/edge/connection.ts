@@ -16,10 +16,18 @@
  *
  * Send side: a write resolves once every Data frame of the chunk was accepted by the channel
  * transport; chunks are cut to at most 32 KiB of body.
+ *
+ * SDK flow control (`UseXgressToSdk` granted in StateConnected): the bytes travel as xgress
+ * payloads instead of Data (`../xgress/endpoint.ts`). The receiver's buffer (out-of-order payloads
+ * plus the readable's queue) goes back to the far end in every acknowledgement, and the far end
+ * stops sending past its window, so nothing ever pauses the channel and the queue stays near 4 MiB
+ * whatever the receive policy. FIN travels as the payload's edge-flags header; `closeWrite()` then
+ * sends EOF, as sdk-golang does. The connection's end is an XgClose to the router, sent once every
+ * payload we sent was acknowledged (at most `XG_CLOSE_FLUSH_MS` later).
  */
 import type { Channel, ChannelCloseInfo } from '../channel/channel.ts';
 import { ContentType, EdgeFlag, MAX_DATA_BODY_BYTES } from '../channel/constants.ts';
-import type { Message } from '../channel/message.ts';
+import { type Message, u32Bytes } from '../channel/message.ts';
 import {
   SECRETSTREAM_ABYTES,
   SecretStreamDecryptor,
@@ -32,18 +40,32 @@ import {
   type ZitiError,
   ZitiProtocolError,
 } from '../errors.ts';
+import { XgressEndpoint, type XgressOptions } from '../xgress/endpoint.ts';
+import {
+  decodeAck,
+  decodePayload,
+  edgeFlagsOf,
+  encodeXgClose,
+  PAYLOAD_EDGE_FLAGS_KEY,
+  PayloadFlag,
+  type XgPayload,
+} from '../xgress/messages.ts';
 import {
   decodeData,
   decodeStateClosed,
   encodeData,
   encodeStateClosed,
   splitMultipart,
+  type XgressGrant,
 } from './messages.ts';
 import type { EdgeMux, EdgeSink } from './mux.ts';
 import type { EdgeCloseInfo, EdgeConnection, ReceiveOverflowPolicy } from './types.ts';
 
 /** Default per-connection receive window. */
 export const DEFAULT_RECEIVE_WINDOW_BYTES = 1024 * 1024;
+
+/** How long a closing flow-controlled connection waits for its last payloads to be acknowledged. */
+export const XG_CLOSE_FLUSH_MS = 5_000;
 
 export interface EdgeConnectionInit {
   connId: number;
@@ -86,6 +108,10 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   #inflight: Promise<void> = Promise.resolve();
   #fin: Promise<void> | undefined;
   #finReceived = false;
+  /** Set when the router granted SDK flow control: payloads instead of Data. */
+  #xg: XgressEndpoint | undefined;
+  /** The XgClose is on its way (sent after the last acknowledgement). */
+  #xgClosing = false;
   /** A failure to report once the reader has taken the data that arrived before it. */
   #deferredError: Error | undefined;
   #closeInfo: EdgeCloseInfo | undefined;
@@ -114,6 +140,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
             return;
           }
           this.#releaseDrain();
+          this.#xg?.readerProgress();
         },
         cancel: () => {
           this.#readEnded = true;
@@ -133,6 +160,17 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     mux.register(this.connId, this);
   }
 
+  /** True when the router granted SDK flow control (xgress payloads, windows, acknowledgements). */
+  get flowControlled(): boolean {
+    return this.#xg !== undefined;
+  }
+
+  /** The flow-control endpoint's counters, for status pages and tests. */
+  get flowStats(): { retransmits: number; duplicates: number; held: number } | undefined {
+    const xg = this.#xg;
+    return xg && { retransmits: xg.retransmits, duplicates: xg.duplicates, held: xg.held };
+  }
+
   /** Bytes waiting in the readable's queue (meaningful while the readable is open). */
   get queuedBytes(): number {
     return Math.max(0, this.#window - (this.#readController.desiredSize ?? this.#window));
@@ -142,8 +180,29 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
    * Marks the connection usable: sets up E2E from `keys` (sending our header as the first Data,
    * alone), then processes Data that arrived early.
    */
-  async establish(keys: SessionKeys | undefined, circuitId?: string): Promise<void> {
+  async establish(
+    keys: SessionKeys | undefined,
+    circuitId?: string,
+    xgress?: XgressGrant,
+    xgressOptions?: XgressOptions,
+  ): Promise<void> {
     if (circuitId !== undefined) this.circuitId = circuitId;
+    if (xgress) {
+      if (this.circuitId === undefined) {
+        throw new ZitiProtocolError('missing-header', 'flow control granted without a CircuitId');
+      }
+      this.#xg = new XgressEndpoint({
+        circuitId: this.circuitId,
+        originator: 'initiator',
+        connId: this.connId,
+        send: (msg) => this.#channel.send(msg),
+        deliver: (payload) => this.#onPayload(payload),
+        pendingBytes: () => (this.#readEnded ? 0 : this.queuedBytes),
+        onError: (err) => this.#fail(err),
+        options: xgressOptions,
+      });
+      await this.#xg.start();
+    }
     if (keys) {
       this.encrypted = true;
       this.#rx = keys.rx;
@@ -158,12 +217,22 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   }
 
   onMessage(msg: Message): void | Promise<void> {
+    const ct = msg.contentType;
+    if (ct === ContentType.XgAcknowledgement && this.#xg) {
+      // Still taken after the connection ended: its last payloads may await acknowledgement.
+      try {
+        this.#xg.onAck(decodeAck(msg));
+      } catch (err) {
+        this.#fail(err as Error);
+      }
+      return;
+    }
     if (this.#closeInfo) return;
-    if (msg.contentType === ContentType.StateClosed) {
+    if (ct === ContentType.StateClosed) {
       this.#onStateClosed(msg);
       return;
     }
-    if (msg.contentType !== ContentType.Data) return;
+    if (ct !== ContentType.Data && ct !== ContentType.XgPayload) return;
     if (!this.#established) {
       this.#earlyBytes += msg.body.length;
       if (this.#earlyBytes > this.#window) {
@@ -212,10 +281,70 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   }
 
   #onData(msg: Message): void | Promise<void> {
+    if (msg.contentType === ContentType.XgPayload) {
+      if (!this.#xg) {
+        this.#fail(
+          new ZitiProtocolError('unexpected-message', 'xgress payload without flow control'),
+        );
+        return;
+      }
+      try {
+        this.#xg.onPayload(decodePayload(msg));
+      } catch (err) {
+        this.#fail(err as Error);
+      }
+      return;
+    }
+    if (this.#xg) {
+      this.#fail(
+        new ZitiProtocolError('unexpected-message', 'Data on a flow-controlled connection'),
+      );
+      return;
+    }
+    let data: ReturnType<typeof decodeData>;
+    try {
+      data = decodeData(msg);
+    } catch (err) {
+      this.#fail(err as Error);
+      return;
+    }
+    return this.#onBody(data.body, data.flags);
+  }
+
+  /** One in-order payload of a flow-controlled connection; end flags end the reading side. */
+  #onPayload(payload: XgPayload): void {
+    if (this.#closeInfo) return;
+    if (payload.flags & PayloadFlag.WriteFailed) {
+      // The far end can no longer deliver what we send (Go closes its send buffer).
+      const error = new ZitiConnectionClosedError(
+        `connection ${this.connId}: the far end failed to write`,
+      );
+      this.#sendStateClosed(error.message);
+      this.#finish({ initiator: 'remote', reason: 'peer write failed', error }, error, true);
+      return;
+    }
+    let flags: number;
+    try {
+      flags = edgeFlagsOf(payload);
+    } catch (err) {
+      this.#fail(err as Error);
+      return;
+    }
+    if (payload.flags & (PayloadFlag.EOF | PayloadFlag.CircuitEnd)) flags |= EdgeFlag.FIN;
+    if (payload.data.length === 0 && !(flags & EdgeFlag.FIN)) return; // CircuitStart, empty
+    if (this.#finReceived) return; // EOF after FIN
+    void this.#onBody(payload.data, flags);
+  }
+
+  #onBody(body: Uint8Array, dataFlags: number): void | Promise<void> {
     let parts: Uint8Array[];
     let fin: boolean;
     try {
-      const data = decodeData(msg);
+      const data = {
+        body,
+        fin: (dataFlags & EdgeFlag.FIN) !== 0,
+        multipart: (dataFlags & EdgeFlag.MULTIPART_MSG) !== 0,
+      };
       if (this.#finReceived && data.body.length > 0) {
         // A peer that sends after its FIN lost or reordered bytes: say so instead of dropping them.
         throw new ZitiProtocolError(
@@ -252,7 +381,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       this.#maybeDone();
       return;
     }
-    if (this.#readEnded) return;
+    if (this.#readEnded || this.#xg) return;
     const room = this.#readController.desiredSize ?? 1;
     if (this.#overflow === 'close') {
       if (room < 0) {
@@ -299,11 +428,32 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   }
 
   #sendData(body: Uint8Array, flags: number): Promise<void> {
+    if (this.#xg) {
+      const headers = new Map<number, Uint8Array>();
+      if (flags !== 0) headers.set(PAYLOAD_EDGE_FLAGS_KEY, u32Bytes(flags));
+      const sent = this.#xg.write(body, headers);
+      // sdk-golang CloseWrite: the FIN payload, then EOF (`CloseRxTimeout` → `sendEOF`).
+      return flags & EdgeFlag.FIN ? sent.then(() => this.#xg!.sendControl(PayloadFlag.EOF)) : sent;
+    }
     const seq = this.#nextSeq++;
     return this.#channel.send(encodeData({ connId: this.connId, seq, flags, body }));
   }
 
   #sendStateClosed(reason: string): void {
+    const xg = this.#xg;
+    if (xg) {
+      if (this.#xgClosing) return;
+      this.#xgClosing = true;
+      // The circuit ends once our payloads arrived: CircuitEnd, then XgClose (Go `Xgress.Close`).
+      void (async () => {
+        if (!xg.closed) await xg.flushed(XG_CLOSE_FLUSH_MS);
+        if (!xg.closed) await xg.sendControl(PayloadFlag.CircuitEnd).catch(() => {});
+        xg.close();
+        this.#mux.unregister(this.connId, this);
+        await this.#channel.send(encodeXgClose(xg.circuitId)).catch(() => {});
+      })();
+      return;
+    }
     const msg = encodeStateClosed({ connId: this.connId, seq: this.#nextSeq++, reason });
     this.#channel.send(msg).catch(() => {});
   }
@@ -333,7 +483,12 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   #finish(info: EdgeCloseInfo, error: Error, afterQueued = false): void {
     if (this.#closeInfo) return;
     this.#closeInfo = info;
-    this.#mux.unregister(this.connId, this);
+    // A flow-controlled connection stays registered until its close was sent (#sendStateClosed);
+    // when the router or channel ended it, nothing more will come.
+    if (!this.#xg || !this.#xgClosing) {
+      this.#xg?.close();
+      this.#mux.unregister(this.connId, this);
+    }
     if (!this.#readEnded) {
       this.#readEnded = true;
       if (afterQueued && this.queuedBytes > 0) this.#deferredError = error;

@@ -1,6 +1,8 @@
 /**
  * Client dial (reference §3.4): register the connection, send Connect (with our X25519 key when
- * the service requires encryption), wait for StateConnected or StateClosed, then start E2E.
+ * the service requires encryption, and asking for SDK flow control), wait for StateConnected or
+ * StateClosed, then start E2E. A router that grants flow control (v1.7 and later) carries the bytes
+ * as xgress payloads with acknowledgements and windows; an older one keeps Data.
  */
 import type { Channel } from '../channel/channel.ts';
 import { ContentType } from '../channel/constants.ts';
@@ -41,6 +43,7 @@ export async function dialService(channel: Channel, options: DialOptions): Promi
     publicKey: keyPair?.publicKey,
     callerId: options.callerId,
     terminatorIdentity: options.terminatorIdentity,
+    useXgressToSdk: options.flowControl ?? true,
   });
 
   let reply: Awaited<ReturnType<Channel['request']>>;
@@ -81,7 +84,7 @@ export async function dialService(channel: Channel, options: DialOptions): Promi
     }
     const keys =
       keyPair && connected.publicKey ? clientSessionKeys(keyPair, connected.publicKey) : undefined;
-    await conn.establish(keys, connected.circuitId);
+    await conn.establish(keys, connected.circuitId, connected.xgress, options.flowControlOptions);
   } catch (err) {
     conn.abandon(err as ZitiError);
     throw err;

@@ -55,6 +55,8 @@ export interface ConnectParams {
   callerId?: string;
   connectionMarker?: string;
   terminatorIdentity?: string;
+  /** UseXgressToSdk (1028): ask for SDK flow control (xgress payloads instead of Data). */
+  useXgressToSdk?: boolean;
 }
 
 export interface ConnectRequest {
@@ -67,7 +69,7 @@ export interface ConnectRequest {
   callerId: string | undefined;
   connectionMarker: string | undefined;
   terminatorIdentity: string | undefined;
-  /** UseXgressToSdk (1028): xgress flow control, which this package does not implement. */
+  /** UseXgressToSdk (1028): the dialer asks for SDK flow control. */
   useXgressToSdk: boolean;
 }
 
@@ -85,6 +87,9 @@ export function encodeConnect(p: ConnectParams): Message {
   }
   if (p.terminatorIdentity !== undefined) {
     setHeaderString(msg, HeaderId.TerminatorIdentity, p.terminatorIdentity);
+  }
+  if (p.useXgressToSdk !== undefined) {
+    setHeaderBool(msg, HeaderId.UseXgressToSdk, p.useXgressToSdk);
   }
   return msg;
 }
@@ -116,6 +121,14 @@ export interface StateConnectedParams {
   publicKey?: Uint8Array;
   /** RouterProvidedConnId as a bool (answer to a Bind). */
   routerProvidedConnId?: boolean;
+  /** SDK flow control granted: UseXgressToSdk, XgressCtrlId, XgressAddress. */
+  xgress?: XgressGrant;
+}
+
+/** What a router sends when it grants SDK flow control (`xgEdgeForwarder.FinishConnect`). */
+export interface XgressGrant {
+  ctrlId: string;
+  address: string;
 }
 
 export interface StateConnectedInfo {
@@ -124,6 +137,7 @@ export interface StateConnectedInfo {
   circuitId: string | undefined;
   publicKey: Uint8Array | undefined;
   routerProvidedConnId: boolean | undefined;
+  xgress: XgressGrant | undefined;
 }
 
 export function encodeStateConnected(p: StateConnectedParams): Message {
@@ -134,6 +148,11 @@ export function encodeStateConnected(p: StateConnectedParams): Message {
   if (p.publicKey !== undefined) setHeaderBytes(msg, HeaderId.PublicKey, p.publicKey);
   if (p.routerProvidedConnId !== undefined) {
     setHeaderBool(msg, HeaderId.RouterProvidedConnId, p.routerProvidedConnId);
+  }
+  if (p.xgress) {
+    setHeaderBool(msg, HeaderId.UseXgressToSdk, true);
+    setHeaderString(msg, HeaderId.XgressCtrlId, p.xgress.ctrlId);
+    setHeaderString(msg, HeaderId.XgressAddress, p.xgress.address);
   }
   return msg;
 }
@@ -147,7 +166,22 @@ export function decodeStateConnected(msg: Message): StateConnectedInfo {
     circuitId: getHeaderString(msg, HeaderId.CircuitId),
     publicKey: publicKeyOf(msg),
     routerProvidedConnId: rpc === undefined ? undefined : rpc[0] === 1,
+    xgress: xgressGrantOf(msg),
   };
+}
+
+/** sdk-golang `setupFlowControl`: a grant without its control id or address is refused. */
+function xgressGrantOf(msg: Message): XgressGrant | undefined {
+  if (getHeaderBool(msg, HeaderId.UseXgressToSdk) !== true) return undefined;
+  const ctrlId = getHeaderString(msg, HeaderId.XgressCtrlId);
+  const address = getHeaderString(msg, HeaderId.XgressAddress);
+  if (ctrlId === undefined) {
+    throw new ZitiProtocolError('missing-header', 'flow control granted without XgressCtrlId');
+  }
+  if (address === undefined) {
+    throw new ZitiProtocolError('missing-header', 'flow control granted without XgressAddress');
+  }
+  return { ctrlId, address };
 }
 
 // --- StateClosed (60785) ----------------------------------------------------------------------

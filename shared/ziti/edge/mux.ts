@@ -1,7 +1,8 @@
 /**
  * Routes edge messages of one channel to their connection by ConnId (reference §3.4: many
  * connections multiplexed on one channel). One mux per channel, made on first use. It installs the
- * channel handlers for Data, StateConnected, StateClosed, Dial and BindSuccess; replies to our own
+ * channel handlers for Data, StateConnected, StateClosed, Dial, BindSuccess and the xgress payloads
+ * and acknowledgements of flow-controlled connections; replies to our own
  * requests (Connect → StateConnected / StateClosed) are matched by the channel before they get here.
  * A router that relays connections registers one sink per ConnId the same way.
  */
@@ -22,6 +23,8 @@ const ROUTED = [
   ContentType.StateClosed,
   ContentType.Dial,
   ContentType.BindSuccess,
+  ContentType.XgPayload,
+  ContentType.XgAcknowledgement,
 ] as const;
 
 const muxes = new WeakMap<Channel, EdgeMux>();

@@ -1,6 +1,7 @@
 /** Public shapes of the edge layer: connections, dial and bind options, listeners. */
 import type { ByteDuplex } from '../../streams/duplex.ts';
 import type { ZitiError } from '../errors.ts';
+import type { XgressOptions } from '../xgress/endpoint.ts';
 
 /**
  * What happens when a connection's reader falls a full receive window behind:
@@ -36,6 +37,8 @@ export interface EdgeConnection extends ByteDuplex {
   readonly circuitId: string | undefined;
   /** True when the bytes are end-to-end encrypted (libsodium secretstream). */
   readonly encrypted: boolean;
+  /** True when the router granted SDK flow control (xgress payloads with windows). */
+  readonly flowControlled: boolean;
   /** AppData (1011) the dialer sent (hosted connections only). */
   readonly appData: Uint8Array | undefined;
   /** CallerId / dialer identity (hosted connections only). */
@@ -66,6 +69,13 @@ export interface DialOptions {
   receiveWindowBytes?: number;
   /** What a full receive window does; see `ReceiveOverflowPolicy`. Default `'pause'`. */
   receiveOverflow?: ReceiveOverflowPolicy;
+  /**
+   * Ask for SDK flow control (UseXgressToSdk, default true). When the router grants it, windows
+   * and acknowledgements bound what each connection buffers and `receiveOverflow` never applies.
+   */
+  flowControl?: boolean;
+  /** Windows and retransmission of flow-controlled connections (tests). */
+  flowControlOptions?: XgressOptions;
 }
 
 export interface BindOptions {
