@@ -73,6 +73,8 @@ export interface CircuitStatus {
   bytesIn: number;
   bytesOut: number;
   encrypted: boolean;
+  /** The router granted SDK flow control: the circuit's buffering is bounded by its window. */
+  flowControlled: boolean;
 }
 
 export interface ServiceTraffic {

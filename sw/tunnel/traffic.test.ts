@@ -7,7 +7,14 @@ function conn(connId: number) {
     close = r;
   });
   return {
-    conn: { connId, circuitId: `c${connId}`, encrypted: true, bytesIn: 0, bytesOut: 0 },
+    conn: {
+      connId,
+      circuitId: `c${connId}`,
+      encrypted: true,
+      flowControlled: true,
+      bytesIn: 0,
+      bytesOut: 0,
+    },
     closed,
     close,
   };
@@ -35,6 +42,7 @@ describe('Traffic', () => {
           bytesIn: 500,
           bytesOut: 20,
           encrypted: true,
+          flowControlled: true,
         },
       ],
       bytesIn: 500,

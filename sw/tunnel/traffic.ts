@@ -26,7 +26,10 @@ interface ServiceTotals {
   circuitsOpened: number;
 }
 
-type Counted = Pick<EdgeConnection, 'connId' | 'circuitId' | 'encrypted' | 'bytesIn' | 'bytesOut'>;
+type Counted = Pick<
+  EdgeConnection,
+  'connId' | 'circuitId' | 'encrypted' | 'flowControlled' | 'bytesIn' | 'bytesOut'
+>;
 
 export class Traffic {
   readonly #open = new Map<Counted, OpenCircuit>();
@@ -106,6 +109,7 @@ export class Traffic {
         bytesIn: conn.bytesIn,
         bytesOut: conn.bytesOut,
         encrypted: conn.encrypted,
+        flowControlled: conn.flowControlled,
       });
       circuits.set(c.service, list);
     }

@@ -27,13 +27,14 @@ import { traffic } from './traffic.ts';
 /** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
 const POOL_SIZE = 8;
 /**
- * How a connection whose reader falls behind is handled. With WebSocketStream (Chromium) the router
- * socket can be paused, so a full window pauses the channel and TCP pushes back on the app. A classic
- * WebSocket (Firefox) cannot be paused: pausing would only move the backlog into its receive queue
- * until the whole channel overflows. There each connection may run up to 256 MiB ahead of its reader
- * (Firefox hands a worker's response to the page more slowly than the tunnel delivers it, so a large
- * download builds a backlog), and a reader further behind loses only its own connection. The real
- * fix is edge flow control (xgress acks), which the routers support and this client does not yet.
+ * How a connection whose reader falls behind is handled when the router does not grant SDK flow
+ * control (routers before v1.7 keep Data framing; v1.7 grants it and then windows bound each
+ * circuit, whatever this policy says). With WebSocketStream the router socket can be paused, so a
+ * full window pauses the channel and TCP pushes back on the app. A classic WebSocket cannot be
+ * paused: pausing would only move the backlog into its receive queue until the whole channel
+ * overflows. There each connection may run up to 256 MiB ahead of its reader (a browser can hand a
+ * worker's response to the page more slowly than the tunnel delivers it), and a reader further
+ * behind loses only its own connection.
  */
 const receivePolicy = () =>
   hasWebSocketStream()
