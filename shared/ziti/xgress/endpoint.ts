@@ -314,15 +314,19 @@ export class XgressEndpoint {
 
   /** The reader took bytes: tell the sender when the buffer it last heard of has halved. */
   readerProgress(): void {
-    if (this.#closed || this.#ackScheduled) return;
+    if (this.#closed) return;
     const size = this.bufferedBytes;
     if (this.#heldSeq !== undefined) {
+      // Not skipped when an acknowledgement is queued: that one would not carry the held sequence,
+      // and a reader now waiting for data may never call again.
       if (size > this.#opts.receiveLimitBytes / 2) return;
       const held = this.#heldSeq;
       this.#heldSeq = undefined;
       this.#sendAck([held], 0); // no round-trip sample: the delay was ours
       return;
     }
+    // A queued acknowledgement will report the current size anyway.
+    if (this.#ackScheduled) return;
     if (this.#lastReportedSize > 10_000 && this.#lastReportedSize >> 1 > size) {
       this.#sendAck([], 0);
     }
