@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { channelPair, readAll } from '../_test/fixtures.ts';
 import type { Channel } from '../channel/channel.ts';
 import { ContentType, EdgeErrorCode, EdgeFlag, HeaderId } from '../channel/constants.ts';
-import type { Message } from '../channel/message.ts';
+import { type Message, setHeaderBool, setHeaderString, u32Bytes } from '../channel/message.ts';
 import {
   ZitiChannelClosedError,
   ZitiConnectionClosedError,
@@ -11,7 +11,18 @@ import {
   ZitiE2EError,
   ZitiProtocolError,
 } from '../errors.ts';
+import { XgressEndpoint, type XgressOptions } from '../xgress/endpoint.ts';
+import {
+  decodeAck,
+  decodePayload,
+  decodeXgClose,
+  edgeFlagsOf,
+  PAYLOAD_EDGE_FLAGS_KEY,
+  PayloadFlag,
+  type XgPayload,
+} from '../xgress/messages.ts';
 import { acceptConnect, rejectConnect } from './accept.ts';
+import type { EdgeConnectionImpl } from './connection.ts';
 import { dialService } from './dial.ts';
 import {
   decodeConnect,
@@ -403,6 +414,306 @@ describe('E2E against a hand-written libsodium terminator', () => {
     const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
     expect(await readAll(conn.readable)).toHaveLength(0);
     expect(await conn.closed).toMatchObject({ initiator: 'remote', reason: 'circuit gone' });
+    await client.close();
+  });
+});
+
+describe('SDK flow control (UseXgressToSdk)', () => {
+  interface Circuit {
+    connId: number;
+    circuitId: string;
+    xg: XgressEndpoint;
+    /** Client payloads in sequence order, as the router's endpoint delivered them. */
+    got: XgPayload[];
+    /** Bytes delivered that nobody read (the router side never reads in these tests). */
+    unread: number;
+  }
+
+  /**
+   * A router that grants flow control to every Connect and runs the terminator end of each
+   * circuit. `timeline` records, in order, what the client sent and the acknowledgements the
+   * router sent. `ackDelayMs` delays the router's acknowledgements.
+   */
+  function flowRouter(
+    router: Channel,
+    opts: { ackDelayMs?: number; terminator?: XgressOptions; grant?: boolean } = {},
+  ) {
+    const connects: Message[] = [];
+    const circuits = new Map<string, Circuit>();
+    const timeline: string[] = [];
+    const fromClient: Message[] = [];
+    router.handle(ContentType.Connect, (msg) => {
+      connects.push(msg);
+      const { connId } = decodeConnect(msg);
+      const circuitId = `circuit-${connId}`;
+      if (opts.grant === false) {
+        void router.reply(msg, encodeStateConnected({ connId, circuitId }));
+        return;
+      }
+      const c: Circuit = { connId, circuitId, got: [], unread: 0, xg: undefined as never };
+      c.xg = new XgressEndpoint({
+        circuitId,
+        originator: 'terminator',
+        connId,
+        connIdOnAcks: true,
+        send: async (m) => {
+          if (m.contentType === ContentType.XgAcknowledgement) {
+            if (opts.ackDelayMs) await new Promise((r) => setTimeout(r, opts.ackDelayMs));
+            timeline.push(`ack ${decodeAck(m).sequences.join(',')}`);
+          }
+          await router.send(m);
+        },
+        deliver: (p) => {
+          c.got.push(p);
+          c.unread += p.data.length;
+        },
+        pendingBytes: () => c.unread,
+        options: opts.terminator,
+      });
+      circuits.set(circuitId, c);
+      void router.reply(
+        msg,
+        encodeStateConnected({
+          connId,
+          circuitId,
+          xgress: { ctrlId: 'ctrl-1', address: 'router-1' },
+        }),
+      );
+    });
+    const record = (m: Message) => void fromClient.push(m);
+    router.handle(ContentType.XgPayload, (m) => {
+      record(m);
+      const p = decodePayload(m);
+      timeline.push(`payload ${p.sequence}`);
+      circuits.get(p.circuitId)?.xg.onPayload(p);
+    });
+    router.handle(ContentType.XgAcknowledgement, (m) => {
+      record(m);
+      const a = decodeAck(m);
+      circuits.get(a.circuitId)?.xg.onAck(a);
+    });
+    router.handle(ContentType.XgClose, (m) => {
+      record(m);
+      timeline.push(`close ${decodeXgClose(m)}`);
+    });
+    router.handle(ContentType.Data, record);
+    router.handle(ContentType.StateClosed, record);
+    return { connects, circuits, timeline, fromClient };
+  }
+
+  const fin = () => new Map([[PAYLOAD_EDGE_FLAGS_KEY, u32Bytes(EdgeFlag.FIN)]]);
+  const bodies = (c: Circuit) => str(concat(c.got.map((p) => p.data)));
+  const waitFor = async (cond: () => boolean) => {
+    for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(cond()).toBe(true);
+  };
+  function concat(parts: Uint8Array[]): Uint8Array {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  it('asks for it, carries data both ways as payloads, and ends with CircuitEnd then XgClose', async () => {
+    const { client, router } = await channelPair();
+    const { connects, circuits, timeline, fromClient } = flowRouter(router, { ackDelayMs: 20 });
+    const conn = (await dialService(client, {
+      sessionToken: 't',
+      encryptionRequired: false,
+    })) as EdgeConnectionImpl;
+    expect(decodeConnect(connects[0]!).useXgressToSdk).toBe(true);
+    expect(connects[0]!.headers.get(HeaderId.UseXgressToSdk)).toEqual(Uint8Array.of(1));
+    expect(conn.flowControlled).toBe(true);
+    const c = circuits.get(conn.circuitId!)!;
+
+    const w = conn.writable.getWriter();
+    await w.write(text('hello '));
+    await w.write(new Uint8Array(70_000).fill(66)); // more than one payload
+    await c.xg.write(text('from the router'));
+    await c.xg.write(new Uint8Array(0), fin());
+    await c.xg.sendControl(PayloadFlag.EOF);
+    // The router's FIN ends the client's readable.
+    expect(str(await readAll(conn.readable))).toBe('from the router');
+    await w.close();
+    const info = await conn.closed;
+    expect(info.reason).toBe('both sides finished');
+    await waitFor(() => timeline.some((t) => t.startsWith('close')));
+
+    const start = c.got[0]!;
+    expect(start.sequence).toBe(0);
+    expect(start.flags & PayloadFlag.CircuitStart).toBeTruthy();
+    expect(start.data).toHaveLength(0);
+    expect(bodies(c)).toBe(`hello ${'B'.repeat(70_000)}`);
+    expect(c.got.every((p) => p.data.length <= 32 * 1024)).toBe(true);
+    // FIN: an empty payload with the edge flags header, then EOF, then CircuitEnd.
+    const tail = c.got.slice(-3);
+    expect(tail.map((p) => [p.data.length, edgeFlagsOf(p), p.flags])).toEqual([
+      [0, EdgeFlag.FIN, 0],
+      [0, 0, PayloadFlag.EOF],
+      [0, 0, PayloadFlag.CircuitEnd],
+    ]);
+    // XgClose (body: the circuit id) comes last, after the router acknowledged every payload
+    // before the CircuitEnd; no Data and no StateClosed on a flow-controlled connection.
+    const end = tail[2]!.sequence;
+    const endAt = timeline.indexOf(`payload ${end}`);
+    const ackedBefore = timeline
+      .slice(0, endAt)
+      .filter((t) => t.startsWith('ack '))
+      .flatMap((t) => t.slice(4).split(',').map(Number));
+    for (let s = 0; s < end; s++) expect(ackedBefore).toContain(s);
+    expect(timeline.at(-1)).toBe(`close ${conn.circuitId}`);
+    const close = fromClient.filter((m) => m.contentType === ContentType.XgClose);
+    expect(close).toHaveLength(1);
+    expect(str(close[0]!.body)).toBe(conn.circuitId);
+    expect(fromClient.some((m) => m.contentType === ContentType.Data)).toBe(false);
+    expect(fromClient.some((m) => m.contentType === ContentType.StateClosed)).toBe(false);
+    expect(EdgeMux.of(client).size).toBe(0);
+    await client.close();
+  });
+
+  it('close() sends CircuitEnd and XgClose', async () => {
+    const { client, router } = await channelPair();
+    const { circuits, fromClient } = flowRouter(router);
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    const w = conn.writable.getWriter();
+    await w.write(text('bye'));
+    await conn.close('done');
+    expect((await conn.closed).initiator).toBe('local');
+    await waitFor(() => fromClient.some((m) => m.contentType === ContentType.XgClose));
+    const c = circuits.get(conn.circuitId!)!;
+    expect(c.got.at(-1)!.flags & PayloadFlag.CircuitEnd).toBeTruthy();
+    expect(bodies(c)).toBe('bye');
+    const close = fromClient.find((m) => m.contentType === ContentType.XgClose)!;
+    expect(str(close.body)).toBe(conn.circuitId);
+    expect(fromClient.some((m) => m.contentType === ContentType.StateClosed)).toBe(false);
+    await client.close();
+  });
+
+  it('a grant without XgressCtrlId fails the dial with ZitiProtocolError', async () => {
+    const { client, router } = await channelPair();
+    router.handle(ContentType.Connect, (msg) => {
+      const reply = encodeStateConnected({ connId: decodeConnect(msg).connId, circuitId: 'c1' });
+      setHeaderBool(reply, HeaderId.UseXgressToSdk, true);
+      setHeaderString(reply, HeaderId.XgressAddress, 'router-1');
+      void router.reply(msg, reply);
+    });
+    const err = await dialService(client, { sessionToken: 't', encryptionRequired: false }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(ZitiProtocolError);
+    expect(EdgeMux.of(client).size).toBe(0);
+    expect(client.isClosed).toBe(false);
+    await client.close();
+  });
+
+  it('a router that does not grant it keeps Data framing', async () => {
+    const { client, router } = await channelPair();
+    const { connects, fromClient } = flowRouter(router, { grant: false });
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    expect(decodeConnect(connects[0]!).useXgressToSdk).toBe(true);
+    expect(conn.flowControlled).toBe(false);
+    const w = conn.writable.getWriter();
+    await w.write(text('plain'));
+    await waitFor(() => fromClient.some((m) => m.contentType === ContentType.Data));
+    expect(decodeData(fromClient.find((m) => m.contentType === ContentType.Data)!).body).toEqual(
+      text('plain'),
+    );
+    expect(fromClient.some((m) => m.contentType === ContentType.XgPayload)).toBe(false);
+    await client.close();
+  });
+
+  it('flowControl: false sends UseXgressToSdk=false', async () => {
+    const { client, router } = await channelPair();
+    const { connects } = flowRouter(router, { grant: false });
+    const conn = await dialService(client, {
+      sessionToken: 't',
+      encryptionRequired: false,
+      flowControl: false,
+    });
+    expect(connects[0]!.headers.get(HeaderId.UseXgressToSdk)).toEqual(Uint8Array.of(0));
+    expect(conn.flowControlled).toBe(false);
+    await client.close();
+  });
+
+  it('a slow reader never pauses the channel and its queue stays bounded', async () => {
+    const LIMIT = 256 * 1024;
+    const ROUTER_WINDOW = 128 * 1024;
+    const TOTAL = 4 * 1024 * 1024;
+    const { client, router } = await channelPair({}, {}, 64 * 1024);
+    const { circuits } = flowRouter(router, { terminator: { windowBytes: ROUTER_WINDOW } });
+    const options = {
+      sessionToken: 't',
+      encryptionRequired: false,
+      flowControlOptions: { receiveLimitBytes: LIMIT },
+    };
+    const slow = (await dialService(client, options)) as EdgeConnectionImpl;
+    const sc = circuits.get(slow.circuitId!)!;
+    const chunk = 32 * 1024;
+    const sending = (async () => {
+      for (let sent = 0; sent < TOTAL; sent += chunk) {
+        await sc.xg.write(new Uint8Array(chunk).fill((sent / chunk) & 0xff));
+      }
+      await sc.xg.write(new Uint8Array(0), fin());
+    })();
+    await waitFor(() => (slow.flowStats?.held ?? 0) > 0);
+
+    // Another connection on the same channel carries a megabyte while the slow one is not read.
+    const other = (await dialService(client, options)) as EdgeConnectionImpl;
+    const oc = circuits.get(other.circuitId!)!;
+    const ow = other.writable.getWriter();
+    await ow.write(new Uint8Array(1024 * 1024).fill(7));
+    await waitFor(() => oc.unread === 1024 * 1024);
+    const back = readAll(other.readable);
+    for (let i = 0; i < 32; i++) await oc.xg.write(new Uint8Array(chunk).fill(9));
+    await oc.xg.write(new Uint8Array(0), fin());
+    expect((await back).length).toBe(32 * chunk);
+
+    await new Promise((r) => setTimeout(r, 100));
+    // The slow one: at most the receive limit plus what the router may have in flight.
+    expect(slow.queuedBytes).toBeGreaterThan(LIMIT);
+    expect(slow.queuedBytes).toBeLessThanOrEqual(LIMIT + ROUTER_WINDOW + chunk);
+    // Nothing was sent twice in bulk: only the held payload is retransmitted.
+    expect(sc.xg.retransmits).toBeLessThan(20);
+
+    // Resume: everything arrives in order.
+    const reader = slow.readable.getReader();
+    let got = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (let i = 0; i < value.length; i += chunk - ((got + i) % chunk)) {
+        expect(value[i]).toBe(Math.floor((got + i) / chunk) & 0xff);
+      }
+      got += value.length;
+    }
+    await sending;
+    expect(got).toBe(TOTAL);
+    expect(client.isClosed).toBe(false);
+    await client.close();
+  });
+
+  it('Data on a flow-controlled connection is a protocol error on that connection only', async () => {
+    const { client, router } = await channelPair();
+    const { circuits, fromClient } = flowRouter(router);
+    const bad = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    const good = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    await router.send(encodeData({ connId: bad.connId, seq: 1, body: text('not a payload') }));
+    const info = await bad.closed;
+    expect(info.initiator).toBe('error');
+    expect(info.error).toBeInstanceOf(ZitiProtocolError);
+    await waitFor(() =>
+      fromClient.some(
+        (m) => m.contentType === ContentType.XgClose && str(m.body) === bad.circuitId,
+      ),
+    );
+    const gc = circuits.get(good.circuitId!)!;
+    await gc.xg.write(text('still fine'));
+    await gc.xg.write(new Uint8Array(0), fin());
+    expect(str(await readAll(good.readable))).toBe('still fine');
+    expect(client.isClosed).toBe(false);
     await client.close();
   });
 });
