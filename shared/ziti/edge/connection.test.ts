@@ -695,6 +695,31 @@ describe('SDK flow control (UseXgressToSdk)', () => {
     await client.close();
   });
 
+  it('cancelling the readable releases a held acknowledgement: the far end can finish', async () => {
+    const { client, router } = await channelPair();
+    const { circuits } = flowRouter(router, { terminator: { windowBytes: 64 * 1024 } });
+    const conn = (await dialService(client, {
+      sessionToken: 't',
+      encryptionRequired: false,
+      flowControlOptions: { receiveLimitBytes: 128 * 1024 },
+    })) as EdgeConnectionImpl;
+    const c = circuits.get(conn.circuitId!)!;
+    let done = false;
+    const sending = (async () => {
+      for (let i = 0; i < 64; i++) await c.xg.write(new Uint8Array(32 * 1024));
+      done = true;
+    })();
+    await waitFor(() => (conn.flowStats?.held ?? 0) > 0);
+    expect(done).toBe(false);
+    await conn.readable.cancel();
+    await sending;
+    expect(done).toBe(true);
+    // Writing still works after the reading side was given up.
+    await conn.writable.getWriter().write(text('still writing'));
+    await waitFor(() => bodies(c) === 'still writing');
+    await client.close();
+  });
+
   it('Data on a flow-controlled connection is a protocol error on that connection only', async () => {
     const { client, router } = await channelPair();
     const { circuits, fromClient } = flowRouter(router);

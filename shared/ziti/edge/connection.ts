@@ -145,6 +145,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
         cancel: () => {
           this.#readEnded = true;
           this.#releaseDrain();
+          // Nothing is buffered for a reader any more: a held acknowledgement must go.
+          this.#xg?.readerProgress();
         },
       },
       { highWaterMark: this.#window, size: (chunk) => chunk.byteLength },
