@@ -7,6 +7,27 @@
  * host end is registered before the Dial goes out, and its Data waits for `ready` (StateConnected
  * sent to the dialer), because StateConnected must precede any payload (§3.4 step 3).
  *
+ * SDK flow control: a Connect with UseXgressToSdk=true is answered as a v1.7.2 router answers it
+ * (`router/xgress_edge/listener.go` `xgEdgeForwarder.FinishConnect`): StateConnected with
+ * UseXgressToSdk, XgressCtrlId and XgressAddress. The dialer then sends and receives xgress payloads
+ * (ct 1100), acknowledgements (1101) and XgClose (1103), routed by their circuit id; the router runs
+ * the circuit's terminator end itself (`XgressEndpoint`, originator 'terminator', ConnId on payloads
+ * and acknowledgements), where a real network has the terminator's xgress. Toward the far end
+ * nothing changes (V1 Data to a hosting SDK, bytes to a TcpBridge):
+ * - dialer -> far: payloads are delivered in order into a per-circuit queue that feeds the far end;
+ *   the queued bytes are what the endpoint reports unread, so a slow far end closes the dialer's
+ *   window without pausing the dialer's channel. The FIN travels as payload header 0x10, and an
+ *   EOF payload counts as one; CircuitEnd only announces the XgClose that ends the circuit.
+ * - far -> dialer: Data becomes a payload (edge Flags in payload header 0x10); the far end's
+ *   handler waits for the window, which pauses the far end's channel or socket as V1 Data does.
+ *   A channel that both hosts and dials a service of its own with a full window waits on itself, as
+ *   a Go router's bounded per-connection queue would (`fabric.go` `NewMsgQueue(4)`).
+ * - the far end's StateClosed: EOF payload, then StateClosed "xgress unrouted" (the real router's
+ *   text once the circuit is torn down). The dialer's XgClose ends the circuit; its StateClosed and
+ *   Data on a flow-controlled connection are ignored, as the real router's connection mux ignores
+ *   them. A malformed acknowledgement gets StateClosed "xgress closed" (`handleXgAcknowledgement`);
+ *   the fabric then also ends that connection's circuit, which the real router leaves to its peer.
+ *
  * OIDC channels (hello with an access JWT, auth.ts): Connect and Bind take a service-access JWT
  * of this API session, checked as a v1.7.2 router and then its controller check it
  * (`router/state/manager.go GetServiceSessionToken`, `HasDialAccess`;
@@ -37,18 +58,32 @@ import {
   decodeStateClosed,
   decodeUnbind,
   EdgeErrorCode,
+  EdgeFlag,
   encodeBindSuccess,
   encodeData,
   encodeDial,
   encodeStateClosed,
   encodeStateConnected,
+  getHeaderU32,
+  HeaderId,
   type Message,
   newKxKeyPair,
   newMessage,
   RetryHint,
   ROUTER_CONN_ID_START,
   stringBytes,
+  u32Bytes,
 } from '../../shared/ziti/index.ts';
+import { XgressEndpoint } from '../../shared/ziti/xgress/endpoint.ts';
+import {
+  decodeAck,
+  decodePayload,
+  decodeXgClose,
+  edgeFlagsOf,
+  PAYLOAD_EDGE_FLAGS_KEY,
+  PayloadFlag,
+  type XgPayload,
+} from '../../shared/ziti/xgress/messages.ts';
 import { TcpBridge } from '../hosting/tcp-bridge.ts';
 import type { Logger } from '../log.ts';
 import type {
@@ -69,6 +104,24 @@ interface Endpoint {
   connId: number;
 }
 
+/** XgressCtrlId in a flow-controlled StateConnected: the id of the (single) controller. */
+export const XGRESS_CTRL_ID = 'fabric-ctrl';
+
+/** What a v1.7.2 router tells a flow-controlled dialer when its circuit is torn down. */
+export const XGRESS_UNROUTED = 'xgress unrouted';
+
+/** The dialer side of a flow-controlled circuit: the router is the circuit's terminator xgress. */
+interface XgDialer {
+  endpoint: XgressEndpoint;
+  /** In-order dialer bytes the far end has not taken yet. */
+  outbox: { body: Uint8Array; flags: number }[];
+  /** Bytes in `outbox`: what the endpoint reports as unread in its acknowledgements. */
+  pending: number;
+  pumping: boolean;
+  /** The dialer finished (FIN, EOF or CircuitEnd); its FIN is queued toward the far end. */
+  dialerDone: boolean;
+}
+
 interface Circuit {
   id: string;
   dialer: Endpoint;
@@ -78,6 +131,8 @@ interface Circuit {
   /** Releases Data held behind `ready`; called once StateConnected is queued, or on failure. */
   markReady: () => void;
   closed: boolean;
+  /** Set when the dialer asked for SDK flow control (UseXgressToSdk). */
+  xg?: XgDialer;
 }
 
 interface ConnEntry {
@@ -110,6 +165,8 @@ class ConnectFailure extends Error {
 
 export class EdgeChannel {
   readonly #conns = new Map<number, ConnEntry>();
+  /** Flow-controlled circuits dialed on this channel, by circuit id (xgress messages carry it). */
+  readonly #xgCircuits = new Map<string, Circuit>();
   #nextConnId = ROUTER_CONN_ID_START;
 
   /** The channel's current access token when the hello carried one (an OIDC session). */
@@ -128,6 +185,9 @@ export class EdgeChannel {
     channel.handle(ContentType.StateClosed, (m) => this.#onStateClosed(m));
     channel.handle(ContentType.Bind, (m) => this.#onBind(m));
     channel.handle(ContentType.Unbind, (m) => this.#onUnbind(m));
+    channel.handle(ContentType.XgPayload, (m) => this.#onXgPayload(m));
+    channel.handle(ContentType.XgAcknowledgement, (m) => this.#onXgAck(m));
+    channel.handle(ContentType.XgClose, (m) => this.#onXgClose(m));
     channel.onClose(() => this.#onChannelClosed());
   }
 
@@ -297,6 +357,9 @@ export class EdgeChannel {
           ? err
           : new ConnectFailure(EdgeErrorCode.Internal, err.message);
       this.log.info(`connect ${connId} refused: ${f.message}`);
+      // A flow-controlled circuit fails here only after its endpoint started: stop it.
+      const entry = this.#conns.get(connId);
+      if (entry?.circuit.xg) this.#closeCircuit(entry.circuit, f.message, 'dialer');
       this.#conns.delete(connId);
       void this.channel
         .reply(
@@ -377,6 +440,10 @@ export class EdgeChannel {
     }
     if (circuit.closed)
       throw new ConnectFailure(EdgeErrorCode.Internal, 'circuit closed during setup');
+    if (req.useXgressToSdk) {
+      circuit.xg = this.#startXg(circuit);
+      this.#xgCircuits.set(circuit.id, circuit);
+    }
     // reply() queues the frame synchronously, so releasing the host's Data right after keeps order.
     const sent = this.channel.reply(
       msg,
@@ -384,6 +451,7 @@ export class EdgeChannel {
         connId,
         circuitId: circuit.id,
         publicKey: req.publicKey ? terminatorKey : undefined,
+        xgress: circuit.xg && { ctrlId: XGRESS_CTRL_ID, address: randomUUID() },
       }),
     );
     circuit.markReady();
@@ -502,15 +570,21 @@ export class EdgeChannel {
     const bridge = new TcpBridge({
       socket,
       sender: {
-        sendData: (body, flags) =>
-          this.#send(encodeData({ connId: circuit.dialer.connId, body, flags })),
-        sendClose: (reason) =>
-          this.#send(encodeStateClosed({ connId: circuit.dialer.connId, reason })),
+        sendData: (body, flags) => this.#toDialer(circuit, body, flags ?? 0),
+        sendClose: (reason) => {
+          if (!circuit.xg) {
+            return this.#send(encodeStateClosed({ connId: circuit.dialer.connId, reason }));
+          }
+          // onEnd follows and forgets the circuit; the dialer hears the flow-controlled ending.
+          this.#closeCircuit(circuit, reason, 'far');
+          return Promise.resolve();
+        },
       },
       e2e: own && dialerKey ? { own, peerPublicKey: dialerKey } : undefined,
       onEnd: () => {
         circuit.closed = true;
         this.#conns.delete(circuit.dialer.connId);
+        this.#endXg(circuit);
       },
     });
     circuit.far = bridge;
@@ -530,19 +604,191 @@ export class EdgeChannel {
     const entry = this.#conns.get(data.connId);
     if (!entry) return;
     const { circuit } = entry;
+    if (circuit.xg && entry.side === 'dialer') {
+      this.log.debug(`circuit ${circuit.id}: Data on a flow-controlled connection, dropped`);
+      return;
+    }
     await circuit.ready;
     if (circuit.closed) return;
-    const other = entry.side === 'dialer' ? circuit.far : circuit.dialer;
     try {
-      if (other instanceof TcpBridge) await other.onData(data.body, data.flags);
-      else if (other)
-        await other.edge.#send(
-          encodeData({ connId: other.connId, body: data.body, flags: data.flags }),
-        );
+      if (entry.side === 'dialer') await this.#toFar(circuit, data.body, data.flags);
+      else await this.#toDialer(circuit, data.body, data.flags);
     } catch (err) {
+      if (circuit.closed) return;
       this.log.info(`circuit ${circuit.id}: ${(err as Error).message}`);
       this.#closeCircuit(circuit, (err as Error).message);
     }
+  }
+
+  async #toFar(circuit: Circuit, body: Uint8Array, flags: number): Promise<void> {
+    const far = circuit.far;
+    if (far instanceof TcpBridge) await far.onData(body, flags);
+    else if (far) await far.edge.#send(encodeData({ connId: far.connId, body, flags }));
+  }
+
+  /** Far end's bytes to the dialer; on a flow-controlled circuit this waits for the window. */
+  async #toDialer(circuit: Circuit, body: Uint8Array, flags: number): Promise<void> {
+    const { dialer, xg } = circuit;
+    if (!xg) {
+      await dialer.edge.#send(encodeData({ connId: dialer.connId, body, flags }));
+      return;
+    }
+    if (body.length === 0 && flags === 0) return;
+    const headers = new Map<number, Uint8Array>();
+    if (flags !== 0) headers.set(PAYLOAD_EDGE_FLAGS_KEY, u32Bytes(flags));
+    await xg.endpoint.write(body, headers);
+  }
+
+  // --- SDK flow control (UseXgressToSdk) --------------------------------------------------------
+
+  #startXg(circuit: Circuit): XgDialer {
+    const xg: XgDialer = {
+      endpoint: undefined as unknown as XgressEndpoint,
+      outbox: [],
+      pending: 0,
+      pumping: false,
+      dialerDone: false,
+    };
+    xg.endpoint = new XgressEndpoint({
+      circuitId: circuit.id,
+      originator: 'terminator',
+      connId: circuit.dialer.connId,
+      connIdOnAcks: true,
+      send: (m) => this.#send(m),
+      deliver: (p) => this.#xgDeliver(circuit, p),
+      pendingBytes: () => xg.pending,
+      // A failed send means the dialer's channel is gone: only the far end needs telling.
+      onError: (err) => this.#closeCircuit(circuit, err.message, 'dialer'),
+    });
+    return xg;
+  }
+
+  /** One in-order payload from the dialer (CircuitStart and other empty ones included). */
+  #xgDeliver(circuit: Circuit, p: XgPayload): void {
+    const xg = circuit.xg!;
+    if (circuit.closed) return;
+    if (p.flags & PayloadFlag.WriteFailed) {
+      // The dialer can take no more (Go closes the terminator's send buffer): the circuit is over.
+      this.#closeCircuit(circuit, 'dialer write failed');
+      return;
+    }
+    let flags: number;
+    try {
+      flags = edgeFlagsOf(p);
+    } catch (err) {
+      this.log.warn(`circuit ${circuit.id}: ${(err as Error).message}`);
+      this.#closeCircuit(circuit, (err as Error).message);
+      return;
+    }
+    // EOF: the dialer's read side ended (SDKs send it after their FIN payload), a FIN unless one
+    // went already. CircuitEnd: the circuit is ending and XgClose follows, which the far end hears
+    // as StateClosed; a v1.7.2 router sends the far end nothing for either.
+    if (p.flags & PayloadFlag.EOF) flags |= EdgeFlag.FIN;
+    if (p.flags & PayloadFlag.CircuitEnd && !(flags & EdgeFlag.FIN)) {
+      xg.dialerDone = true;
+      return;
+    }
+    if (p.data.length === 0 && !(flags & EdgeFlag.FIN)) return;
+    if (xg.dialerDone) {
+      if (p.data.length > 0) this.log.debug(`circuit ${circuit.id}: payload after FIN, dropped`);
+      return;
+    }
+    if (flags & EdgeFlag.FIN) xg.dialerDone = true;
+    xg.outbox.push({ body: p.data, flags });
+    xg.pending += p.data.length;
+    void this.#xgPump(circuit);
+  }
+
+  /** Hands the dialer's queued bytes to the far end, one at a time, reporting each as read. */
+  async #xgPump(circuit: Circuit): Promise<void> {
+    const xg = circuit.xg!;
+    if (xg.pumping) return;
+    xg.pumping = true;
+    try {
+      await circuit.ready;
+      while (xg.outbox.length > 0 && !circuit.closed) {
+        const next = xg.outbox[0]!;
+        await this.#toFar(circuit, next.body, next.flags);
+        xg.outbox.shift();
+        xg.pending -= next.body.length;
+        xg.endpoint.readerProgress();
+      }
+    } catch (err) {
+      if (!circuit.closed) {
+        this.log.info(`circuit ${circuit.id}: ${(err as Error).message}`);
+        this.#closeCircuit(circuit, (err as Error).message);
+      }
+    } finally {
+      xg.pumping = false;
+    }
+  }
+
+  #onXgPayload(msg: Message): void {
+    let payload: XgPayload;
+    try {
+      payload = decodePayload(msg);
+    } catch (err) {
+      this.log.error(`failed to unmarshal xgress payload: ${(err as Error).message}`);
+      return;
+    }
+    const circuit = this.#xgCircuits.get(payload.circuitId);
+    if (!circuit) {
+      this.log.warn(`no xgress edge forwarder for circuit ${payload.circuitId}`);
+      return;
+    }
+    circuit.xg!.endpoint.onPayload(payload);
+  }
+
+  #onXgAck(msg: Message): void {
+    let ack: ReturnType<typeof decodeAck>;
+    try {
+      ack = decodeAck(msg);
+    } catch (err) {
+      const connId = getHeaderU32(msg, HeaderId.ConnId) ?? 0;
+      this.log.warn(
+        `malformed xgress acknowledgement on connection ${connId}: ${(err as Error).message}`,
+      );
+      // Nothing can be forwarded on this connection any more: its circuit ends here as well.
+      const entry = this.#conns.get(connId);
+      if (entry?.side === 'dialer' && entry.circuit.xg) {
+        this.#closeCircuit(entry.circuit, 'xgress closed', 'dialer');
+      }
+      void this.#send(encodeStateClosed({ connId, reason: 'xgress closed' })).catch(() => {});
+      return;
+    }
+    const circuit = this.#xgCircuits.get(ack.circuitId);
+    if (!circuit) {
+      this.log.error(`no edge forwarder found for edge circuit ${ack.circuitId}`);
+      return;
+    }
+    circuit.xg!.endpoint.onAck(ack);
+  }
+
+  #onXgClose(msg: Message): void {
+    let circuitId: string;
+    try {
+      circuitId = decodeXgClose(msg);
+    } catch {
+      this.log.debug('XgClose whose body is not a circuit id, dropped');
+      return;
+    }
+    const circuit = this.#xgCircuits.get(circuitId);
+    if (!circuit) {
+      this.log.debug(`XgClose for circuit ${circuitId}, which is not open here`);
+      return;
+    }
+    this.log.debug(`circuit ${circuitId}: closed by the dialer (XgClose)`);
+    this.#closeCircuit(circuit, 'closed by peer', 'dialer');
+  }
+
+  /** Stops a flow-controlled circuit's endpoint (timers, waiting writes) and forgets it. */
+  #endXg(circuit: Circuit): void {
+    const xg = circuit.xg;
+    if (!xg) return;
+    xg.endpoint.close();
+    xg.outbox = [];
+    xg.pending = 0;
+    circuit.dialer.edge.#xgCircuits.delete(circuit.id);
   }
 
   #onStateClosed(msg: Message): void {
@@ -554,6 +800,13 @@ export class EdgeChannel {
     }
     const entry = this.#conns.get(info.connId);
     if (!entry) return;
+    if (entry.circuit.xg && entry.side === 'dialer') {
+      // A v1.7.2 router's connection mux has no sink for a flow-controlled connection: ignored.
+      this.log.debug(
+        `circuit ${entry.circuit.id}: StateClosed on a flow-controlled connection, ignored`,
+      );
+      return;
+    }
     // The body is consumed here, never forwarded: OpenZiti's browser client puts its session token
     // there, which must not reach the host (in plaintext on a service without E2E). A real router
     // tells the other side only that its connection closed.
@@ -565,11 +818,19 @@ export class EdgeChannel {
     if (circuit.closed) return;
     circuit.closed = true;
     circuit.markReady();
-    const { dialer, far } = circuit;
+    const { dialer, far, xg } = circuit;
     dialer.edge.#conns.delete(dialer.connId);
     if (initiator !== 'dialer') {
-      void dialer.edge.#send(encodeStateClosed({ connId: dialer.connId, reason })).catch(() => {});
+      // As Go's terminator xgress when its peer's read ends: EOF, then the circuit goes away.
+      if (xg && initiator === 'far' && !xg.endpoint.closed) {
+        xg.endpoint.sendControl(PayloadFlag.EOF).catch(() => {});
+      }
+      const text = xg ? XGRESS_UNROUTED : reason;
+      void dialer.edge
+        .#send(encodeStateClosed({ connId: dialer.connId, reason: text }))
+        .catch(() => {});
     }
+    this.#endXg(circuit);
     if (far instanceof TcpBridge) {
       if (initiator === 'far') far.onPeerClosed();
       else far.close(reason, false);
