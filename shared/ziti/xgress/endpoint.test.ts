@@ -84,8 +84,18 @@ interface Side {
   take(n: number): void;
 }
 
+/**
+ * Unless `defaultAcks`, both ends acknowledge at the end of the task (`ackDelayMs: 0`): most tests
+ * are about ordering, windows, retransmission and holding, and with the default 4 ms batching each
+ * acknowledgement would need a timer step, and "nothing was acknowledged" could only mean "not yet".
+ */
 function setup(
-  opts: { initiator?: XgressOptions; terminator?: XgressOptions; slowReader?: boolean } = {},
+  opts: {
+    initiator?: XgressOptions;
+    terminator?: XgressOptions;
+    slowReader?: boolean;
+    defaultAcks?: boolean;
+  } = {},
 ) {
   const wire = new Wire();
   const make = (originator: Originator): Side => {
@@ -107,7 +117,7 @@ function setup(
         if (opts.slowReader) side.unread += p.data.length;
       },
       pendingBytes: () => side.unread,
-      options: opts[originator],
+      options: opts.defaultAcks ? opts[originator] : { ackDelayMs: 0, ...opts[originator] },
       now: () => Date.now(),
     });
     wire.ends[originator] = side.ep;
@@ -209,7 +219,8 @@ describe('XgressEndpoint', () => {
     for (let i = 0; i < 4; i++) await initiator.ep.write(bytes(100, i));
     await settle();
     expect(seqs(terminator.got)).toEqual([0]);
-    // The acknowledgements of 0, 2 and 3 measured a round trip of 0 ms: the minimum, 100 ms, applies.
+    // The acknowledgements of 0, 2 and 3 measured a round trip of 0 ms: the minimum, 100 ms, applies
+    // (checked every 50 ms from then on; the first check, set before any measurement, is at 100 ms).
     await vi.advanceTimersByTimeAsync(99);
     expect(initiator.ep.retransmits).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
@@ -260,13 +271,17 @@ describe('XgressEndpoint', () => {
       initiator: { remoteWindowBytes: 20_000 },
       slowReader: true,
     });
-    // Both go before any report; seq 1 is then delayed on the wire.
+    // Seq 0 is acknowledged with 30 000 unread; seq 1 still goes (nothing in flight) and is then
+    // delayed on the wire.
     wire.intercept = (s) =>
       s.from === 'initiator' && decodePayload(s.msg).sequence === 1 ? 'hold' : 'pass';
     await initiator.ep.write(bytes(30_000));
-    await initiator.ep.write(bytes(10));
     await settle();
     expect(wire.acks('terminator').at(-1)!.recvBufferSize).toBe(30_000);
+    expect(initiator.ep.inFlightBytes).toBe(0);
+    await initiator.ep.write(bytes(10));
+    await settle();
+    expect(wire.held).toHaveLength(1);
     const third = track(initiator.ep.write(bytes(10)));
     await settle();
     expect(third.done).toBe(false); // seq 1 in flight and 30 000 > 20 000 unread
@@ -428,7 +443,7 @@ describe('XgressEndpoint', () => {
     expect(wire.log).toHaveLength(0);
   });
 
-  it('acknowledges several payloads of one task in one message', async () => {
+  it('with ackDelayMs 0, acknowledges several payloads of one task in one message', async () => {
     const { wire, terminator } = setup();
     for (const sequence of [0, 1, 2]) {
       terminator.ep.onPayload({
@@ -445,5 +460,166 @@ describe('XgressEndpoint', () => {
     const acks = wire.acks('terminator');
     expect(acks).toHaveLength(1);
     expect(acks[0]).toMatchObject({ sequences: [0, 1, 2], rtt: 77, circuitId: 'circuit-1' });
+  });
+
+  describe('with the default options', () => {
+    const MiB = 1024 * 1024;
+    const payload = (sequence: number, rtt = 1): XgPayload => ({
+      circuitId: 'circuit-1',
+      sequence,
+      flags: 0,
+      rtt,
+      headers: new Map(),
+      data: bytes(3),
+    });
+
+    it('acknowledges payloads of separate tasks together, 4 ms after the first', async () => {
+      const { wire, terminator } = setup({ defaultAcks: true });
+      terminator.ep.onPayload(payload(0));
+      await vi.advanceTimersByTimeAsync(2);
+      terminator.ep.onPayload(payload(1));
+      await vi.advanceTimersByTimeAsync(1);
+      terminator.ep.onPayload(payload(2));
+      await vi.advanceTimersByTimeAsync(0);
+      // Delivered at once; only the acknowledgement waits.
+      expect(seqs(terminator.got)).toEqual([0, 1, 2]);
+      expect(wire.acks('terminator')).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(wire.acks('terminator')).toEqual([expect.objectContaining({ sequences: [0, 1, 2] })]);
+      // The next payload starts a new batch.
+      terminator.ep.onPayload(payload(3));
+      await vi.advanceTimersByTimeAsync(3);
+      expect(wire.acks('terminator')).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(acked(wire.acks('terminator'))).toEqual([0, 1, 2, 3]);
+      expect(wire.acks('terminator')).toHaveLength(2);
+    });
+
+    it('close() drops a waiting acknowledgement and its timer', async () => {
+      const { wire, terminator } = setup({ defaultAcks: true });
+      terminator.ep.onPayload(payload(0));
+      expect(vi.getTimerCount()).toBe(1);
+      terminator.ep.close();
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(wire.log).toHaveLength(0);
+    });
+
+    it('acknowledges 16 waiting payloads at once', async () => {
+      const { wire, terminator } = setup({ defaultAcks: true });
+      for (let i = 0; i < 15; i++) terminator.ep.onPayload(payload(i));
+      expect(wire.acks('terminator')).toHaveLength(0);
+      terminator.ep.onPayload(payload(15));
+      // Sent within the call, and the batch timer is gone.
+      const first = Array.from({ length: 16 }, (_, i) => i);
+      expect(wire.acks('terminator')).toEqual([expect.objectContaining({ sequences: first })]);
+      expect(vi.getTimerCount()).toBe(0);
+      terminator.ep.onPayload(payload(16));
+      await vi.advanceTimersByTimeAsync(3);
+      expect(wire.acks('terminator')).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(wire.acks('terminator').at(-1)).toMatchObject({ sequences: [16] });
+    });
+
+    it("echoes the RTT stamp of the batch's oldest payload", async () => {
+      const { wire, initiator, terminator } = setup({ defaultAcks: true });
+      await initiator.ep.write(bytes(5, 0));
+      await vi.advanceTimersByTimeAsync(1);
+      await initiator.ep.write(bytes(5, 1));
+      await vi.advanceTimersByTimeAsync(2);
+      await initiator.ep.write(bytes(5, 2));
+      await vi.advanceTimersByTimeAsync(1);
+      expect(seqs(terminator.got)).toEqual([0, 1, 2]);
+      const stamps = wire.payloads('initiator').map((p) => p.rtt);
+      expect(new Set(stamps).size).toBe(3);
+      // One acknowledgement, carrying the first payload's stamp: the sender's round trip then
+      // includes the 4 ms the acknowledgement waited.
+      expect(wire.acks('terminator')).toEqual([
+        expect.objectContaining({ sequences: [0, 1, 2], rtt: stamps[0] }),
+      ]);
+      expect(initiator.ep.inFlightBytes).toBe(0);
+    });
+
+    it('stops while the reported buffer plus the bytes in flight exceed the remote window', async () => {
+      const { wire, initiator, terminator } = setup({ defaultAcks: true, slowReader: true });
+      await initiator.ep.write(bytes(3 * MiB));
+      await vi.advanceTimersByTimeAsync(4);
+      expect(wire.acks('terminator').at(-1)).toMatchObject({
+        sequences: [0],
+        recvBufferSize: 3 * MiB,
+      });
+      expect(initiator.ep.inFlightBytes).toBe(0);
+
+      // 3 MiB reported: 1 MiB more may be in flight.
+      wire.intercept = (s) => (s.from === 'initiator' ? 'hold' : 'pass');
+      await initiator.ep.write(bytes(MiB / 2)); // seq 1
+      await initiator.ep.write(bytes(MiB / 2)); // seq 2: 3.5 MiB
+      const third = track(initiator.ep.write(bytes(1))); // seq 3: exactly 4 MiB, not over
+      await vi.advanceTimersByTimeAsync(0);
+      expect(third.done).toBe(true);
+      const fourth = track(initiator.ep.write(bytes(1)));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(fourth.done).toBe(false); // 4 MiB + 1 byte
+      expect(initiator.ep.inFlightBytes).toBe(MiB + 1);
+
+      // The reader takes 1 MiB (too little for a window update); seq 1 arrives and its
+      // acknowledgement reports 2.5 MiB: 2.5 + 0.5 MiB still in flight fits again.
+      terminator.take(MiB);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(wire.acks('terminator')).toHaveLength(1);
+      wire.release([0]);
+      await vi.advanceTimersByTimeAsync(3);
+      expect(fourth.done).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(wire.acks('terminator').at(-1)).toMatchObject({
+        sequences: [1],
+        recvBufferSize: 2.5 * MiB,
+      });
+      expect(fourth.done).toBe(true);
+      expect(fourth.error).toBeUndefined();
+      expect(initiator.ep.inFlightBytes).toBe(MiB / 2 + 2); // seqs 2, 3, 4
+
+      // 1 MiB more fits (2.5 + 1.5 MiB + 2 bytes then); one byte more does not, until the reader
+      // took everything and a window update reports an empty buffer.
+      await initiator.ep.write(bytes(MiB)); // seq 5
+      const sixth = track(initiator.ep.write(bytes(1)));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sixth.done).toBe(false);
+      terminator.take(terminator.unread);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(wire.acks('terminator').at(-1)).toMatchObject({ sequences: [], recvBufferSize: 0 });
+      expect(sixth.done).toBe(true);
+      expect(sixth.error).toBeUndefined();
+      // Resumed with seqs 2 to 5 still unacknowledged.
+      expect(initiator.ep.inFlightBytes).toBe(1.5 * MiB + 3);
+      expect(initiator.ep.retransmits).toBe(0);
+      initiator.ep.close();
+    });
+
+    it('checks for retransmission at half the retransmission interval once a round trip was measured', async () => {
+      const { wire, initiator } = setup({ defaultAcks: true });
+      await initiator.ep.write(bytes(10));
+      // Acknowledged after the 4 ms batching delay: a round trip of 4 ms, so the minimum of 100 ms
+      // applies and the check runs every 50 ms.
+      await vi.advanceTimersByTimeAsync(4);
+      expect(initiator.ep.inFlightBytes).toBe(0);
+      wire.intercept = (s) => (s.from === 'initiator' ? 'drop' : 'pass');
+      await initiator.ep.write(bytes(10, 1)); // seq 1 at T
+      await vi.advanceTimersByTimeAsync(30);
+      await initiator.ep.write(bytes(10, 2)); // seq 2 at T + 30
+      await vi.advanceTimersByTimeAsync(69);
+      expect(initiator.ep.retransmits).toBe(0);
+      await vi.advanceTimersByTimeAsync(1); // T + 100
+      expect(initiator.ep.retransmits).toBe(1);
+      // Seq 2 is due at T + 130 and goes at the check after, T + 150: 120 ms after it was sent
+      // (with a check every 100 ms it would wait until T + 200).
+      await vi.advanceTimersByTimeAsync(49);
+      expect(initiator.ep.retransmits).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(initiator.ep.retransmits).toBe(2);
+      const again = wire.payloads('initiator').filter((p) => p.flags & PayloadFlag.Retransmit);
+      expect(seqs(again)).toEqual([1, 2]);
+      initiator.ep.close();
+    });
   });
 });
