@@ -199,7 +199,7 @@ describe('XgressEndpoint', () => {
     await initiator.ep.write(bytes(5, 2));
     await settle();
     expect(initiator.ep.inFlightBytes).toBe(5); // seq 2: its acknowledgement was lost
-    await vi.advanceTimersByTimeAsync(300); // retransmitted, seen again, acknowledged again
+    await vi.advanceTimersByTimeAsync(600); // retransmitted, seen again, acknowledged again
     expect(seqs(terminator.got)).toEqual([0, 1, 2]);
     expect(terminator.ep.duplicates).toBe(2);
     const all = acked(wire.acks('terminator'));
@@ -219,9 +219,9 @@ describe('XgressEndpoint', () => {
     for (let i = 0; i < 4; i++) await initiator.ep.write(bytes(100, i));
     await settle();
     expect(seqs(terminator.got)).toEqual([0]);
-    // The acknowledgements of 0, 2 and 3 measured a round trip of 0 ms: the minimum, 100 ms, applies
-    // (checked every 50 ms from then on; the first check, set before any measurement, is at 100 ms).
-    await vi.advanceTimersByTimeAsync(99);
+    // The acknowledgements of 0, 2 and 3 measured a round trip of 0 ms: the minimum, 500 ms, applies
+    // (checked every 100 ms).
+    await vi.advanceTimersByTimeAsync(499);
     expect(initiator.ep.retransmits).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
     expect(initiator.ep.retransmits).toBe(1);
@@ -236,14 +236,41 @@ describe('XgressEndpoint', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('retransmits after 200 ms while no round trip was measured', async () => {
+  it('retransmits after 500 ms while no round trip was measured', async () => {
     const { wire, initiator } = setup();
     wire.intercept = (s) => (s.from === 'initiator' ? 'drop' : 'pass');
     await initiator.ep.write(bytes(10));
-    await vi.advanceTimersByTimeAsync(199);
+    await vi.advanceTimersByTimeAsync(499);
     expect(initiator.ep.retransmits).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
     expect(initiator.ep.retransmits).toBe(1);
+    initiator.ep.close();
+  });
+
+  it('the timeout follows slow round trips (smoothed + 4 × variation), and doubles per resend', async () => {
+    const { wire, initiator } = setup();
+    // One round trip of 800 ms: timeout 800 + 4 × 400 = 2400 ms.
+    wire.intercept = (s) => (s.from === 'initiator' ? 'hold' : 'pass');
+    await initiator.ep.write(bytes(10, 0));
+    await vi.advanceTimersByTimeAsync(400); // not resent: 500 ms have not passed
+    expect(initiator.ep.retransmits).toBe(0);
+    await vi.advanceTimersByTimeAsync(400);
+    wire.intercept = () => 'pass';
+    wire.release();
+    await settle();
+    expect(initiator.ep.retransmits).toBe(1); // at 500 ms, before the slow acknowledgement came
+    expect(initiator.ep.inFlightBytes).toBe(0);
+    wire.intercept = (s) => (s.from === 'initiator' ? 'drop' : 'pass');
+    await initiator.ep.write(bytes(10, 1));
+    await vi.advanceTimersByTimeAsync(2399);
+    expect(initiator.ep.retransmits).toBe(1);
+    await vi.advanceTimersByTimeAsync(100); // the 100 ms check after the 2400 ms timeout
+    expect(initiator.ep.retransmits).toBe(2);
+    // The resend was dropped too: the next one waits 4800 ms.
+    await vi.advanceTimersByTimeAsync(4700);
+    expect(initiator.ep.retransmits).toBe(2);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(initiator.ep.retransmits).toBe(3);
     initiator.ep.close();
   });
 
@@ -597,7 +624,8 @@ describe('XgressEndpoint', () => {
     });
 
     it('checks for retransmission at half the retransmission interval once a round trip was measured', async () => {
-      const { wire, initiator } = setup({ defaultAcks: true });
+      // With a 100 ms minimum (the default is 500 ms, whose check interval stays at 100 ms).
+      const { wire, initiator } = setup({ defaultAcks: true, initiator: { retransmitMinMs: 100 } });
       await initiator.ep.write(bytes(10));
       // Acknowledged after the 4 ms batching delay: a round trip of 4 ms, so the minimum of 100 ms
       // applies and the check runs every 50 ms.
