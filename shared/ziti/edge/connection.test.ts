@@ -17,6 +17,7 @@ import {
   decodePayload,
   decodeXgClose,
   edgeFlagsOf,
+  encodePayload,
   PAYLOAD_EDGE_FLAGS_KEY,
   PayloadFlag,
   type XgPayload,
@@ -739,6 +740,33 @@ describe('SDK flow control (UseXgressToSdk)', () => {
     await gc.xg.write(new Uint8Array(0), fin());
     expect(str(await readAll(good.readable))).toBe('still fine');
     expect(client.isClosed).toBe(false);
+    await client.close();
+  });
+
+  it('a StateClosed while a payload is missing ends the readable with an error, not a clean end', async () => {
+    const { client, router } = await channelPair();
+    flowRouter(router);
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    const payload = (sequence: number, body: string) =>
+      encodePayload(
+        {
+          circuitId: conn.circuitId!,
+          sequence,
+          flags: PayloadFlag.Originator,
+          rtt: 0,
+          headers: new Map(),
+          data: text(body),
+        },
+        conn.connId,
+      );
+    // Seq 1 never comes (a router dropped it and the circuit went away before its resend).
+    await router.send(payload(0, 'first '));
+    await router.send(payload(2, 'third'));
+    await router.send(encodeStateClosed({ connId: conn.connId, reason: 'xgress unrouted' }));
+    const reader = conn.readable.getReader();
+    expect(str((await reader.read()).value!)).toBe('first ');
+    await expect(reader.read()).rejects.toThrow(/closed by peer: xgress unrouted/);
+    expect((await conn.closed).initiator).toBe('remote');
     await client.close();
   });
 });

@@ -64,6 +64,9 @@ import type { EdgeCloseInfo, EdgeConnection, ReceiveOverflowPolicy } from './typ
 /** Default per-connection receive window. */
 export const DEFAULT_RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
+/** Bytes a connection takes before establish() (the far side may start at once). */
+const EARLY_LIMIT_BYTES = 8 * 1024 * 1024;
+
 /** How long a closing flow-controlled connection waits for its last payloads to be acknowledged. */
 export const XG_CLOSE_FLUSH_MS = 5_000;
 
@@ -237,7 +240,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     if (ct !== ContentType.Data && ct !== ContentType.XgPayload) return;
     if (!this.#established) {
       this.#earlyBytes += msg.body.length;
-      if (this.#earlyBytes > this.#window) {
+      // A flow-controlled peer may send up to its window (4 MiB) before establish() ran.
+      if (this.#earlyBytes > Math.max(this.#window, EARLY_LIMIT_BYTES)) {
         this.#fail(
           new ZitiConnectionClosedError(
             'peer sent too much data before the connection was established',
@@ -403,14 +407,19 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     try {
       reason = decodeStateClosed(msg).reason || reason;
     } catch {}
+    const error = new ZitiConnectionClosedError(
+      `connection ${this.connId} closed by peer: ${reason}`,
+    );
+    // Payloads after a missing one will never be readable: an error, not a clean end (Go ends).
+    if (this.#xg?.hasGap) {
+      this.#finish({ initiator: 'remote', reason, error }, error, true);
+      return;
+    }
     // As Go: buffered data stays readable, then end of stream.
     if (!this.#readEnded) {
       this.#readEnded = true;
       this.#readController.close();
     }
-    const error = new ZitiConnectionClosedError(
-      `connection ${this.connId} closed by peer: ${reason}`,
-    );
     this.#finish({ initiator: 'remote', reason }, error);
   }
 
