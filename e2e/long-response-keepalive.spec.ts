@@ -3,7 +3,8 @@
  * worker gets `idle_timeout` after its last event and then `idle_extended_timeout` more for pending
  * promises (30 s + 30 s in ESR 153), so a one-minute download ended short until the worker began
  * asking the app's pages for keep-alive messages while bodies stream (sw/tunnel/delivery.ts).
- * Scaled down here: 6 s + 2 s, and a body that streams for about 16 s. Chromium runs it too
+ * Scaled down here: 6 s + 2 s, a body that streams for about 16 s and an answer that takes 12 s to
+ * begin (a long upload or a slow server). Chromium runs it too
  * (its limits are longer; the body must arrive whole there as well).
  */
 import { browsers, chromiumArgs } from './browsers.ts';
@@ -44,4 +45,22 @@ test('a body streaming past the idle and extended timeouts together arrives whol
   expect(got.length).toBe(size);
   // It did stream past both timeouts together (else this proves nothing).
   expect(got.seconds).toBeGreaterThanOrEqual(14);
+});
+
+test('a response head that comes after the idle and extended timeouts together still arrives', async ({
+  page,
+  zt,
+}) => {
+  test.setTimeout(60_000);
+  await enterApp(page, zt);
+  // 12 s before the server answers: the time a long upload or a slow server takes, during which
+  // no body streams yet.
+  const got = await page.evaluate(async () => {
+    const started = performance.now();
+    const response = await fetch('/bytes?n=65536&headDelayMs=12000');
+    const blob = await response.blob();
+    return { length: blob.size, seconds: Math.round((performance.now() - started) / 1000) };
+  });
+  expect(got).toEqual({ length: 65536, seconds: expect.any(Number) });
+  expect(got.seconds).toBeGreaterThanOrEqual(11);
 });

@@ -70,9 +70,12 @@ export async function startProbeApp(host: string) {
     switch (url.pathname) {
       case '/bytes': {
         // n bytes of the xorshift stream (n a multiple of 4), streamed with backpressure; with
-        // `pauseMs`, that long a pause after each chunk (a slow server).
+        // `pauseMs`, that long a pause after each chunk (a slow server); with `headDelayMs`, that
+        // long before the response head (a server thinking, or a long upload before the answer).
         const n = Number(url.searchParams.get('n') ?? 0) & ~3;
         const pauseMs = Number(url.searchParams.get('pauseMs') ?? 0);
+        const headDelayMs = Number(url.searchParams.get('headDelayMs') ?? 0);
+        if (headDelayMs > 0) await new Promise((r) => setTimeout(r, headDelayMs));
         res.writeHead(200, {
           'content-type': 'application/octet-stream',
           'content-length': n,
@@ -96,7 +99,15 @@ export async function startProbeApp(host: string) {
         let seed = 1;
         let ok = true;
         let pending: Buffer = Buffer.alloc(0);
-        for await (const chunk of req as AsyncIterable<Buffer>) {
+        // An upload the client gave up on ends the request with an error: nothing to answer.
+        const chunks = (async function* () {
+          try {
+            yield* req as AsyncIterable<Buffer>;
+          } catch {
+            res.destroy();
+          }
+        })();
+        for await (const chunk of chunks) {
           hash.update(chunk);
           length += chunk.length;
           pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
@@ -109,6 +120,7 @@ export async function startProbeApp(host: string) {
           for (let i = 0; i < got.length && ok; i++) if (got[i] !== want[i]) ok = false;
           pending = pending.subarray(usable);
         }
+        if (res.destroyed) return;
         const body = JSON.stringify({
           length,
           sha256: hash.digest('hex'),

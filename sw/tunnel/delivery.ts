@@ -10,7 +10,8 @@
  * ESR 153) past the idle timeout, so a body still streaming 60 s after the worker's last event ends
  * short there (measured: a 1 GiB download stopped at 697 MB after 60.5 s). Any new event renews
  * the lifetime, so while a body streams the worker asks the app's pages every `KEEPALIVE_ASK_MS`
- * for a message (`StreamingKeepAlive`). A body nobody's page is open for (none has the shim) still
+ * for a message (`StreamingKeepAlive`); the same holds from the request on, while its body uploads
+ * and the server thinks. A body nobody's page is open for (none has the shim) still
  * ends after a minute in Firefox. Chromium caps one event at five minutes (README, Limitations).
  */
 import { KEEPALIVE_CHANNEL } from '../../shared/page-worker/names.ts';

@@ -76,6 +76,7 @@ const MAX_STEPS = 16;
 
 /** Keeps the worker alive while tunnelled bodies stream (see `delivery.ts`). */
 const streamingKeepAlive = new StreamingKeepAlive();
+const noop = () => {};
 
 /**
  * Carries out what `decide` (`decide.ts`) decides for one request: looks up each fact it asks for,
@@ -147,7 +148,10 @@ export async function handleTunnelled(
       case 'tunnel':
         try {
           const client = (event as FetchEvent | undefined)?.clientId;
-          const built = await carry(request, url, decision, state, tunnel!, client);
+          const carrying = carry(request, url, decision, state, tunnel!, client);
+          // Until the response head: a long upload, or a slow server, must not outlive the worker.
+          streamingKeepAlive.track(carrying.then(noop, noop));
+          const built = await carrying;
           // Documents and immutable assets of the app's own origin are kept for offline use.
           if (decision.service === undefined) keepForOffline(request, url, built, event);
           // The event lasts while the body streams: a stopped worker would cut it short.
