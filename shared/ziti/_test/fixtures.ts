@@ -41,11 +41,16 @@ export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uin
     chunks.push(value);
   }
   reader.releaseLock();
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  return concat(chunks);
+}
+
+/** The parts joined into one array. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import sodium, { type StateAddress } from 'libsodium-wrappers';
 import { describe, expect, it } from 'vitest';
-import { channelPair, readAll } from '../_test/fixtures.ts';
+import { channelPair, concat, readAll } from '../_test/fixtures.ts';
 import type { Channel } from '../channel/channel.ts';
 import { ContentType, EdgeErrorCode, EdgeFlag, HeaderId } from '../channel/constants.ts';
 import { type Message, setHeaderBool, setHeaderString, u32Bytes } from '../channel/message.ts';
@@ -508,15 +508,6 @@ describe('SDK flow control (UseXgressToSdk)', () => {
     for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(cond()).toBe(true);
   };
-  function concat(parts: Uint8Array[]): Uint8Array {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
 
   it('asks for it, carries data both ways as payloads, and ends with CircuitEnd then XgClose', async () => {
     const { client, router } = await channelPair();
