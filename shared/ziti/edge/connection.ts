@@ -342,24 +342,19 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     void this.#onBody(payload.data, flags);
   }
 
+  /** One body in order (Data, or a payload's data), with the edge Flags it came with. */
   #onBody(body: Uint8Array, dataFlags: number): void | Promise<void> {
     let parts: Uint8Array[];
-    let fin: boolean;
+    const fin = (dataFlags & EdgeFlag.FIN) !== 0;
     try {
-      const data = {
-        body,
-        fin: (dataFlags & EdgeFlag.FIN) !== 0,
-        multipart: (dataFlags & EdgeFlag.MULTIPART_MSG) !== 0,
-      };
-      if (this.#finReceived && data.body.length > 0) {
+      if (this.#finReceived && body.length > 0) {
         // A peer that sends after its FIN lost or reordered bytes: say so instead of dropping them.
         throw new ZitiProtocolError(
           'unexpected-message',
           `connection ${this.connId}: Data after FIN`,
         );
       }
-      fin = data.fin;
-      let plain = data.body;
+      let plain = body;
       if (this.encrypted && plain.length > 0) {
         if (!this.#decryptor) {
           // The peer's first Data is its secretstream header, alone (reference §4).
@@ -370,7 +365,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
         }
       }
       this.bytesIn += plain.length;
-      parts = data.multipart && plain.length > 0 ? splitMultipart(plain) : [plain];
+      const multipart = (dataFlags & EdgeFlag.MULTIPART_MSG) !== 0;
+      parts = multipart && plain.length > 0 ? splitMultipart(plain) : [plain];
     } catch (err) {
       this.#fail(err as Error);
       return;
