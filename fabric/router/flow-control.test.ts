@@ -216,6 +216,28 @@ describe('flow-controlled dial to a hosting SDK', () => {
     await eventually(() => routerConnections(channelOf.get(conn)!) === 0, 'the circuit to end');
   });
 
+  /**
+   * Writes `n` counted bytes (then closes) without waiting for the reader, and resolves once the
+   * writes have stalled (no progress for 300 ms): `writing` settles when all went out.
+   */
+  async function writeUntilStalled(writable: WritableStream<Uint8Array>, n: number) {
+    let written = 0;
+    const w = writable.getWriter();
+    const writing = (async () => {
+      for (const c of deterministicBytes(n)) {
+        await w.write(c);
+        written += c.length;
+      }
+      await w.close();
+    })();
+    let last = -1;
+    while (written !== last) {
+      last = written;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    return { writing, written: () => written };
+  }
+
   it("keeps a slow reader's queue bounded while the host writes 32 MiB", async () => {
     const n = 32 * MiB;
     const conn = (await dial('sdk-clear')) as EdgeConnectionImpl;
@@ -226,22 +248,9 @@ describe('flow-controlled dial to a hosting SDK', () => {
       maxQueued = Math.max(maxQueued, conn.queuedBytes);
     }, 5);
     try {
-      let written = 0;
-      const w = far.writable.getWriter();
-      const writing = (async () => {
-        for (const c of deterministicBytes(n)) {
-          await w.write(c);
-          written += c.length;
-        }
-        await w.close();
-      })();
+      const { writing, written } = await writeUntilStalled(far.writable, n);
       // Nobody reads: the host's writes stop once the windows are full.
-      let last = -1;
-      while (written !== last) {
-        last = written;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-      expect(written).toBeLessThan(16 * MiB);
+      expect(written()).toBeLessThan(16 * MiB);
       expect(conn.queuedBytes).toBeGreaterThan(0);
       expect(conn.queuedBytes).toBeLessThan(8 * MiB);
 
@@ -273,22 +282,9 @@ describe('flow-controlled dial to a hosting SDK', () => {
     const n = 32 * MiB;
     const conn = await dial('sdk-clear');
     const far = await nextHosted('sdk-clear');
-    let written = 0;
-    const w = conn.writable.getWriter();
-    const writing = (async () => {
-      for (const c of deterministicBytes(n)) {
-        await w.write(c);
-        written += c.length;
-      }
-      await w.close();
-    })();
-    let last = -1;
-    while (written !== last) {
-      last = written;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    expect(written).toBeGreaterThan(0);
-    expect(written).toBeLessThan(20 * MiB);
+    const { writing, written } = await writeUntilStalled(conn.writable, n);
+    expect(written()).toBeGreaterThan(0);
+    expect(written()).toBeLessThan(20 * MiB);
     expect(await readAll(far)).toEqual({ n, sha: sha(deterministicBytes(n)) });
     await writing;
     await far.close();
