@@ -1,12 +1,25 @@
 /**
  * A minimal DevTools protocol client for a browser target (Chromium started with
- * `--remote-debugging-port`), and the one target the benchmarks attach to: the service worker.
+ * `--remote-debugging-port`), and the targets the benchmarks attach to: the service worker, and the
+ * browser itself (to catch a worker as it starts).
  */
 import WebSocket from 'ws';
 
 export interface DevTools {
-  send<T>(method: string, params?: object): Promise<T>;
+  /** `sessionId`: a target attached through this connection (flat sessions). */
+  send<T>(method: string, params?: object, sessionId?: string): Promise<T>;
+  /** Every event of this connection, with the session it came from. */
+  onEvent(listener: (method: string, params: unknown, sessionId?: string) => void): void;
   close(): void;
+}
+
+interface Message {
+  id?: number;
+  method?: string;
+  params?: unknown;
+  sessionId?: string;
+  result?: unknown;
+  error?: unknown;
 }
 
 /** Connects to one target's `webSocketDebuggerUrl`. */
@@ -14,22 +27,25 @@ export async function devtools(url: string): Promise<DevTools> {
   const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   let id = 0;
-  const waiting = new Map<number, (r: { result?: unknown; error?: unknown }) => void>();
+  const waiting = new Map<number, (r: Message) => void>();
+  const listeners: ((method: string, params: unknown, sessionId?: string) => void)[] = [];
   ws.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
+    const msg = JSON.parse(String(data)) as Message;
     if (msg.id !== undefined) waiting.get(msg.id)?.(msg);
+    else if (msg.method) for (const l of listeners) l(msg.method, msg.params, msg.sessionId);
   });
   return {
-    async send<T>(method: string, params: object = {}): Promise<T> {
+    async send<T>(method: string, params: object = {}, sessionId?: string): Promise<T> {
       const msgId = ++id;
-      const reply = await new Promise<{ result?: unknown; error?: unknown }>((resolve) => {
+      const reply = await new Promise<Message>((resolve) => {
         waiting.set(msgId, resolve);
-        ws.send(JSON.stringify({ id: msgId, method, params }));
+        ws.send(JSON.stringify({ id: msgId, method, params, ...(sessionId ? { sessionId } : {}) }));
       });
       waiting.delete(msgId);
       if (reply.error) throw new Error(`${method}: ${JSON.stringify(reply.error)}`);
       return reply.result as T;
     },
+    onEvent: (listener) => void listeners.push(listener),
     close: () => ws.close(),
   };
 }
@@ -43,4 +59,12 @@ export async function serviceWorkerTarget(port: number): Promise<DevTools> {
   const sw = targets.filter((t) => t.type === 'service_worker');
   if (sw.length !== 1) throw new Error(`expected one service worker target, found ${sw.length}`);
   return devtools(sw[0]!.webSocketDebuggerUrl);
+}
+
+/** The browser target of the browser listening on `port`. */
+export async function browserTarget(port: number): Promise<DevTools> {
+  const version = (await (await fetch(`http://127.0.0.1:${port}/json/version`)).json()) as {
+    webSocketDebuggerUrl: string;
+  };
+  return devtools(version.webSocketDebuggerUrl);
 }
