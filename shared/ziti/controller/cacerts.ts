@@ -1,41 +1,53 @@
 /**
  * `/.well-known/est/cacerts` decoding (reference §6.1): base64 (any line length) of a degenerate
- * PKCS#7 SignedData holding the CA certificates → PEM strings. Uses @peculiar/asn1-cms directly
- * (not @peculiar/x509, whose tsyringe dependency needs a Reflect metadata polyfill).
+ * PKCS#7 SignedData (RFC 5652) holding the CA certificates → PEM strings. The certificates are
+ * handed on as the exact bytes the controller sent; what checks them (the TLS layer) parses them.
  */
-import { ContentInfo, id_signedData, SignedData } from '@peculiar/asn1-cms';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { contextTag, DerError, DerReader, decodeOid, readOne, Tag } from '../../asn1/der.ts';
+import { base64ToBytes, derToPem } from '../../asn1/pem.ts';
 
-function base64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64.replace(/\s+/g, ''));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
+export { derToPem };
 
-function bytesToBase64(bytes: Uint8Array): string {
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(bin);
-}
+const ID_SIGNED_DATA = '1.2.840.113549.1.7.2';
+/** ContentInfo.content [0] EXPLICIT; SignedData.certificates [0] IMPLICIT SET. */
+const CONTEXT_0 = contextTag(0, true);
+/** SignedData.crls [1] IMPLICIT SET. */
+const CONTEXT_1 = contextTag(1, true);
 
-/** DER → PEM with 64-character lines. */
-export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const lines = bytesToBase64(der).match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
-/** Certificates of a base64 PKCS#7 bundle, as PEM. Throws on anything else. */
+/** Certificates of a base64 PKCS#7 bundle, as PEM. Throws a `DerError` on anything else. */
 export function pkcs7CertificatesToPem(base64: string): string[] {
-  const info = AsnConvert.parse(base64ToBytes(base64), ContentInfo);
-  if (info.contentType !== id_signedData) throw new Error(`not SignedData: ${info.contentType}`);
-  const signed = AsnConvert.parse(info.content, SignedData);
+  const bytes = base64ToBytes(base64, 'PKCS#7 bundle');
+  // ContentInfo ::= SEQUENCE { contentType OBJECT IDENTIFIER, content [0] EXPLICIT ANY }
+  const info = new DerReader(
+    readOne(bytes, 'PKCS#7 ContentInfo', Tag.sequence).value,
+    'PKCS#7 ContentInfo',
+  );
+  const contentType = decodeOid(info.read(Tag.oid).value);
+  if (contentType !== ID_SIGNED_DATA)
+    throw new DerError(`PKCS#7 ContentInfo: content type ${contentType} is not signedData`);
+  const explicit = info.enter(CONTEXT_0);
+  info.end();
+  // SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo SEQUENCE,
+  //   certificates [0] IMPLICIT SET OPTIONAL, crls [1] IMPLICIT SET OPTIONAL, signerInfos SET }
+  const signed = explicit.enter(Tag.sequence, 'PKCS#7 SignedData');
+  explicit.end();
+  signed.read(Tag.integer);
+  signed.read(Tag.set);
+  signed.read(Tag.sequence);
+  const certificates = signed.optional(CONTEXT_0);
+  signed.optional(CONTEXT_1);
+  signed.read(Tag.set);
+  signed.end();
+
   const pems: string[] = [];
-  for (const choice of signed.certificates ?? []) {
-    if (!choice.certificate) continue; // attribute certificates etc. are not CA certificates
-    pems.push(derToPem(new Uint8Array(AsnConvert.serialize(choice.certificate))));
+  if (!certificates) return pems;
+  const choices = new DerReader(certificates.value, 'PKCS#7 certificates');
+  while (!choices.done) {
+    const choice = choices.read();
+    // Other CertificateChoices ([0]-[3]: extended, attribute and other certificates) are not CA
+    // certificates. A Certificate is one SEQUENCE; its contents are left to whoever verifies it.
+    if (choice.tag !== Tag.sequence) continue;
+    pems.push(derToPem(choice.raw));
   }
   return pems;
 }
