@@ -1,2 +1,8 @@
-/** @peculiar/x509 for every layer, loaded after the Reflect metadata shim its dependency injection needs. */
-export * from './tls/_internal/x509.ts';
+/**
+ * @peculiar/x509 for the Node side (dev fabric, tests), loaded after the Reflect metadata shim its
+ * dependency injection needs. Product code that runs in the service worker uses `asn1/` instead:
+ * this stack costs tens of milliseconds at every module load.
+ */
+import './reflect-shim.ts';
+
+export * from '@peculiar/x509';

@@ -13,11 +13,8 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { build } from 'vite';
 import { WebSocketServer } from 'ws';
-import {
-  BasicConstraintsExtension,
-  X509CertificateGenerator,
-} from '../../shared/tls/_internal/x509.ts';
 import { createPki } from '../../shared/tls/_test/pki.ts';
+import { BasicConstraintsExtension, X509CertificateGenerator } from '../../shared/x509.ts';
 import type { RunParams } from './client-entry.ts';
 
 /** Builds client-entry.ts into one classic script (IIFE, global `tlsTest`). */

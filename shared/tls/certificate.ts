@@ -1,15 +1,17 @@
 /**
- * Server certificate checks (chain to the caller's CA bundle, validity, name) with @peculiar/x509,
- * and CertificateVerify signatures with WebCrypto (RFC 8446 §4.4.2-4.4.3).
+ * Server certificate checks (chain to the caller's CA bundle, validity, name) on our own X.509
+ * parser (`shared/asn1/certificate.ts`), and CertificateVerify signatures with WebCrypto
+ * (RFC 8446 §4.4.2-4.4.3).
  */
 
-import { equalBytes } from './_internal/bytes.ts';
 import {
-  BasicConstraintsExtension,
-  ExtendedKeyUsageExtension,
-  SubjectAlternativeNameExtension,
-  X509Certificate,
-} from './_internal/x509.ts';
+  type Certificate,
+  ecdsaSignatureToRaw,
+  parseCertificate,
+  unhandledCriticalExtensions,
+  verifySignedBy,
+} from '../asn1/certificate.ts';
+import { equalBytes } from './_internal/bytes.ts';
 import { AlertDescription, SignatureScheme } from './constants.ts';
 import { TlsCertificateError } from './errors.ts';
 
@@ -23,7 +25,7 @@ const untrusted = (message: string, cause?: unknown) =>
 
 const parse = (der: Uint8Array, what: string) => {
   try {
-    return new X509Certificate(new Uint8Array(der));
+    return parseCertificate(der);
   } catch (cause) {
     throw new TlsCertificateError('ERR_TLS_BAD_CERTIFICATE', `cannot parse ${what}`, {
       alert: AlertDescription.badCertificate,
@@ -32,7 +34,7 @@ const parse = (der: Uint8Array, what: string) => {
   }
 };
 
-const checkValidity = (cert: X509Certificate, now: Date) => {
+const checkValidity = (cert: Certificate, now: Date) => {
   if (now < cert.notBefore || now > cert.notAfter) {
     throw new TlsCertificateError(
       'ERR_TLS_CERTIFICATE_EXPIRED',
@@ -42,16 +44,23 @@ const checkValidity = (cert: X509Certificate, now: Date) => {
   }
 };
 
-const isCa = (cert: X509Certificate) => cert.getExtension(BasicConstraintsExtension)?.ca === true;
-
-const signedBy = async (cert: X509Certificate, issuer: X509Certificate) => {
-  if (cert.issuer !== issuer.subject) return false;
-  try {
-    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
-  } catch {
-    return false;
-  }
+/**
+ * A certificate of the path with a critical extension we do not act on is not trusted (RFC 5280
+ * §4.2; Go's crypto/x509 and browsers likewise), whether leaf, intermediate or trust anchor.
+ */
+const checkCriticalExtensions = (cert: Certificate) => {
+  const unhandled = unhandledCriticalExtensions(cert);
+  if (unhandled.length > 0)
+    throw untrusted(
+      `certificate ${cert.subject} has unhandled critical extension ${unhandled.join(', ')}`,
+    );
 };
+
+const isCa = (cert: Certificate) => cert.basicConstraints?.ca === true;
+
+/** Issuer by name (the raw DER, as Go's crypto/x509 compares), then by signature. */
+const signedBy = (cert: Certificate, issuer: Certificate) =>
+  equalBytes(cert.issuerRaw, issuer.subjectRaw) ? verifySignedBy(cert, issuer) : false;
 
 const parseIpv4 = (s: string): number[] | undefined => {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
@@ -116,19 +125,12 @@ const dnsNameMatches = (pattern: string, host: string) => {
  * an IP literal only against iPAddress entries (byte for byte, so any spelling of an IPv6 address
  * works), a DNS name only against dNSName entries.
  */
-export const matchesServerName = (leaf: X509Certificate, serverName: string) => {
-  const san = leaf.getExtension(SubjectAlternativeNameExtension);
+export const matchesServerName = (leaf: Certificate, serverName: string) => {
+  const san = leaf.subjectAltName;
   const host = serverName.toLowerCase().replace(/\.$/, '');
   const ip = parseIpLiteral(host);
-  for (const name of san?.names.items ?? []) {
-    if (ip) {
-      const value = name.type === 'ip' ? parseIpLiteral(name.value) : undefined;
-      if (value && equalBytes(value, ip)) return true;
-    } else if (name.type === 'dns' && dnsNameMatches(name.value, host)) {
-      return true;
-    }
-  }
-  return false;
+  if (ip) return san?.ipAddresses.some((a) => equalBytes(a, ip)) ?? false;
+  return san?.dnsNames.some((pattern) => dnsNameMatches(pattern, host)) ?? false;
 };
 
 /** id-kp-serverAuth (RFC 5280 §4.2.1.12). */
@@ -141,17 +143,8 @@ const EKU_ANY = '2.5.29.37.0';
  * serverAuth (or anyExtendedKeyUsage). A leaf without the extension is unrestricted (RFC 5280
  * §4.2.1.12) and passes, as in browsers and Go's crypto/x509.
  */
-export const checkServerPurpose = (leaf: X509Certificate) => {
-  let usages: readonly string[] | undefined;
-  try {
-    usages = leaf.getExtension(ExtendedKeyUsageExtension)?.usages.map(String);
-  } catch (cause) {
-    throw new TlsCertificateError(
-      'ERR_TLS_BAD_CERTIFICATE',
-      'cannot parse the server certificate extendedKeyUsage',
-      { alert: AlertDescription.badCertificate, cause },
-    );
-  }
+export const checkServerPurpose = (leaf: Certificate) => {
+  const usages = leaf.extKeyUsage;
   if (usages === undefined || usages.includes(EKU_SERVER_AUTH) || usages.includes(EKU_ANY)) return;
   throw new TlsCertificateError(
     'ERR_TLS_CERTIFICATE_PURPOSE',
@@ -171,7 +164,7 @@ export const verifyServerChain = async (
   trusted: readonly Uint8Array[],
   now: Date,
   serverNames?: string | readonly string[],
-): Promise<X509Certificate> => {
+): Promise<Certificate> => {
   if (chain.length === 0) {
     throw new TlsCertificateError('ERR_TLS_BAD_CERTIFICATE', 'server sent no certificate', {
       alert: AlertDescription.decodeError,
@@ -181,12 +174,13 @@ export const verifyServerChain = async (
   const anchors = trusted.map((der, i) => ({ der, cert: parse(der, `trusted certificate ${i}`) }));
   const leaf = sent[0]!;
   checkValidity(leaf, now);
+  checkCriticalExtensions(leaf);
 
   let current = leaf;
   let currentDer = chain[0]!;
   for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
     if (anchors.some((a) => equalBytes(a.der, currentDer))) break;
-    let next: { cert: X509Certificate; der: Uint8Array } | undefined;
+    let next: { cert: Certificate; der: Uint8Array } | undefined;
     for (const a of anchors) {
       if (await signedBy(current, a.cert)) {
         next = a;
@@ -195,6 +189,7 @@ export const verifyServerChain = async (
     }
     if (next) {
       checkValidity(next.cert, now);
+      checkCriticalExtensions(next.cert);
       if (!isCa(next.cert)) throw untrusted(`trusted ${next.cert.subject} is not a CA`);
       break;
     }
@@ -207,6 +202,7 @@ export const verifyServerChain = async (
     }
     if (!next) throw untrusted(`no trusted issuer for ${current.subject}`);
     checkValidity(next.cert, now);
+    checkCriticalExtensions(next.cert);
     current = next.cert;
     currentDer = next.der;
     if (depth === MAX_CHAIN_DEPTH - 1) throw untrusted('certificate chain too long');
@@ -227,36 +223,7 @@ export const verifyServerChain = async (
 };
 
 /** ECDSA signatures travel DER-encoded in TLS; WebCrypto wants r || s, each `size` bytes. */
-export const ecdsaDerToRaw = (der: Uint8Array, size: number): Uint8Array => {
-  let pos = 0;
-  const fail = () => {
-    throw new Error('malformed ECDSA signature');
-  };
-  const readLength = () => {
-    let len = der[pos++] ?? fail();
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      if (n !== 1) fail();
-      len = der[pos++] ?? fail();
-    }
-    return len as number;
-  };
-  if (der[pos++] !== 0x30) fail();
-  if (readLength() !== der.length - pos) fail();
-  const out = new Uint8Array(size * 2);
-  for (let k = 0; k < 2; k++) {
-    if (der[pos++] !== 0x02) fail();
-    const len = readLength();
-    let int = der.subarray(pos, pos + len);
-    if (int.length !== len) fail();
-    pos += len;
-    while (int.length > 0 && int[0] === 0) int = int.subarray(1);
-    if (int.length > size) fail();
-    out.set(int, size * (k + 1) - int.length);
-  }
-  if (pos !== der.length) fail();
-  return out;
-};
+export const ecdsaDerToRaw = ecdsaSignatureToRaw;
 
 export const ecdsaRawToDer = (raw: Uint8Array): Uint8Array => {
   const size = raw.length / 2;
@@ -332,7 +299,7 @@ const badSignature = (message: string, cause?: unknown) =>
 
 /** Checks the server's CertificateVerify signature over `content` with the leaf's key. */
 export const verifyCertificateSignature = async (
-  leaf: X509Certificate,
+  leaf: Certificate,
   scheme: number,
   signature: Uint8Array,
   content: Uint8Array,
@@ -351,7 +318,7 @@ export const verifyCertificateSignature = async (
   try {
     key = await crypto.subtle.importKey(
       'spki',
-      new Uint8Array(leaf.publicKey.rawData),
+      new Uint8Array(leaf.spki),
       params.importAlg,
       false,
       ['verify'],

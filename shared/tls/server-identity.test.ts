@@ -3,7 +3,8 @@
  * (subjectAltName, RFC 6125), checked against a Node (OpenSSL) server presenting each certificate.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExtendedKeyUsage, type X509Certificate } from './_internal/x509.ts';
+import { type Certificate, parseCertificate } from '../asn1/certificate.ts';
+import { ExtendedKeyUsage } from '../x509.ts';
 import { connectNode, type Listening, startNodeTlsServer } from './_test/node-peer.ts';
 import { createPki, type Issued, issueLeaf, type TestPki } from './_test/pki.ts';
 import { matchesServerName, parseIpLiteral } from './certificate.ts';
@@ -152,22 +153,21 @@ describe('server name (subjectAltName)', () => {
 });
 
 describe('matchesServerName (RFC 6125)', () => {
-  let leaf: X509Certificate;
+  let leaf: Certificate;
   beforeAll(async () => {
-    leaf = (
-      await issueLeaf(pki.root, {
-        subject: 'CN=ignored.example.com',
-        names: [
-          { type: 'dns', value: 'er1.example.com' },
-          { type: 'dns', value: '*.wild.example.com' },
-          { type: 'dns', value: '*.com' },
-          { type: 'dns', value: 'f*.part.example.com' },
-          { type: 'dns', value: '10.0.0.9' },
-          { type: 'ip', value: '192.0.2.7' },
-          { type: 'ip', value: '2001:db8::1' },
-        ],
-      })
-    ).cert;
+    const issued = await issueLeaf(pki.root, {
+      subject: 'CN=ignored.example.com',
+      names: [
+        { type: 'dns', value: 'er1.example.com' },
+        { type: 'dns', value: '*.wild.example.com' },
+        { type: 'dns', value: '*.com' },
+        { type: 'dns', value: 'f*.part.example.com' },
+        { type: 'dns', value: '10.0.0.9' },
+        { type: 'ip', value: '192.0.2.7' },
+        { type: 'ip', value: '2001:db8::1' },
+      ],
+    });
+    leaf = parseCertificate(issued.der);
   });
 
   it.each([

@@ -10,7 +10,7 @@ import {
   SubjectAlternativeNameExtension,
   type X509Certificate,
   X509CertificateGenerator,
-} from '../_internal/x509.ts';
+} from '../../x509.ts';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const RSA = {

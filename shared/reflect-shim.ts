@@ -2,7 +2,7 @@
  * @peculiar/x509 resolves its algorithm providers through tsyringe, which refuses to load unless a
  * Reflect metadata API exists. This is the minimal subset tsyringe calls (getMetadata,
  * getOwnMetadata, defineMetadata, metadata), kept in a WeakMap; it only installs when absent.
- * Imported before @peculiar/x509 everywhere.
+ * Imported by `x509.ts` before @peculiar/x509.
  */
 type MetadataTarget = object;
 const store = new WeakMap<
