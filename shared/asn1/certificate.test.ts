@@ -5,11 +5,10 @@
 import { X509Certificate as NodeX509, verify as nodeVerify } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPki, type Issued, issueLeaf, type TestPki } from '../tls/_test/pki.ts';
-import { ecdsaRawToDer, parseIpLiteral } from '../tls/certificate.ts';
+import { parseIpLiteral } from '../tls/certificate.ts';
 import * as x509 from '../x509.ts';
 import {
   type Certificate,
-  ecdsaSignatureToRaw,
   parseCertificate,
   unhandledCriticalExtensions,
   verifySignedBy,
@@ -310,30 +309,6 @@ describe('verifySignedBy', () => {
     };
     expect(await verifySignedBy(ec, ec)).toBe(true);
     expect(await verifySignedBy(withParams, ec)).toBe(false);
-  });
-});
-
-describe('ecdsaSignatureToRaw', () => {
-  it('round-trips r ‖ s and refuses non-DER integers', () => {
-    const raw = new Uint8Array(64).map((_, i) => (i === 0 || i === 32 ? 0x80 : i));
-    expect(ecdsaSignatureToRaw(ecdsaRawToDer(raw), 32)).toEqual(raw);
-    const small = new Uint8Array(64);
-    small[31] = 1;
-    small[63] = 2;
-    expect(ecdsaSignatureToRaw(ecdsaRawToDer(small), 32)).toEqual(small);
-    const sig = (r: number[], s: number[]) =>
-      encode(
-        Tag.sequence,
-        encode(Tag.integer, new Uint8Array(r)),
-        encode(Tag.integer, new Uint8Array(s)),
-      );
-    expect(() => ecdsaSignatureToRaw(sig([0, 1], [1]), 32)).toThrow(/not minimally encoded/);
-    expect(() => ecdsaSignatureToRaw(sig([0x80], [1]), 32)).toThrow(/not positive/);
-    expect(() => ecdsaSignatureToRaw(sig([0], [1]), 32)).toThrow(/not positive/);
-    expect(() => ecdsaSignatureToRaw(sig(Array(33).fill(1), [1]), 32)).toThrow(
-      /larger than the curve/,
-    );
-    expect(() => ecdsaSignatureToRaw(concat(sig([1], [1]), bytes(0)), 32)).toThrow(/trailing/);
   });
 });
 

@@ -3,6 +3,7 @@
  * extensions it acts on decoded, every other extension kept raw. Signatures checked with WebCrypto.
  */
 import {
+  checkInteger,
   contextTag,
   DerError,
   DerReader,
@@ -15,6 +16,7 @@ import {
   Tag,
   type Tlv,
 } from './der.ts';
+import { ecdsaSignatureToRaw } from './ecdsa.ts';
 
 const equalDer = (a: Uint8Array, b: Uint8Array) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
@@ -171,17 +173,6 @@ function readAlgorithm(
 }
 
 /** DER INTEGER contents that are minimally encoded; `positive` also refuses zero and negatives. */
-function checkInteger(value: Uint8Array, what: string, positive: boolean): void {
-  if (value.length === 0) throw new DerError(`${what}: empty INTEGER`);
-  if (
-    value.length > 1 &&
-    ((value[0] === 0 && !(value[1]! & 0x80)) || (value[0] === 0xff && value[1]! & 0x80))
-  )
-    throw new DerError(`${what}: INTEGER not minimally encoded`);
-  if (positive && (value[0]! & 0x80 || (value.length === 1 && value[0] === 0)))
-    throw new DerError(`${what}: INTEGER not positive`);
-}
-
 const EXTENSIONS = contextTag(3, true);
 const ISSUER_UID = contextTag(1, false);
 const SUBJECT_UID = contextTag(2, false);
@@ -327,24 +318,6 @@ export function parseCertificate(der: Uint8Array): Certificate {
   if (eku) cert.extKeyUsage = decodeExtKeyUsage(eku.value);
   if (san) cert.subjectAltName = decodeSubjectAltName(san.value);
   return cert;
-}
-
-/**
- * Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (RFC 3279 §2.2.3), strict DER, to the r ‖ s
- * WebCrypto verifies, each `size` bytes.
- */
-export function ecdsaSignatureToRaw(der: Uint8Array, size: number): Uint8Array {
-  const r = new DerReader(readOne(der, 'ECDSA signature', Tag.sequence).value, 'ECDSA signature');
-  const out = new Uint8Array(size * 2);
-  for (let k = 0; k < 2; k++) {
-    const value = r.read(Tag.integer).value;
-    checkInteger(value, 'ECDSA signature', true);
-    const int = value[0] === 0 ? value.subarray(1) : value;
-    if (int.length > size) throw new DerError('ECDSA signature: integer larger than the curve');
-    out.set(int, size * (k + 1) - int.length);
-  }
-  r.end();
-  return out;
 }
 
 const CURVES: Record<string, { name: string; size: number }> = {

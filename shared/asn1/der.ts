@@ -156,6 +156,18 @@ export function decodeSmallInteger(value: Uint8Array): number {
   return value.reduce((n, x) => n * 256 + x, 0);
 }
 
+/** INTEGER contents of any size: minimally encoded, and with `positive` greater than zero. */
+export function checkInteger(value: Uint8Array, what: string, positive: boolean): void {
+  if (value.length === 0) throw new DerError(`${what}: empty INTEGER`);
+  if (
+    value.length > 1 &&
+    ((value[0] === 0 && !(value[1]! & 0x80)) || (value[0] === 0xff && value[1]! & 0x80))
+  )
+    throw new DerError(`${what}: INTEGER not minimally encoded`);
+  if (positive && (value[0]! & 0x80 || (value.length === 1 && value[0] === 0)))
+    throw new DerError(`${what}: INTEGER not positive`);
+}
+
 /** BOOLEAN contents (DER: 0x00 or 0xff). */
 export function decodeBoolean(value: Uint8Array): boolean {
   if (value.length !== 1 || (value[0] !== 0 && value[0] !== 0xff))

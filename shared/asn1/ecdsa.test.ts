@@ -1,7 +1,7 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DerError } from './der.ts';
-import { ecdsaSignatureToDer } from './ecdsa.ts';
+import { DerError, encode, Tag } from './der.ts';
+import { ecdsaSignatureToDer, ecdsaSignatureToRaw } from './ecdsa.ts';
 
 const hex = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -49,5 +49,31 @@ describe('ecdsaSignatureToDer', () => {
   it('rejects a signature that is not two equal halves', () => {
     expect(() => ecdsaSignatureToDer(new Uint8Array(63))).toThrow(DerError);
     expect(() => ecdsaSignatureToDer(new Uint8Array(0))).toThrow('is not r ‖ s');
+  });
+});
+
+describe('ecdsaSignatureToRaw', () => {
+  it('round-trips r ‖ s and refuses non-DER integers', () => {
+    const raw = new Uint8Array(64).map((_, i) => (i === 0 || i === 32 ? 0x80 : i));
+    expect(ecdsaSignatureToRaw(ecdsaSignatureToDer(raw), 32)).toEqual(raw);
+    const small = new Uint8Array(64);
+    small[31] = 1;
+    small[63] = 2;
+    expect(ecdsaSignatureToRaw(ecdsaSignatureToDer(small), 32)).toEqual(small);
+    const sig = (r: number[], s: number[]) =>
+      encode(
+        Tag.sequence,
+        encode(Tag.integer, new Uint8Array(r)),
+        encode(Tag.integer, new Uint8Array(s)),
+      );
+    expect(() => ecdsaSignatureToRaw(sig([0, 1], [1]), 32)).toThrow(/not minimally encoded/);
+    expect(() => ecdsaSignatureToRaw(sig([0x80], [1]), 32)).toThrow(/not positive/);
+    expect(() => ecdsaSignatureToRaw(sig([0], [1]), 32)).toThrow(/not positive/);
+    expect(() => ecdsaSignatureToRaw(sig(Array(33).fill(1), [1]), 32)).toThrow(
+      /larger than the curve/,
+    );
+    expect(() => ecdsaSignatureToRaw(new Uint8Array([...sig([1], [1]), 0]), 32)).toThrow(
+      /trailing/,
+    );
   });
 });

@@ -1,14 +1,12 @@
+import { parseCertificate } from '../asn1/certificate.ts';
 import {
   contextTag,
   DerError,
-  DerReader,
-  decodeTime,
   encode,
   encodeBits,
   encodeOid,
   encodeSmallInteger,
   encodeUtf8String,
-  readOne,
   Tag,
 } from '../asn1/der.ts';
 import { ecdsaSignatureToDer } from '../asn1/ecdsa.ts';
@@ -77,21 +75,6 @@ export async function createCsrPem(keys: CryptoKeyPair, identityId: string): Pro
   return derToPem(request, 'CERTIFICATE REQUEST');
 }
 
-/** A certificate's validity window (RFC 5280 §4.1): nothing else in it is read. */
-function validityOf(der: Uint8Array): { notBefore: Date; notAfter: Date } {
-  const certificate = new DerReader(readOne(der, 'certificate', Tag.sequence).value, 'certificate');
-  const tbs = certificate.enter(Tag.sequence, 'TBSCertificate');
-  tbs.optional(contextTag(0, true)); // version [0] EXPLICIT
-  tbs.read(Tag.integer); // serialNumber
-  tbs.read(Tag.sequence); // signature
-  tbs.read(Tag.sequence); // issuer
-  const validity = tbs.enter(Tag.sequence, 'certificate validity');
-  const notBefore = decodeTime(validity.read());
-  const notAfter = decodeTime(validity.read());
-  validity.end();
-  return { notBefore, notAfter };
-}
-
 /**
  * Splits a PEM bundle into single certificates, leaf first, and reads the leaf's validity window.
  * Throws a `DerError` when there is no certificate or the leaf is not one.
@@ -103,6 +86,6 @@ export function parseCertificateChain(pem: string): {
 } {
   const chain = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (chain.length === 0) throw new DerError('the controller returned no PEM certificate');
-  const { notBefore, notAfter } = validityOf(pemToDer(chain[0]!));
+  const { notBefore, notAfter } = parseCertificate(pemToDer(chain[0]!));
   return { chain, notBefore: notBefore.getTime(), notAfter: notAfter.getTime() };
 }

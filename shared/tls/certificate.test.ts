@@ -5,9 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../asn1/certificate.ts';
 import { DerReader, encode, encodeOid, readOne, Tag } from '../asn1/der.ts';
+import { ecdsaSignatureToDer } from '../asn1/ecdsa.ts';
 import * as x509 from '../x509.ts';
 import { createPki, type Issued, type TestPki } from './_test/pki.ts';
-import { ecdsaRawToDer, verifyServerChain } from './certificate.ts';
+import { verifyServerChain } from './certificate.ts';
 
 let pki: TestPki;
 beforeAll(async () => {
@@ -101,7 +102,7 @@ describe('issuer matching', () => {
       Tag.sequence,
       body,
       outer.read().raw,
-      encode(Tag.bitString, new Uint8Array([0]), ecdsaRawToDer(raw)),
+      encode(Tag.bitString, new Uint8Array([0]), ecdsaSignatureToDer(raw)),
     );
   };
   const cnName = (tag: number, cn: string) =>

@@ -6,11 +6,11 @@
 
 import {
   type Certificate,
-  ecdsaSignatureToRaw,
   parseCertificate,
   unhandledCriticalExtensions,
   verifySignedBy,
 } from '../asn1/certificate.ts';
+import { ecdsaSignatureToDer, ecdsaSignatureToRaw } from '../asn1/ecdsa.ts';
 import { equalBytes } from './_internal/bytes.ts';
 import { AlertDescription, SignatureScheme } from './constants.ts';
 import { TlsCertificateError } from './errors.ts';
@@ -222,33 +222,6 @@ export const verifyServerChain = async (
   return leaf;
 };
 
-/** ECDSA signatures travel DER-encoded in TLS; WebCrypto wants r || s, each `size` bytes. */
-export const ecdsaDerToRaw = ecdsaSignatureToRaw;
-
-export const ecdsaRawToDer = (raw: Uint8Array): Uint8Array => {
-  const size = raw.length / 2;
-  const integer = (v: Uint8Array) => {
-    let i = 0;
-    while (i < v.length - 1 && v[i] === 0) i++;
-    const trimmed = v.subarray(i);
-    const pad = trimmed[0]! & 0x80 ? 1 : 0;
-    const out = new Uint8Array(2 + pad + trimmed.length);
-    out[0] = 0x02;
-    out[1] = pad + trimmed.length;
-    out.set(trimmed, 2 + pad);
-    return out;
-  };
-  const r = integer(raw.subarray(0, size));
-  const s = integer(raw.subarray(size));
-  const body = r.length + s.length;
-  const header = body < 128 ? [0x30, body] : [0x30, 0x81, body];
-  const out = new Uint8Array(header.length + body);
-  out.set(header);
-  out.set(r, header.length);
-  out.set(s, header.length + r.length);
-  return out;
-};
-
 type VerifyParams = {
   importAlg: RsaHashedImportParams | EcKeyImportParams | Algorithm;
   verifyAlg: RsaPssParams | EcdsaParams | Algorithm;
@@ -332,7 +305,7 @@ export const verifyCertificateSignature = async (
   }
   let sig: Uint8Array;
   try {
-    sig = params.ecSize ? ecdsaDerToRaw(signature, params.ecSize) : signature;
+    sig = params.ecSize ? ecdsaSignatureToRaw(signature, params.ecSize) : signature;
   } catch (cause) {
     throw badSignature('malformed server signature', cause);
   }
@@ -347,7 +320,7 @@ export const verifyCertificateSignature = async (
 
 /** Signs our CertificateVerify with the (non-extractable) ECDSA P-256 key; DER as TLS wants. */
 export const signClientCertificateVerify = async (key: CryptoKey, content: Uint8Array) =>
-  ecdsaRawToDer(
+  ecdsaSignatureToDer(
     new Uint8Array(
       await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, new Uint8Array(content)),
     ),

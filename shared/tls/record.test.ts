@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ecdsaDerToRaw, ecdsaRawToDer } from './certificate.ts';
 import {
   decodeInnerPlaintext,
   encodeInnerPlaintext,
@@ -85,18 +84,5 @@ describe('TLSInnerPlaintext', () => {
     expect(() => decodeInnerPlaintext(new Uint8Array(8))).toThrow(
       expect.objectContaining({ code: 'ERR_TLS_UNEXPECTED_MESSAGE' }),
     );
-  });
-});
-
-describe('ECDSA signature encoding', () => {
-  it('round-trips r||s through DER, including high bits and leading zeros', () => {
-    const raw = new Uint8Array(64);
-    raw[0] = 0x80; // needs a 0x00 pad in DER
-    raw[33] = 0x01; // s has leading zeros
-    raw[63] = 0xff;
-    const der = ecdsaRawToDer(raw);
-    expect(der[0]).toBe(0x30);
-    expect(ecdsaDerToRaw(der, 32)).toEqual(raw);
-    expect(() => ecdsaDerToRaw(der.subarray(0, der.length - 1), 32)).toThrow();
   });
 });

@@ -22,7 +22,7 @@ import {
   stringBytes,
 } from '../../shared/ziti/index.ts';
 import { CaTrust } from './ca-trust.ts';
-import { pemToDer, RouterChannels } from './router-channels.ts';
+import { RouterChannels } from './router-channels.ts';
 
 /** Records the URLs the worker tries; every WebSocket fails to open. */
 function failingWebSockets(): string[] {
@@ -302,18 +302,5 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
       expect(r.updates).toEqual([{ contentType: 60803, token: 'eyJ.during.open' }]),
     );
     await routers.closeAll();
-  });
-});
-
-describe('pemToDer', () => {
-  it('decodes a PEM certificate to the DER that X.509 parsing gives', async () => {
-    const { X509Certificate } = await import('../../shared/x509.ts');
-    const pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-pem-')), {
-      trustDomain: 'zt-test',
-      routerHosts: ['127.0.0.1'],
-    });
-    const pem = pki.router.certPem;
-    expect(pemToDer(pem)).toEqual(new Uint8Array(new X509Certificate(pem).rawData));
-    expect(() => pemToDer('no certificate')).toThrow(TypeError);
   });
 });

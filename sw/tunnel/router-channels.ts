@@ -1,3 +1,4 @@
+import { pemToDer } from '../../shared/asn1/pem.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import type { FailureRecord, RouterStatus } from '../../shared/status/protocol.ts';
 import { openWebSocketDuplex } from '../../shared/streams/websocket-stream.ts';
@@ -40,19 +41,6 @@ const routerFailure = (err: unknown, at = Date.now()): FailureRecord => ({
   kind: err instanceof ZitiAuthenticationError ? 'identity-expired' : 'router-unreachable',
   message: err instanceof Error ? err.message : String(err),
 });
-
-/**
- * A PEM certificate's DER bytes. Only decoded, not parsed: the TLS layer parses what it checks, and
- * parsing here (cold code in a just-started worker) cost a resumed worker's first request ~15 ms.
- */
-export function pemToDer(pem: string): Uint8Array {
-  const body = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
-  if (!body) throw new TypeError('not a PEM certificate');
-  const bin = atob(body.replace(/\s+/g, ''));
-  const der = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) der[i] = bin.charCodeAt(i);
-  return der;
-}
 
 /**
  * The names an edge router's certificate may carry: the hosts of every listener the controller
@@ -195,8 +183,8 @@ export class RouterChannels {
       const tls = await openTrusted(this.#trust, async (anchors) =>
         connectTls(await openWebSocketDuplex(url), {
           acceptedServerNames: serverNames,
-          trustedCertificates: anchors.map(pemToDer),
-          clientCertificateChain: identity.certificates.map(pemToDer),
+          trustedCertificates: anchors.map((pem) => pemToDer(pem)),
+          clientCertificateChain: identity.certificates.map((pem) => pemToDer(pem)),
           clientKey: identity.keyPair.privateKey,
         }),
       );

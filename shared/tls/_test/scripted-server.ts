@@ -5,9 +5,9 @@
  */
 import net from 'node:net';
 import { x25519 } from '@noble/curves/ed25519.js';
+import { ecdsaSignatureToDer } from '../../asn1/ecdsa.ts';
 import { ByteReader, ByteWriter, concat } from '../_internal/bytes.ts';
 import { createRecordCipher } from '../aead.ts';
-import { ecdsaRawToDer } from '../certificate.ts';
 import { ContentType, ExtensionType, HandshakeType } from '../constants.ts';
 import {
   finishedVerifyData,
@@ -170,7 +170,7 @@ export async function startScriptedServer(
         }
         transcript.add(ee);
         transcript.add(cert);
-        const signature = ecdsaRawToDer(
+        const signature = ecdsaSignatureToDer(
           new Uint8Array(
             await crypto.subtle.sign(
               { name: 'ECDSA', hash: 'SHA-256' },
