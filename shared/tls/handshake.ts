@@ -25,7 +25,7 @@ import {
   illegalParameter,
   TlsAlertError,
   TlsClientCertificateRefusedError,
-  type TlsError,
+  TlsError,
   TlsIntegrityError,
   TlsProtocolError,
   unexpectedMessage,
@@ -37,7 +37,7 @@ import {
   type SuiteParams,
   Transcript,
 } from './keyschedule.ts';
-import { generateKeyShare, type KeyShare } from './keyshare.ts';
+import { generateKeyShare, type KeyShare, x25519Available } from './keyshare.ts';
 import {
   type CertificateRequest,
   certificateVerifyContent,
@@ -199,10 +199,16 @@ export async function performHandshake(
   const suites = options.cipherSuites
     ? SUITES.filter((s) => options.cipherSuites!.includes(s.name))
     : SUITES;
-  const groups = DEFAULT_GROUPS;
-  let shares: KeyShare[] = await Promise.all(
-    (options.keyShares ?? DEFAULT_GROUPS).map((g) => generateKeyShare(g)),
-  );
+  let shares = (
+    await Promise.all((options.keyShares ?? DEFAULT_GROUPS).map((g) => generateKeyShare(g)))
+  ).filter((s): s is KeyShare => s !== undefined);
+  if (shares.length === 0)
+    throw new TlsError(
+      'ERR_TLS_INVALID_OPTIONS',
+      'no key share this engine can make was asked for',
+    );
+  // Only groups this engine can make shares for, or a HelloRetryRequest could pick one it cannot.
+  const groups = DEFAULT_GROUPS.filter((g) => g !== 'x25519' || x25519Available());
   const random = randomBytes(32);
   const sessionId = randomBytes(32); // RFC 8446 D.4 middlebox compatibility
   const helloParams = {
@@ -262,11 +268,11 @@ export async function performHandshake(
     let selected: number | undefined;
     if (ks) {
       selected = parseHrrKeyShare(ks);
-      const name = DEFAULT_GROUPS.find((g) => NamedGroup[g] === selected);
-      if (!name || shares.some((s) => s.id === selected)) {
-        throw illegalParameter('HelloRetryRequest selected an unusable group');
-      }
-      shares = [await generateKeyShare(name)];
+      const name = groups.find((g) => NamedGroup[g] === selected);
+      const share =
+        name && !shares.some((s) => s.id === selected) ? await generateKeyShare(name) : undefined;
+      if (!share) throw illegalParameter('HelloRetryRequest selected an unusable group');
+      shares = [share];
     } else if (!cookie) {
       throw illegalParameter('HelloRetryRequest changes nothing');
     }

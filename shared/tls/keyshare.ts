@@ -1,8 +1,9 @@
 /**
- * (EC)DHE key shares for x25519 and secp256r1 on WebCrypto (fast native code in Chromium, Firefox
- * and Node), falling back to @noble/curves for x25519 where WebCrypto lacks it.
+ * (EC)DHE key shares for x25519 and secp256r1 on WebCrypto (native code in Chromium, Firefox, Safari
+ * and Node). An engine whose WebCrypto lacks X25519 (browsers older than 2025) is offered P-256 alone,
+ * which every TLS 1.3 server supports: a JavaScript X25519 would cost every start of the service
+ * worker its module load for the sake of those few.
  */
-import { x25519 } from '@noble/curves/ed25519.js';
 import { AlertDescription, NamedGroup, type NamedGroupName } from './constants.ts';
 import { illegalParameter, TlsProtocolError } from './errors.ts';
 
@@ -22,58 +23,46 @@ const badShare = (cause?: unknown) =>
 
 let webCryptoX25519: boolean | undefined;
 
-const x25519Share = async (): Promise<KeyShare> => {
-  if (webCryptoX25519 !== false) {
-    try {
-      const pair = (await crypto.subtle.generateKey({ name: 'X25519' }, false, [
-        'deriveBits',
-      ])) as CryptoKeyPair;
-      webCryptoX25519 = true;
-      const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-      return {
-        group: 'x25519',
-        id: NamedGroup.x25519,
-        publicKey,
-        async sharedSecret(peer) {
-          if (peer.length !== 32) throw badShare();
-          let secret: Uint8Array;
-          try {
-            const pub = await crypto.subtle.importKey(
-              'raw',
-              new Uint8Array(peer),
-              { name: 'X25519' },
-              true,
-              [],
-            );
-            secret = new Uint8Array(
-              await crypto.subtle.deriveBits({ name: 'X25519', public: pub }, pair.privateKey, 256),
-            );
-          } catch (err) {
-            throw badShare(err); // some engines reject a low-order point themselves
-          }
-          if (secret.every((b) => b === 0)) throw badShare(); // RFC 8446 §7.4.2
-          return secret;
-        },
-      };
-    } catch (err) {
-      if (webCryptoX25519) throw err;
-      webCryptoX25519 = false;
-    }
+/** Whether x25519 may be offered: false once WebCrypto refused to make an X25519 key. */
+export const x25519Available = () => webCryptoX25519 !== false;
+
+/** An x25519 share, or undefined where WebCrypto has no X25519. */
+const x25519Share = async (): Promise<KeyShare | undefined> => {
+  if (webCryptoX25519 === false) return undefined;
+  let pair: CryptoKeyPair;
+  try {
+    pair = (await crypto.subtle.generateKey({ name: 'X25519' }, false, [
+      'deriveBits',
+    ])) as CryptoKeyPair;
+  } catch (err) {
+    if (webCryptoX25519) throw err;
+    webCryptoX25519 = false;
+    return undefined;
   }
-  const priv = x25519.utils.randomSecretKey();
+  webCryptoX25519 = true;
+  const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
   return {
     group: 'x25519',
     id: NamedGroup.x25519,
-    publicKey: x25519.getPublicKey(priv),
+    publicKey,
     async sharedSecret(peer) {
       if (peer.length !== 32) throw badShare();
       let secret: Uint8Array;
       try {
-        secret = x25519.getSharedSecret(priv, peer);
+        const pub = await crypto.subtle.importKey(
+          'raw',
+          new Uint8Array(peer),
+          { name: 'X25519' },
+          true,
+          [],
+        );
+        secret = new Uint8Array(
+          await crypto.subtle.deriveBits({ name: 'X25519', public: pub }, pair.privateKey, 256),
+        );
       } catch (err) {
-        throw badShare(err);
+        throw badShare(err); // some engines reject a low-order point themselves
       }
-      if (secret.every((b) => b === 0)) throw badShare();
+      if (secret.every((b) => b === 0)) throw badShare(); // RFC 8446 §7.4.2
       return secret;
     },
   };
@@ -109,7 +98,8 @@ const p256Share = async (): Promise<KeyShare> => {
   };
 };
 
-export const generateKeyShare = (group: NamedGroupName): Promise<KeyShare> =>
+/** A share for `group`, or undefined where this engine cannot make one (x25519 without WebCrypto's). */
+export const generateKeyShare = (group: NamedGroupName): Promise<KeyShare | undefined> =>
   group === 'x25519' ? x25519Share() : p256Share();
 
 export const groupName = (id: number): NamedGroupName => {
