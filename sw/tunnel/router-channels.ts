@@ -180,14 +180,16 @@ export class RouterChannels {
       // `wss` name with the public certificate of `alt_server_certs` (§5), which the network's CA
       // did not sign, and without SNI with its network certificate (`server_cert`). The CA bundle
       // is the controller's: a kept one only starts the handshake early (`ca-trust.ts`).
-      const tls = await openTrusted(this.#trust, async (anchors) =>
-        connectTls(await openWebSocketDuplex(url), {
+      const tls = await openTrusted(this.#trust, async (anchors) => {
+        const socket = await openWebSocketDuplex(url);
+        startPhases.mark('router-ws');
+        return connectTls(socket, {
           acceptedServerNames: serverNames,
           trustedCertificates: anchors.map((pem) => pemToDer(pem)),
           clientCertificateChain: identity.certificates.map((pem) => pemToDer(pem)),
           clientKey: identity.keyPair.privateKey,
-        }),
-      );
+        });
+      });
       startPhases.mark('router-tls');
       const channel = await openChannel(tls, { sessionToken: identity.apiSession.token });
       startPhases.mark('router-channel');
