@@ -19,7 +19,7 @@ export async function idpSignOut(
   if (!tokens) return { revoked: 0 };
   const issuer = new URL(tokens.issuer);
   const options = {
-    ...httpOptions(issuer),
+    ...httpOptions(oauth, issuer),
     [oauth.customFetch]: fetchFn,
     signal: AbortSignal.timeout(IDP_TIMEOUT_MS),
   };

@@ -170,7 +170,7 @@ export async function completeLogin(
       params,
       redirectUri,
       pending.codeVerifier,
-      httpOptions(tokenEndpoint),
+      httpOptions(oauth, tokenEndpoint),
     );
     result = await oauth.processAuthorizationCodeResponse(idp.as, idp.client, response, {
       expectedNonce: pending.nonce,

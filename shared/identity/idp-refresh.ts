@@ -1,16 +1,21 @@
-import * as oauth from 'oauth4webapi';
+import type * as OAuth from 'oauth4webapi';
 import type { IdpTokens } from './store.ts';
 
 const isLoopback = (url: URL) => ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 
 /** Plain http is allowed only for an IdP on this machine (development). */
-export const httpOptions = (url: URL) =>
+export const httpOptions = (oauth: typeof OAuth, url: URL) =>
   url.protocol === 'http:' && isLoopback(url) ? { [oauth.allowInsecureRequests]: true } : {};
 
-/** Uses the refresh token, if the IdP gave one, to get a fresh token without a new login. */
+/**
+ * Uses the refresh token, if the IdP gave one, to get a fresh token without a new login. The OAuth
+ * library loads on the first refresh, not with the service worker (it inlines into the worker's
+ * bundle but is evaluated only then): most starts of the worker never refresh.
+ */
 export async function refreshTokens(tokens: IdpTokens): Promise<IdpTokens | undefined> {
   if (!tokens.refreshToken) return undefined;
-  const as: oauth.AuthorizationServer = {
+  const oauth = await import('oauth4webapi');
+  const as: OAuth.AuthorizationServer = {
     issuer: tokens.issuer,
     token_endpoint: tokens.tokenEndpoint,
   };
@@ -20,7 +25,7 @@ export async function refreshTokens(tokens: IdpTokens): Promise<IdpTokens | unde
     client,
     oauth.None(),
     tokens.refreshToken,
-    httpOptions(new URL(tokens.tokenEndpoint)),
+    httpOptions(oauth, new URL(tokens.tokenEndpoint)),
   );
   const result = await oauth.processRefreshTokenResponse(as, client, response);
   const presented = tokens.targetToken === 'ID' ? result.id_token : result.access_token;
