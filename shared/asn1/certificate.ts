@@ -172,7 +172,6 @@ function readAlgorithm(
   return { id: params ? { oid, params } : { oid }, raw: tlv.raw };
 }
 
-/** DER INTEGER contents that are minimally encoded; `positive` also refuses zero and negatives. */
 const EXTENSIONS = contextTag(3, true);
 const ISSUER_UID = contextTag(1, false);
 const SUBJECT_UID = contextTag(2, false);
