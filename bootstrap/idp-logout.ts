@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import { httpOptions } from '../shared/identity/idp-refresh.ts';
+import { httpOptions } from '../shared/identity/oauth-http.ts';
 import type { IdpTokens } from '../shared/identity/store.ts';
 
 /** No step of the IdP's part of a sign-out may hold the local wipe back for longer than this. */
@@ -19,7 +19,7 @@ export async function idpSignOut(
   if (!tokens) return { revoked: 0 };
   const issuer = new URL(tokens.issuer);
   const options = {
-    ...httpOptions(oauth, issuer),
+    ...httpOptions(issuer, oauth.allowInsecureRequests),
     [oauth.customFetch]: fetchFn,
     signal: AbortSignal.timeout(IDP_TIMEOUT_MS),
   };

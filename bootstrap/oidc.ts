@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { CALLBACK_PATH } from '../shared/config/bootstrap-config.ts';
-import { httpOptions } from '../shared/identity/idp-refresh.ts';
+import { httpOptions } from '../shared/identity/oauth-http.ts';
 import type { IdpTokens, PendingLogin } from '../shared/identity/store.ts';
 import type { ExternalJwtSigner } from '../shared/ziti/controller/types.ts';
 
@@ -170,7 +170,7 @@ export async function completeLogin(
       params,
       redirectUri,
       pending.codeVerifier,
-      httpOptions(oauth, tokenEndpoint),
+      httpOptions(tokenEndpoint, oauth.allowInsecureRequests),
     );
     result = await oauth.processAuthorizationCodeResponse(idp.as, idp.client, response, {
       expectedNonce: pending.nonce,

@@ -1,11 +1,6 @@
 import type * as OAuth from 'oauth4webapi';
+import { httpOptions } from './oauth-http.ts';
 import type { IdpTokens } from './store.ts';
-
-const isLoopback = (url: URL) => ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-
-/** Plain http is allowed only for an IdP on this machine (development). */
-export const httpOptions = (oauth: typeof OAuth, url: URL) =>
-  url.protocol === 'http:' && isLoopback(url) ? { [oauth.allowInsecureRequests]: true } : {};
 
 /**
  * Uses the refresh token, if the IdP gave one, to get a fresh token without a new login. The OAuth
@@ -14,20 +9,21 @@ export const httpOptions = (oauth: typeof OAuth, url: URL) =>
  */
 export async function refreshTokens(tokens: IdpTokens): Promise<IdpTokens | undefined> {
   if (!tokens.refreshToken) return undefined;
-  const oauth = await import('oauth4webapi');
+  const { allowInsecureRequests, None, processRefreshTokenResponse, refreshTokenGrantRequest } =
+    await import('oauth4webapi');
   const as: OAuth.AuthorizationServer = {
     issuer: tokens.issuer,
     token_endpoint: tokens.tokenEndpoint,
   };
   const client = { client_id: tokens.clientId };
-  const response = await oauth.refreshTokenGrantRequest(
+  const response = await refreshTokenGrantRequest(
     as,
     client,
-    oauth.None(),
+    None(),
     tokens.refreshToken,
-    httpOptions(oauth, new URL(tokens.tokenEndpoint)),
+    httpOptions(new URL(tokens.tokenEndpoint), allowInsecureRequests),
   );
-  const result = await oauth.processRefreshTokenResponse(as, client, response);
+  const result = await processRefreshTokenResponse(as, client, response);
   const presented = tokens.targetToken === 'ID' ? result.id_token : result.access_token;
   if (!presented) return undefined;
   return {
