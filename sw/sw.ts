@@ -18,6 +18,7 @@ import { COOKIE_CHANNEL, WORKER_PING_PATH } from '../shared/page-worker/names.ts
 import { exposeWorkerApi } from '../shared/page-worker/rpc.ts';
 import { STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
+import { e2eReady } from '../shared/ziti/index.ts';
 import { handleCookieBridgeRequest, withCookieSnapshot } from './cookie-bridge.ts';
 import { SIGN_IN_PATH, signInPage } from './http-auth-page.ts';
 import { answerKeepalive } from './keepalive-request.ts';
@@ -36,6 +37,11 @@ declare const self: ServiceWorkerGlobalScope;
 // The worker's own code starts here, after its libraries' top-level code ran.
 startPhases.mark('script');
 const state = new WorkerState();
+// libsodium starts its wasm when the script loads, so it is ready before the first dial: when.
+e2eReady().then(
+  () => startPhases.mark('sodium'),
+  () => {},
+);
 /** When this worker instance started (a restarted worker has a later one): diagnostics. */
 const STARTED_AT = Date.now();
 

@@ -9,7 +9,6 @@ import {
   ControllerClient,
   dialService,
   type EdgeConnection,
-  e2eReady,
   type InterceptV1,
   ZitiAuthenticationError,
   ZitiDialError,
@@ -97,19 +96,14 @@ export class Tunnel {
   }
 
   /**
-   * Starts what the first request will wait for, side by side: the service list, libsodium and,
-   * when a Dial session of the service was kept, the channel to its routers (the CA bundle
-   * confirmed beside the handshake). Failures are left to the request, which tries again.
+   * Starts what the first request will wait for, side by side: the service list and, when a Dial
+   * session of the service was kept, the channel to its routers (the CA bundle confirmed beside
+   * the handshake). Failures are left to the request, which tries again.
    */
   prepare(serviceName: string): void {
     this.services().catch(() => {});
     const kept = this.#kept.get(serviceName);
     if (kept) this.#routers.channelFor(kept.edgeRouters).catch(() => {});
-    // libsodium (the first dial's key exchange) loads while the router's handshake is on the wire.
-    e2eReady().then(
-      () => startPhases.mark('sodium'),
-      () => {},
-    );
   }
 
   get identity(): StoredIdentity {

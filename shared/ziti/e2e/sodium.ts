@@ -6,10 +6,8 @@
  * Note: libsodium-wrappers keeps each stream state (52 bytes) in its WebAssembly heap and has no
  * free function for it, so every connection leaves 104 bytes behind in that heap.
  */
-import type { StateAddress } from 'libsodium-wrappers';
+import sodium, { type StateAddress } from 'libsodium-wrappers';
 import { ZitiE2EError } from '../errors.ts';
-
-type Sodium = typeof import('libsodium-wrappers').default;
 
 /** Header size of secretstream: the peer's first Data must be exactly this long. */
 export const SECRETSTREAM_HEADER_BYTES = 24;
@@ -18,20 +16,11 @@ export const SECRETSTREAM_ABYTES = 17;
 /** crypto_kx public key size. */
 export const KX_PUBLIC_KEY_BYTES = 32;
 
-/** libsodium, once `e2eReady()` resolved. */
-let sodium: Sodium;
 let readyPromise: Promise<void> | undefined;
 
-/**
- * Loads and initialises libsodium, once. Loaded on first call, not at import: its WebAssembly start
- * blocks the thread for about 10 ms, which a just-started service worker spends better on the
- * router's handshake (a single-file bundle inlines the module; nothing is fetched).
- */
+/** Resolves once libsodium is initialised. */
 export function e2eReady(): Promise<void> {
-  readyPromise ??= import('libsodium-wrappers').then(async ({ default: loaded }) => {
-    await loaded.ready;
-    sodium = loaded;
-  });
+  readyPromise ??= sodium.ready;
   return readyPromise;
 }
 
