@@ -14,6 +14,7 @@ import { chromium } from '@playwright/test';
 import { acceptFabricCert, browsers, chromiumArgs } from '../e2e/browsers.ts';
 import { signInAtIdp } from '../e2e/support/enter-app.ts';
 import { startE2eFabric } from '../e2e/support/fabric.ts';
+import { timedSmallGet } from './support/browsers.ts';
 import { browserTarget, type DevTools, serviceWorkerTarget } from './support/devtools.ts';
 import { startBenchNetwork } from './support/network.ts';
 
@@ -102,22 +103,14 @@ async function profileResumes(page: import('@playwright/test').Page): Promise<Pr
     flatten: true,
   });
   const sw = await attached;
-  const get = () =>
-    page.evaluate(async () => {
-      const t = performance.now();
-      const response = await fetch('/cookies/echo?resume', { cache: 'no-store' });
-      await response.text();
-      if (!response.ok) throw new Error(`status ${response.status}`);
-      return performance.now() - t;
-    });
-  await get();
+  await timedSmallGet(page);
   await browserSession.send('Profiler.enable', {}, sw);
   await browserSession.send('Profiler.setSamplingInterval', { interval: 100 }, sw);
   const profiles: Profile[] = [];
   for (let i = 0; i < RESUMES; i++) {
     await browserSession.send('Profiler.start', {}, sw);
     await cdp.send('ServiceWorker.stopAllWorkers');
-    const ms = await get();
+    const ms = await timedSmallGet(page);
     profiles.push(
       (await browserSession.send<{ profile: Profile }>('Profiler.stop', {}, sw)).profile,
     );

@@ -20,6 +20,7 @@ import {
   type BenchBrowser,
   launchBrowser,
   signedInPage,
+  timedSmallGet,
 } from './support/browsers.ts';
 import { type BenchNetwork, eachNetwork } from './support/network.ts';
 
@@ -108,16 +109,6 @@ const workerStart = (page: Page) =>
   );
 const workerStartedAt = async (page: Page) => (await workerStart(page)).startedAt;
 
-/** One small GET's time to its whole body; the worker is stopped when this starts. */
-const resumedGet = (page: Page) =>
-  page.evaluate(async () => {
-    const t = performance.now();
-    const response = await fetch('/cookies/echo?resume', { cache: 'no-store' });
-    await response.text();
-    if (!response.ok) throw new Error(`status ${response.status}`);
-    return performance.now() - t;
-  });
-
 async function resume(name: BenchBrowser, net: BenchNetwork): Promise<BenchResult> {
   const browser = await launchBrowser(name, [], {
     'dom.serviceWorkers.idle_timeout': FIREFOX_IDLE_MS,
@@ -130,13 +121,13 @@ async function resume(name: BenchBrowser, net: BenchNetwork): Promise<BenchResul
       if (cdp) await cdp.send('ServiceWorker.stopAllWorkers');
       else await page.waitForTimeout(FIREFOX_IDLE_WAIT_MS);
     };
-    await resumedGet(page); // the tunnel is up before the first stop
+    await timedSmallGet(page); // the tunnel is up before the first stop
     const times: number[] = [];
     const phases: Record<string, number>[] = [];
     for (let i = 0; i < RESUMES; i++) {
       const before = await workerStartedAt(page);
       await stop();
-      times.push(await resumedGet(page));
+      times.push(await timedSmallGet(page));
       const after = await workerStart(page);
       if (after.startedAt === before) throw new Error('the worker was not stopped');
       phases.push(after.start ?? {});

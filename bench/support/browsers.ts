@@ -81,3 +81,13 @@ export async function signedInPage(
     },
   };
 }
+
+/** One small tunnelled GET's time to its whole body (ms), from the page: the resume figure. */
+export const timedSmallGet = (page: Page) =>
+  page.evaluate(async () => {
+    const t = performance.now();
+    const response = await fetch('/cookies/echo?resume', { cache: 'no-store' });
+    await response.text();
+    if (!response.ok) throw new Error(`status ${response.status}`);
+    return performance.now() - t;
+  });

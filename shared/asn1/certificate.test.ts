@@ -4,6 +4,7 @@
  */
 import { X509Certificate as NodeX509, verify as nodeVerify } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { concat } from '../tls/_internal/bytes.ts';
 import { createPki, type Issued, issueLeaf, type TestPki } from '../tls/_test/pki.ts';
 import { parseIpLiteral } from '../tls/certificate.ts';
 import * as x509 from '../x509.ts';
@@ -16,15 +17,6 @@ import {
 import { DerError, DerReader, encode, encodeOid, readOne, Tag } from './der.ts';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 
 /** A certificate split into its TBSCertificate fields, outer algorithm and signature elements. */
 interface Parts {
@@ -318,18 +310,18 @@ describe('malformed certificates', () => {
     expect(parseError(der.subarray(0, der.length - 1))).toMatch(
       /certificate: element at byte 0 runs past the end/,
     );
-    expect(parseError(concat(der, bytes(0)))).toMatch(/certificate: has 1 trailing bytes/);
+    expect(parseError(concat([der, bytes(0)]))).toMatch(/certificate: has 1 trailing bytes/);
     // Indefinite length (BER) for the outer SEQUENCE.
     const body = readOne(der, 'test', Tag.sequence).value;
-    expect(parseError(concat(bytes(0x30, 0x80), body, bytes(0, 0)))).toMatch(/indefinite length/);
+    expect(parseError(concat([bytes(0x30, 0x80), body, bytes(0, 0)]))).toMatch(/indefinite length/);
     // Length in more bytes than needed.
     expect(
-      parseError(concat(bytes(0x30, 0x83, 0, body.length >> 8, body.length & 0xff), body)),
+      parseError(concat([bytes(0x30, 0x83, 0, body.length >> 8, body.length & 0xff), body])),
     ).toMatch(/length with a leading zero/);
     const serial = split(der).fields[F.serial]!;
     expect(
       parseError(
-        withField(der, F.serial, concat(bytes(0x02, 0x81, serial[1]!), serial.subarray(2))),
+        withField(der, F.serial, concat([bytes(0x02, 0x81, serial[1]!), serial.subarray(2)])),
       ),
     ).toMatch(/long form for a short length/);
   });

@@ -74,6 +74,13 @@ function signedDataParts(der: Uint8Array) {
   };
 }
 
+/** The bundle's SignedData rebuilt: `middle` where its certificates and CRLs were, then `tail`. */
+const signedData = (
+  p: ReturnType<typeof signedDataParts>,
+  middle: Uint8Array[],
+  tail: Uint8Array[] = [p.signerInfos],
+) => encode(Tag.sequence, p.version, p.digestAlgorithms, p.encapContentInfo, ...middle, ...tail);
+
 const contentInfo = (signedData: Uint8Array, type = '1.2.840.113549.1.7.2') =>
   encode(Tag.sequence, encodeOid(type), encode(0xa0, signedData));
 
@@ -110,17 +117,7 @@ describe('pkcs7CertificatesToPem', () => {
     const attributeCert = encode(0xa2, encode(Tag.sequence, encodeOid('1.2.3')));
     const certs = encode(0xa0, attributeCert, p.certificates!.value, attributeCert);
     const crls = encode(0xa1, encode(Tag.sequence));
-    const der = contentInfo(
-      encode(
-        Tag.sequence,
-        p.version,
-        p.digestAlgorithms,
-        p.encapContentInfo,
-        certs,
-        crls,
-        p.signerInfos,
-      ),
-    );
+    const der = contentInfo(signedData(p, [certs, crls]));
     expect(pkcs7CertificatesToPem(base64(der))).toEqual(pems);
   });
 
@@ -148,31 +145,14 @@ describe('pkcs7CertificatesToPem', () => {
     rejects(Buffer.concat([bundle, Buffer.from([0])]), /ContentInfo: has 1 trailing bytes/);
     const p = signedDataParts(bundle);
     rejects(
-      contentInfo(
-        encode(
-          Tag.sequence,
-          p.version,
-          p.digestAlgorithms,
-          p.encapContentInfo,
-          p.certificates!.raw,
-          p.signerInfos,
-          new Uint8Array([5, 0]),
-        ),
-      ),
+      contentInfo(signedData(p, [p.certificates!.raw], [p.signerInfos, new Uint8Array([5, 0])])),
       /SignedData: has 2 trailing bytes/,
     );
   });
 
   it('rejects a content type other than signedData', () => {
     const p = signedDataParts(bundle);
-    const signed = encode(
-      Tag.sequence,
-      p.version,
-      p.digestAlgorithms,
-      p.encapContentInfo,
-      p.certificates!.raw,
-      p.signerInfos,
-    );
+    const signed = signedData(p, [p.certificates!.raw]);
     rejects(
       contentInfo(signed, '1.2.840.113549.1.7.1'),
       /content type 1\.2\.840\.113549\.1\.7\.1 is not signedData/,
@@ -192,30 +172,13 @@ describe('pkcs7CertificatesToPem', () => {
   it('rejects a SignedData without signerInfos and a certificate that is not one element', () => {
     const p = signedDataParts(bundle);
     rejects(
-      contentInfo(
-        encode(
-          Tag.sequence,
-          p.version,
-          p.digestAlgorithms,
-          p.encapContentInfo,
-          p.certificates!.raw,
-        ),
-      ),
+      contentInfo(signedData(p, [p.certificates!.raw], [])),
       /SignedData: ends where an element was expected/,
     );
     // A certificate SEQUENCE whose length runs past the certificates set.
     const broken = encode(0xa0, new Uint8Array([0x30, 0x05, 0x02, 0x01, 0x00]));
     rejects(
-      contentInfo(
-        encode(
-          Tag.sequence,
-          p.version,
-          p.digestAlgorithms,
-          p.encapContentInfo,
-          broken,
-          p.signerInfos,
-        ),
-      ),
+      contentInfo(signedData(p, [broken])),
       /certificates: element at byte 0 runs past the end/,
     );
   });
