@@ -26,7 +26,8 @@ import { type BenchNetwork, eachNetwork } from './support/network.ts';
 
 const ROUNDS = 3;
 const CONCURRENT = 200;
-const RESUMES = 5;
+/** Resumes per browser and network: medians of 5 moved by 15 ms and more from run to run. */
+const RESUMES = 9;
 /** Firefox's idle timeout for the resume figure (its default is 30 s), and the wait past it. */
 const FIREFOX_IDLE_MS = 1000;
 const FIREFOX_IDLE_WAIT_MS = 3000;
