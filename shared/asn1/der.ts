@@ -146,16 +146,6 @@ export function decodeOid(value: Uint8Array): string {
   return [...head, ...arcs.slice(1)].join('.');
 }
 
-/** A non-negative INTEGER below 2^32 (versions, path lengths). */
-export function decodeSmallInteger(value: Uint8Array): number {
-  if (value.length === 0 || value.length > 5 || (value.length === 5 && value[0] !== 0))
-    throw new DerError('INTEGER out of range');
-  if (value[0]! & 0x80) throw new DerError('negative INTEGER');
-  if (value.length > 1 && value[0] === 0 && !(value[1]! & 0x80))
-    throw new DerError('INTEGER not minimally encoded');
-  return value.reduce((n, x) => n * 256 + x, 0);
-}
-
 /** INTEGER contents of any size: minimally encoded, and with `positive` greater than zero. */
 export function checkInteger(value: Uint8Array, what: string, positive: boolean): void {
   if (value.length === 0) throw new DerError(`${what}: empty INTEGER`);
@@ -166,6 +156,15 @@ export function checkInteger(value: Uint8Array, what: string, positive: boolean)
     throw new DerError(`${what}: INTEGER not minimally encoded`);
   if (positive && (value[0]! & 0x80 || (value.length === 1 && value[0] === 0)))
     throw new DerError(`${what}: INTEGER not positive`);
+}
+
+/** A non-negative INTEGER below 2^32 (versions, path lengths). */
+export function decodeSmallInteger(value: Uint8Array): number {
+  if (value.length === 0 || value.length > 5 || (value.length === 5 && value[0] !== 0))
+    throw new DerError('INTEGER out of range');
+  if (value[0]! & 0x80) throw new DerError('negative INTEGER');
+  checkInteger(value, 'INTEGER', false);
+  return value.reduce((n, x) => n * 256 + x, 0);
 }
 
 /** BOOLEAN contents (DER: 0x00 or 0xff). */
