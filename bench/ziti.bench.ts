@@ -13,8 +13,8 @@ import {
   e2eReady,
   encodeData,
   encodeMessage,
+  generateKxKeyPair,
   MessageDecoder,
-  newKxKeyPair,
   openChannel,
   SecretStreamDecryptor,
   SecretStreamEncryptor,
@@ -45,10 +45,10 @@ async function codec(): Promise<number> {
 
 async function e2e(): Promise<number> {
   await e2eReady();
-  const client = newKxKeyPair();
-  const server = newKxKeyPair();
-  const c = clientSessionKeys(client, server.publicKey);
-  const s = serverSessionKeys(server, client.publicKey);
+  const client = await generateKxKeyPair();
+  const server = await generateKxKeyPair();
+  const c = await clientSessionKeys(client, server.publicKey);
+  const s = await serverSessionKeys(server, client.publicKey);
   const enc = new SecretStreamEncryptor(c.tx);
   const dec = new SecretStreamDecryptor(enc.header, s.rx);
   const plain = payload.subarray(0, FRAME_BODY - 17);

@@ -40,6 +40,7 @@ import {
   encodeMessage,
   encodeStateClosed,
   externalJwtSignersRequest,
+  generateKxKeyPair,
   getHeaderBool,
   getHeaderBytes,
   getHeaderI32,
@@ -48,7 +49,6 @@ import {
   HeaderId,
   type Message,
   MessageDecoder,
-  newKxKeyPair,
   newMessage,
   processApiSessionResponse,
   processCaCertsResponse,
@@ -421,7 +421,7 @@ async function httpOverConnect(
   path: string,
   onConnected: (req: Message, reply: Message) => void,
 ): Promise<HttpExchange> {
-  const own = newKxKeyPair();
+  const own = await generateKxKeyPair();
   const uuid = randomBytes(16);
   const connect = ch.send(
     encodeConnect({ connId, sessionToken: dialToken, publicKey: own.publicKey, seq: 0, uuid }),
@@ -438,7 +438,7 @@ async function httpOverConnect(
   }
   const peerKey = getHeaderBytes(reply, HeaderId.PublicKey);
   if (!peerKey) throw new Error('StateConnected without PublicKey');
-  const keysOf = clientSessionKeys(own, peerKey);
+  const keysOf = await clientSessionKeys(own, peerKey);
   const enc = new SecretStreamEncryptor(keysOf.tx);
   ch.send(encodeData({ connId, body: enc.header }));
   const ofConn = (m: Message) =>

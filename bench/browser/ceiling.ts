@@ -12,7 +12,7 @@
 import {
   clientSessionKeys,
   e2eReady,
-  newKxKeyPair,
+  generateKxKeyPair,
   SecretStreamDecryptor,
   SecretStreamEncryptor,
   serverSessionKeys,
@@ -85,10 +85,10 @@ function timed(ms: number, bytesPerCall: number, call: () => void): number {
 
 async function secretstream(ms: number): Promise<{ push: number; pull: number }> {
   await e2eReady();
-  const client = newKxKeyPair();
-  const server = newKxKeyPair();
-  const tx = clientSessionKeys(client, server.publicKey).tx;
-  const rx = serverSessionKeys(server, client.publicKey).rx;
+  const client = await generateKxKeyPair();
+  const server = await generateKxKeyPair();
+  const { tx } = await clientSessionKeys(client, server.publicKey);
+  const { rx } = await serverSessionKeys(server, client.publicKey);
   const message = new Uint8Array(2 * RECORD);
   const pusher = new SecretStreamEncryptor(tx);
   const push = timed(ms, message.length, () => pusher.push(message));

@@ -4,9 +4,10 @@ import {
   clientSessionKeys,
   EdgeFlag,
   e2eReady,
-  newKxKeyPair,
+  generateKxKeyPair,
   SecretStreamDecryptor,
   SecretStreamEncryptor,
+  serverSessionKeys,
 } from '../../shared/ziti/index.ts';
 import { TcpBridge } from './tcp-bridge.ts';
 
@@ -65,8 +66,9 @@ describe('TcpBridge', () => {
     await e2eReady();
     const payload = Buffer.from('hello from the dark '.repeat(5000));
     const app = await appThatWritesAndEnds(payload);
-    const dialer = newKxKeyPair();
-    const host = newKxKeyPair();
+    const dialer = await generateKxKeyPair();
+    const host = await generateKxKeyPair();
+    const hostKeys = await serverSessionKeys(host, dialer.publicKey);
     const sent: Sent[] = [];
     let closed = false;
     const bridge = new TcpBridge({
@@ -80,12 +82,12 @@ describe('TcpBridge', () => {
           sent.push({ kind: 'close', reason });
         },
       },
-      e2e: { own: host, peerPublicKey: dialer.publicKey },
+      e2e: hostKeys,
     });
     await bridge.start();
     while (!closed) await new Promise((r) => setTimeout(r, 5));
     app.close();
-    const keys = clientSessionKeys(dialer, host.publicKey);
+    const keys = await clientSessionKeys(dialer, host.publicKey);
     const datas = sent.filter((s): s is Extract<Sent, { kind: 'data' }> => s.kind === 'data');
     expect(datas[0]!.body).toHaveLength(24);
     const dec = new SecretStreamDecryptor(datas[0]!.body, keys.rx);
@@ -105,7 +107,7 @@ describe('TcpBridge', () => {
     const b2 = new TcpBridge({
       socket: sock,
       sender: { sendData: async () => {}, sendClose: async () => {} },
-      e2e: { own: host, peerPublicKey: dialer.publicKey },
+      e2e: hostKeys,
     });
     await b2.start();
     await b2.onData(enc.header, 0);

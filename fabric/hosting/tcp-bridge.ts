@@ -11,12 +11,11 @@ import type { Socket } from 'node:net';
 import {
   EdgeFlag,
   e2eReady,
-  type KxKeyPair,
   MAX_DATA_BODY_BYTES,
   SECRETSTREAM_HEADER_BYTES,
   SecretStreamDecryptor,
   SecretStreamEncryptor,
-  serverSessionKeys,
+  type SessionKeys,
 } from '../../shared/ziti/index.ts';
 
 export interface EdgeSender {
@@ -29,8 +28,8 @@ export interface EdgeSender {
 export interface TcpBridgeOptions {
   socket: Socket;
   sender: EdgeSender;
-  /** E2E: our key pair (the terminator's) and the dialer's public key; both or neither. */
-  e2e?: { own: KxKeyPair; peerPublicKey: Uint8Array };
+  /** E2E: the terminator's session keys (`serverSessionKeys` with the dialer's public key). */
+  e2e?: SessionKeys;
   onEnd?: () => void;
 }
 
@@ -50,9 +49,8 @@ export class TcpBridge {
     this.#sender = opts.sender;
     this.#onEnd = opts.onEnd;
     if (opts.e2e) {
-      const keys = serverSessionKeys(opts.e2e.own, opts.e2e.peerPublicKey);
-      this.#encryptor = new SecretStreamEncryptor(keys.tx);
-      this.#rx = keys.rx;
+      this.#encryptor = new SecretStreamEncryptor(opts.e2e.tx);
+      this.#rx = opts.e2e.rx;
     }
     this.#socket.pause();
     this.#socket.on('error', () => this.close('target connection failed'));

@@ -18,10 +18,12 @@ import {
   encodeDialFailed,
   encodeDialSuccess,
   encodeStateClosed,
+  generateKxKeyPair,
   type KxKeyPair,
   type Message,
-  newKxKeyPair,
   openChannel,
+  type SessionKeys,
+  serverSessionKeys,
 } from '../../shared/ziti/index.ts';
 import { nodeSocketDuplex } from '../_internal/node-duplex.ts';
 import type { HostV1 } from '../config.ts';
@@ -145,6 +147,19 @@ export async function startTunneler(opts: TunnelerOptions): Promise<RunningTunne
     if (dial.newConnId === undefined)
       return void (await refuse('router did not provide a connection id'));
     const n = dial.newConnId;
+    if (bind.keys && !dial.publicKey) {
+      return void (await refuse('encryption required: dialer sent no public key'));
+    }
+    // Keys first: a bad dialer key is refused before the target is reached.
+    let e2e: SessionKeys | undefined;
+    try {
+      e2e =
+        bind.keys && dial.publicKey
+          ? await serverSessionKeys(bind.keys, dial.publicKey)
+          : undefined;
+    } catch (err) {
+      return void (await refuse((err as Error).message));
+    }
     let socket: Socket;
     try {
       socket = await connectTarget(bind.host, opts.targetConnectTimeoutMs ?? 5_000);
@@ -152,18 +167,13 @@ export async function startTunneler(opts: TunnelerOptions): Promise<RunningTunne
       log.warn(`${bind.serviceName}: ${(err as Error).message}`);
       return void (await refuse((err as Error).message));
     }
-    if (bind.keys && !dial.publicKey) {
-      socket.destroy();
-      return void (await refuse('encryption required: dialer sent no public key'));
-    }
     const bridge = new TcpBridge({
       socket,
       sender: {
         sendData: (body, flags) => channel.send(encodeData({ connId: n, body, flags })),
         sendClose: (reason) => channel.send(encodeStateClosed({ connId: n, reason })),
       },
-      e2e:
-        bind.keys && dial.publicKey ? { own: bind.keys, peerPublicKey: dial.publicKey } : undefined,
+      e2e,
       onEnd: () => bridges.delete(n),
     });
     bridges.set(n, bridge);
@@ -177,7 +187,7 @@ export async function startTunneler(opts: TunnelerOptions): Promise<RunningTunne
   const hosted: string[] = [];
   for (const svc of services) {
     const session = svc === services[0] ? first : await rest.createSession(svc.id, 'Bind');
-    const keys = svc.encryptionRequired ? newKxKeyPair() : undefined;
+    const keys = svc.encryptionRequired ? await generateKxKeyPair() : undefined;
     const connId = nextBindConnId++;
     binds.set(connId, {
       serviceName: svc.name,

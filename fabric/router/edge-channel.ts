@@ -64,13 +64,16 @@ import {
   encodeDial,
   encodeStateClosed,
   encodeStateConnected,
+  generateKxKeyPair,
   getHeaderU32,
   HeaderId,
+  type KxKeyPair,
   type Message,
-  newKxKeyPair,
   newMessage,
   RetryHint,
   ROUTER_CONN_ID_START,
+  type SessionKeys,
+  serverSessionKeys,
   stringBytes,
   u32Bytes,
 } from '../../shared/ziti/index.ts';
@@ -546,6 +549,14 @@ export class EdgeChannel {
     dialerKey: Uint8Array | undefined,
   ): Promise<{ bridge: TcpBridge; publicKey: Uint8Array | undefined }> {
     const host = this.ctx.state.hostV1(service)!;
+    // Keys first: a bad dialer key is refused before the target is reached.
+    let own: KxKeyPair | undefined;
+    let e2e: SessionKeys | undefined;
+    if (dialerKey) {
+      await TcpBridge.ready();
+      own = await generateKxKeyPair();
+      e2e = await serverSessionKeys(own, dialerKey);
+    }
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = tcpConnect({ host: host.address, port: host.port, timeout: DIAL_TIMEOUT_MS });
       s.once('connect', () => {
@@ -562,11 +573,6 @@ export class EdgeChannel {
       );
     });
     socket.setNoDelay(true);
-    let own: ReturnType<typeof newKxKeyPair> | undefined;
-    if (dialerKey) {
-      await TcpBridge.ready();
-      own = newKxKeyPair();
-    }
     const bridge = new TcpBridge({
       socket,
       sender: {
@@ -580,7 +586,7 @@ export class EdgeChannel {
           return Promise.resolve();
         },
       },
-      e2e: own && dialerKey ? { own, peerPublicKey: dialerKey } : undefined,
+      e2e,
       onEnd: () => {
         circuit.closed = true;
         this.#conns.delete(circuit.dialer.connId);

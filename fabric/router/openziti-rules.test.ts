@@ -22,12 +22,12 @@ import {
   encodeHello,
   encodeMessage,
   encodeStateClosed,
+  generateKxKeyPair,
   getHeaderI32,
   getHeaderU32,
   HeaderId,
   type Message,
   MessageDecoder,
-  newKxKeyPair,
   SecretStreamDecryptor,
   SecretStreamEncryptor,
   ZitiDialError,
@@ -157,7 +157,7 @@ describe('a client that follows OpenZiti browser client rules (§11)', () => {
 
     // Connect: sequence 0 = the connection's Seq 0; AppData, PublicKey, no CryptoMethod.
     await e2eReady();
-    const kx = newKxKeyPair();
+    const kx = await generateKxKeyPair();
     const connect = encodeConnect({
       connId: 1,
       seq: 0,
@@ -179,7 +179,7 @@ describe('a client that follows OpenZiti browser client rules (§11)', () => {
     expect(hostKey).toHaveLength(32);
 
     // Data: channel sequence = the connection's Seq, from 1; the first one is our stream header.
-    const keys = clientSessionKeys(kx, hostKey);
+    const keys = await clientSessionKeys(kx, hostKey);
     const encryptor = new SecretStreamEncryptor(keys.tx);
     const ourHeaderSequence = 1;
     send(encodeData({ connId: 1, seq: 1, uuid: uuid(), body: encryptor.header }), 1);

@@ -19,13 +19,14 @@ import {
   encodeConnect,
   encodeData,
   encodeStateClosed,
+  generateKxKeyPair,
   type KxKeyPair,
   MAX_DATA_BODY_BYTES,
   type Message,
-  newKxKeyPair,
   openChannel,
   SecretStreamDecryptor,
   SecretStreamEncryptor,
+  type SessionKeys,
   type StateClosedInfo,
 } from '../../shared/ziti/index.ts';
 import { nodeSocketDuplex } from '../_internal/node-duplex.ts';
@@ -156,8 +157,12 @@ export async function dial(
     muxes.set(channel, mux);
   }
   const connId = nextConnId++;
-  const own: KxKeyPair | undefined = opts.encrypt ? newKxKeyPair() : undefined;
-  let rx: Uint8Array | undefined;
+  const own: KxKeyPair | undefined = opts.encrypt ? await generateKxKeyPair() : undefined;
+  // The far side's header may arrive while the session keys are still being derived.
+  let keysReady!: (keys: SessionKeys | undefined) => void;
+  const keys = new Promise<SessionKeys | undefined>((r) => {
+    keysReady = r;
+  });
   let decryptor: SecretStreamDecryptor | undefined;
   let encryptor: SecretStreamEncryptor | undefined;
   let endResolve!: (v: { fin: boolean; closed?: StateClosedInfo }) => void;
@@ -168,6 +173,7 @@ export async function dial(
     async onData(m) {
       const d = decodeData(m);
       if (d.flags & EdgeFlag.FIN) return endResolve({ fin: true });
+      const rx = (await keys)?.rx;
       if (rx) {
         if (!decryptor) {
           decryptor = new SecretStreamDecryptor(d.body, rx);
@@ -190,14 +196,15 @@ export async function dial(
     }),
   );
   if (reply.contentType === ContentType.StateClosed) {
+    keysReady(undefined);
     mux.conns.delete(connId);
     throw new DialRefusedError(decodeStateClosed(reply));
   }
   const sc = decodeStateConnected(reply);
-  if (own && sc.publicKey) {
-    const keys = clientSessionKeys(own, sc.publicKey);
-    rx = keys.rx;
-    encryptor = new SecretStreamEncryptor(keys.tx);
+  const sessionKeys = own && sc.publicKey ? await clientSessionKeys(own, sc.publicKey) : undefined;
+  keysReady(sessionKeys);
+  if (sessionKeys) {
+    encryptor = new SecretStreamEncryptor(sessionKeys.tx);
     await channel.send(encodeData({ connId, body: encryptor.header }));
   }
   return {

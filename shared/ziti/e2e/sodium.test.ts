@@ -11,7 +11,7 @@ import { ZitiE2EError } from '../errors.ts';
 import {
   clientSessionKeys,
   e2eReady,
-  newKxKeyPair,
+  generateKxKeyPair,
   SECRETSTREAM_ABYTES,
   SECRETSTREAM_HEADER_BYTES,
   SecretStreamDecryptor,
@@ -30,12 +30,13 @@ beforeAll(async () => {
 });
 
 describe('crypto_kx', () => {
-  it('client and server keys follow the reference formula (checked with @noble)', () => {
-    const client = newKxKeyPair();
-    const server = newKxKeyPair();
-    const c = clientSessionKeys(client, server.publicKey);
-    const s = serverSessionKeys(server, client.publicKey);
-    const q = x25519.getSharedSecret(client.privateKey, server.publicKey);
+  it('client and server keys follow the reference formula (checked with @noble)', async () => {
+    const client = await generateKxKeyPair();
+    // The server's pair from libsodium: its raw private key lets @noble compute the shared point.
+    const server = sodium.crypto_kx_keypair();
+    const c = await clientSessionKeys(client, server.publicKey);
+    const s = await serverSessionKeys(server, client.publicKey);
+    const q = x25519.getSharedSecret(server.privateKey, client.publicKey);
     const h = blake2b(new Uint8Array([...q, ...client.publicKey, ...server.publicKey]), {
       dkLen: 64,
     });
@@ -45,16 +46,62 @@ describe('crypto_kx', () => {
     expect(s.tx).toEqual(h.slice(0, 32));
   });
 
-  it('rejects a peer key of the wrong size', () => {
-    expect(() => clientSessionKeys(newKxKeyPair(), new Uint8Array(31))).toThrow(ZitiE2EError);
+  it('the private key is a non-extractable WebCrypto X25519 key', async () => {
+    const { privateKey, publicKey } = await generateKxKeyPair();
+    expect(publicKey).toHaveLength(32);
+    if (privateKey instanceof Uint8Array) throw new Error('expected a CryptoKey');
+    expect(privateKey.algorithm.name).toBe('X25519');
+    expect(privateKey.extractable).toBe(false);
+    await expect(crypto.subtle.exportKey('pkcs8', privateKey)).rejects.toThrow();
+  });
+
+  it("agrees with libsodium's crypto_kx on both sides", async () => {
+    const ours = await generateKxKeyPair();
+    const theirs = sodium.crypto_kx_keypair();
+    const asClient = await clientSessionKeys(ours, theirs.publicKey);
+    const server = sodium.crypto_kx_server_session_keys(
+      theirs.publicKey,
+      theirs.privateKey,
+      ours.publicKey,
+    );
+    expect(asClient).toEqual({ rx: server.sharedTx, tx: server.sharedRx });
+    const asServer = await serverSessionKeys(ours, theirs.publicKey);
+    const client = sodium.crypto_kx_client_session_keys(
+      theirs.publicKey,
+      theirs.privateKey,
+      ours.publicKey,
+    );
+    expect(asServer).toEqual({ rx: client.sharedTx, tx: client.sharedRx });
+  });
+
+  it('rejects a peer key of the wrong size', async () => {
+    const own = await generateKxKeyPair();
+    await expect(clientSessionKeys(own, new Uint8Array(31))).rejects.toThrow(ZitiE2EError);
+  });
+
+  it('rejects a low-order peer key (all-zero shared point), as libsodium does', async () => {
+    const own = await generateKxKeyPair();
+    // The identity point and a point of order 8 (RFC 7748 test vectors of small order).
+    const lowOrder = [
+      new Uint8Array(32),
+      Uint8Array.from(
+        Buffer.from('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', 'hex'),
+      ),
+    ];
+    for (const peer of lowOrder) {
+      await expect(clientSessionKeys(own, peer)).rejects.toThrow(/bad peer key/);
+      await expect(serverSessionKeys(sodium.crypto_kx_keypair(), peer)).rejects.toThrow(
+        /bad peer key/,
+      );
+    }
   });
 });
 
 describe('secretstream interop with libsodium', () => {
-  it('our client side → libsodium server (crypto_kx_server_session_keys + pull) and back', () => {
-    const ours = newKxKeyPair();
+  it('our client side → libsodium server (crypto_kx_server_session_keys + pull) and back', async () => {
+    const ours = await generateKxKeyPair();
     const theirs = sodium.crypto_kx_keypair();
-    const keys = clientSessionKeys(ours, theirs.publicKey);
+    const keys = await clientSessionKeys(ours, theirs.publicKey);
     const server = sodium.crypto_kx_server_session_keys(
       theirs.publicKey,
       theirs.privateKey,
@@ -87,10 +134,10 @@ describe('secretstream interop with libsodium', () => {
     }
   });
 
-  it('our server side ← libsodium client (crypto_kx_client_session_keys) both ways', () => {
-    const ours = newKxKeyPair();
+  it('our server side ← libsodium client (crypto_kx_client_session_keys) both ways', async () => {
+    const ours = await generateKxKeyPair();
     const theirs = sodium.crypto_kx_keypair();
-    const keys = serverSessionKeys(ours, theirs.publicKey);
+    const keys = await serverSessionKeys(ours, theirs.publicKey);
     const client = sodium.crypto_kx_client_session_keys(
       theirs.publicKey,
       theirs.privateKey,
@@ -113,11 +160,11 @@ describe('secretstream interop with libsodium', () => {
     }
   });
 
-  it('rejects tampered, truncated, replayed and reordered ciphertext', () => {
-    const client = newKxKeyPair();
-    const server = newKxKeyPair();
-    const c = clientSessionKeys(client, server.publicKey);
-    const s = serverSessionKeys(server, client.publicKey);
+  it('rejects tampered, truncated, replayed and reordered ciphertext', async () => {
+    const client = await generateKxKeyPair();
+    const server = await generateKxKeyPair();
+    const c = await clientSessionKeys(client, server.publicKey);
+    const s = await serverSessionKeys(server, client.publicKey);
     const fresh = () => {
       const enc = new SecretStreamEncryptor(c.tx);
       return { enc, dec: new SecretStreamDecryptor(enc.header, s.rx) };
@@ -149,8 +196,11 @@ describe('secretstream interop with libsodium', () => {
     expect(() => dec.pull(stranger.push(Uint8Array.of(1)))).toThrow(ZitiE2EError);
   });
 
-  it('a peer header that is not exactly 24 bytes is refused', () => {
-    const keys = clientSessionKeys(newKxKeyPair(), newKxKeyPair().publicKey);
+  it('a peer header that is not exactly 24 bytes is refused', async () => {
+    const keys = await clientSessionKeys(
+      await generateKxKeyPair(),
+      (await generateKxKeyPair()).publicKey,
+    );
     expect(() => new SecretStreamDecryptor(new Uint8Array(23), keys.rx)).toThrow(ZitiE2EError);
     expect(() => new SecretStreamDecryptor(new Uint8Array(41), keys.rx)).toThrow(ZitiE2EError);
   });

@@ -53,7 +53,7 @@ export async function acceptConnect(
     }),
   );
   const keys =
-    keyPair && request.publicKey ? serverSessionKeys(keyPair, request.publicKey) : undefined;
+    keyPair && request.publicKey ? await serverSessionKeys(keyPair, request.publicKey) : undefined;
   await conn.establish(keys);
   return conn;
 }

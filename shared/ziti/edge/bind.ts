@@ -206,7 +206,7 @@ class Listener implements EdgeListener, EdgeSink {
       }
       const keys =
         this.#keyPair && dial.publicKey
-          ? serverSessionKeys(this.#keyPair, dial.publicKey)
+          ? await serverSessionKeys(this.#keyPair, dial.publicKey)
           : undefined;
       await conn.establish(keys);
     } catch (err) {

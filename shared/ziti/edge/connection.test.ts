@@ -417,6 +417,19 @@ describe('E2E against a hand-written libsodium terminator', () => {
     expect(await conn.closed).toMatchObject({ initiator: 'remote', reason: 'circuit gone' });
     await client.close();
   });
+
+  it('data and a StateClosed that come before the session keys are ready are read in order', async () => {
+    // A target that writes and closes at once: the whole burst is in before our keys are derived.
+    const { client } = await setup((push, header) => [
+      encodeData({ connId: 1, body: header }),
+      push(text('bye')),
+      encodeStateClosed({ connId: 1, reason: 'target closed' }),
+    ]);
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: true });
+    expect(str(await readAll(conn.readable))).toBe('bye');
+    expect(await conn.closed).toMatchObject({ initiator: 'remote', reason: 'target closed' });
+    await client.close();
+  });
 });
 
 describe('SDK flow control (UseXgressToSdk)', () => {

@@ -4,7 +4,8 @@
  *
  * State it owns: the E2E encryptor/decryptor (the peer's first Data must be its 24-byte header),
  * multipart splitting (after decryption), the FIN flags of both directions, Data received before the
- * connection is established (the far side's first Data can follow StateConnected at once).
+ * connection is established (the far side's first Data, even its StateClosed, can follow
+ * StateConnected at once).
  *
  * Backpressure policy (receive side). The V1 edge protocol has no per-connection flow control, so
  * the only way to slow a sender is to stop reading the channel transport. Each connection has a
@@ -218,7 +219,10 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     const early = this.#early;
     this.#early = [];
     // Not awaited for backpressure: the caller must get the connection to start reading.
-    for (const msg of early) this.#onData(msg);
+    for (const msg of early) {
+      if (msg.contentType === ContentType.StateClosed) this.#onStateClosed(msg);
+      else this.#onData(msg);
+    }
   }
 
   onMessage(msg: Message): void | Promise<void> {
@@ -234,7 +238,10 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     }
     if (this.#closeInfo) return;
     if (ct === ContentType.StateClosed) {
-      this.#onStateClosed(msg);
+      // A peer that writes and closes at once may close before establish() ran (the session keys
+      // are still being derived): the close waits behind the data that came before it.
+      if (this.#established) this.#onStateClosed(msg);
+      else this.#early.push(msg);
       return;
     }
     if (ct !== ContentType.Data && ct !== ContentType.XgPayload) return;

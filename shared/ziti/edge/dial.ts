@@ -83,7 +83,9 @@ export async function dialService(channel: Channel, options: DialOptions): Promi
       );
     }
     const keys =
-      keyPair && connected.publicKey ? clientSessionKeys(keyPair, connected.publicKey) : undefined;
+      keyPair && connected.publicKey
+        ? await clientSessionKeys(keyPair, connected.publicKey)
+        : undefined;
     await conn.establish(keys, connected.circuitId, connected.xgress, options.flowControlOptions);
   } catch (err) {
     conn.abandon(err as ZitiError);
