@@ -352,25 +352,34 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
     });
   });
 
-  it('5b. SDK flow control: the router grants it; a slow reader holds the sender to the window, an upload arrives whole', async () => {
+  it('5b. SDK flow control: the router grants it; a reader that stops holds the sender to the window, an upload arrives whole', async () => {
     const conn = await dialService(chA, {
       sessionToken: dial1.token,
       encryptionRequired: service.encryptionRequired,
     });
     expect(conn.flowControlled).toBe(true);
     const http = new HttpConnection(conn);
-    // 24 MiB read at about 4 MiB/s, slower than the tunnel: without flow control the bytes would
-    // pile up in the connection's queue; with it the router's xgress stops at its 4 MiB window.
+    const edge = conn as EdgeConnectionImpl;
+    // 24 MiB, and nothing read at first: without flow control the bytes would pile up in the
+    // connection's queue; with it the router's xgress stops at its 4 MiB window, whatever the
+    // tunnel's speed on this machine.
     const total = 24 * 1024 * 1024;
     const res = await http.request({
       method: 'GET',
       target: `/bytes/${total}`,
       headers: { host: 'tunnel-app.test' },
     });
+    // Past our 4 MiB receive limit one acknowledgement is held and the buffer reported full, which
+    // stops the router's xgress: the queue ends under the limit plus the sender's 4 MiB window,
+    // and only the held payload is sent again meanwhile.
+    const deadline = Date.now() + 30_000;
+    while (edge.flowStats!.held === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500)); // whatever the router still had on its way
+    const maxQueued = edge.queuedBytes;
     const reader = res.body!.getReader();
     let at = 0;
-    let maxQueued = 0;
-    let sinceNap = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -379,18 +388,9 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
         throw new Error(`byte ${at}: wrong content`);
       }
       at += value.length;
-      sinceNap += value.length;
-      maxQueued = Math.max(maxQueued, (conn as EdgeConnectionImpl).queuedBytes);
-      if (sinceNap >= 1024 * 1024) {
-        sinceNap = 0;
-        await new Promise((r) => setTimeout(r, 250));
-      }
     }
     expect(at).toBe(total);
-    // Past our 4 MiB receive limit one acknowledgement is held and the buffer reported full, which
-    // stops the router's xgress: the queue ends under the limit plus the sender's 4 MiB window,
-    // and only the held payload is sent again meanwhile.
-    const stats = (conn as EdgeConnectionImpl).flowStats!;
+    const stats = edge.flowStats!;
     expect(stats.held).toBeGreaterThan(0);
     expect(maxQueued).toBeGreaterThan(3 * 1024 * 1024);
     expect(maxQueued).toBeLessThanOrEqual(8 * 1024 * 1024);
