@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DerError } from './der.ts';
 import { base64ToBytes, derToPem, pemToDer } from './pem.ts';
 
@@ -55,5 +55,28 @@ describe('PEM', () => {
     expect(() => base64ToBytes('QUJD=', 'test')).toThrow('test: not base64');
     expect(() => base64ToBytes('Q', 'test')).toThrow(expect.objectContaining({ code: 'ERR_DER' }));
     expect(base64ToBytes(' QU\nJD\n', 'test')).toEqual(new TextEncoder().encode('ABC'));
+  });
+
+  describe("with the engine's Uint8Array.fromBase64", () => {
+    const holder = Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array };
+    afterEach(() => {
+      delete holder.fromBase64;
+    });
+
+    it('decodes through it, whitespace included, and reports its refusal as DerError', () => {
+      const seen: string[] = [];
+      // Node 20 has none: a stand-in with the engines' behaviour (ASCII whitespace skipped,
+      // SyntaxError on anything else that is not base64).
+      holder.fromBase64 = (text) => {
+        seen.push(text);
+        const compact = text.replace(/[\t\n\f\r ]/g, '');
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) throw new SyntaxError('bad base64');
+        return new Uint8Array(Buffer.from(compact, 'base64'));
+      };
+      const der = new Uint8Array(300).map((_, i) => i & 0xff);
+      expect(pemToDer(derToPem(der).replace(/\n/g, '\r\n'))).toEqual(der);
+      expect(seen).toHaveLength(1);
+      expect(() => base64ToBytes('ab*d', 'test')).toThrow(new DerError('test: not base64'));
+    });
   });
 });
