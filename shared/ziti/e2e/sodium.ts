@@ -3,7 +3,7 @@
  * the client, the host the server) and `crypto_secretstream_xchacha20poly1305` with TAG_MESSAGE only.
  *
  * The kx key pair is a non-extractable WebCrypto X25519 key where the engine has one (Chromium,
- * Firefox, Safari and Node since 2025; libsodium's own pair elsewhere): the private key never
+ * Firefox and Safari since 2025, and Node; libsodium's own pair elsewhere): the private key never
  * exists as bytes in script. The session keys are libsodium's:
  * BLAKE2b-512(X25519(sk, peer) ‖ client_pk ‖ server_pk), the client's rx its first half.
  * Call `await e2eReady()` once before the secretstream classes.
