@@ -553,7 +553,7 @@ export class EdgeChannel {
     let own: KxKeyPair | undefined;
     let e2e: SessionKeys | undefined;
     if (dialerKey) {
-      await TcpBridge.ready();
+      // serverSessionKeys waits for libsodium, which the bridge's stream needs too.
       own = await generateKxKeyPair();
       e2e = await serverSessionKeys(own, dialerKey);
     }
