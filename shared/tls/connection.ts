@@ -4,9 +4,10 @@
  * Read side: `pull()` keeps up to `recordsInFlight` records decrypting at once while it reads
  * more from the transport, and enqueues plaintext strictly in record order. A KeyUpdate changes
  * the read keys for the records after it, so records already dispatched behind it are decrypted
- * again with the new keys. Write side: each write is cut into records of at most 2^14 bytes whose
- * encryption starts at once; a write resolves when its records are queued for the transport in
- * order and no more than `recordsInFlight` records are still being encrypted or written.
+ * again with the new keys. Write side: writes fill records of at most 2^14 bytes, each encrypted
+ * as soon as it is full or the transport has nothing else on its way (see `write`); a write
+ * resolves once it is copied and no more than `recordsInFlight` records are still being encrypted
+ * or written.
  */
 import type { ByteDuplex } from '../streams/duplex.ts';
 import {
@@ -51,6 +52,9 @@ export class TlsConnectionImpl implements ByteDuplex {
   private writeDone = false;
   private failure?: TlsError;
   private readonly writesPending = new Set<Promise<void>>();
+  /** The TLSInnerPlaintext of the next record: application data not yet sealed, then its type. */
+  private readonly openRecord = new Uint8Array(MAX_PLAINTEXT + 1);
+  private openLength = 0;
   private recordsSinceKeyUpdate = 0;
 
   constructor(
@@ -201,33 +205,52 @@ export class TlsConnectionImpl implements ByteDuplex {
     return sent;
   }
 
+  /**
+   * Application data goes into the open record, which is sealed when full, or at once when no
+   * record is on its way to the transport; otherwise it waits until the last one got there. So a
+   * lone write leaves at once, and writes that come while records are being encrypted or written
+   * (a burst of requests, acknowledgements of several circuits, the tail of one channel frame and
+   * the head of the next) share one record and one transport message instead of one each.
+   */
   private async write(chunk: Uint8Array) {
     if (this.failure) throw this.failure;
-    for (let i = 0; i < chunk.length; i += MAX_PLAINTEXT) {
-      if (++this.recordsSinceKeyUpdate >= KEY_UPDATE_AFTER_RECORDS) this.updateWriteKeys(false);
-      // send() copies the piece into the record's inner plaintext synchronously, so the caller
-      // may reuse its buffer as soon as this write resolves.
-      const sent = this.layer.send(
-        ContentType.applicationData,
-        chunk.subarray(i, i + MAX_PLAINTEXT),
-      );
-      this.writesPending.add(sent);
-      sent.then(
-        () => this.writesPending.delete(sent),
-        (err) => {
-          this.writesPending.delete(sent);
-          this.fail(asTlsError(err), false);
-        },
-      );
+    for (let i = 0; i < chunk.length; ) {
+      const n = Math.min(chunk.length - i, MAX_PLAINTEXT - this.openLength);
+      this.openRecord.set(chunk.subarray(i, i + n), this.openLength);
+      this.openLength += n;
+      i += n;
+      if (this.openLength === MAX_PLAINTEXT) this.sealOpenRecord();
     }
+    if (this.writesPending.size === 0) this.sealOpenRecord();
     while (this.writesPending.size >= this.recordsInFlight) {
       await Promise.race(this.writesPending);
     }
     if (this.failure) throw this.failure;
   }
 
+  /** Seals the open record, if it holds anything (the buffer is read before this returns). */
+  private sealOpenRecord() {
+    if (this.openLength === 0 || this.failure) return;
+    if (++this.recordsSinceKeyUpdate >= KEY_UPDATE_AFTER_RECORDS) this.updateWriteKeys(false);
+    this.openRecord[this.openLength] = ContentType.applicationData;
+    const sent = this.layer.sendInner(this.openRecord.subarray(0, this.openLength + 1));
+    this.openLength = 0;
+    this.writesPending.add(sent);
+    sent.then(
+      () => {
+        this.writesPending.delete(sent);
+        if (this.writesPending.size === 0) this.sealOpenRecord();
+      },
+      (err) => {
+        this.writesPending.delete(sent);
+        this.fail(asTlsError(err), false);
+      },
+    );
+  }
+
   private async closeWrite() {
     if (this.writeDone) return;
+    this.sealOpenRecord();
     await Promise.all(this.writesPending);
     if (this.failure) throw this.failure;
     this.writeDone = true;
@@ -239,6 +262,7 @@ export class TlsConnectionImpl implements ByteDuplex {
   async close(): Promise<void> {
     if (!this.writeDone && !this.failure) {
       try {
+        this.sealOpenRecord();
         await Promise.allSettled(this.writesPending);
         this.writeDone = true;
         await this.layer.sendAlert(AlertDescription.closeNotify);

@@ -17,7 +17,7 @@ import {
   MAX_PLAINTEXT,
   RECORD_HEADER_LENGTH,
 } from './constants.ts';
-import { TlsClosedError, TlsIntegrityError, TlsProtocolError } from './errors.ts';
+import { TlsClosedError, TlsError, TlsIntegrityError, TlsProtocolError } from './errors.ts';
 import { nextTrafficSecret, type SuiteParams, trafficKeys } from './keyschedule.ts';
 import { encodeAlert } from './messages.ts';
 import {
@@ -145,12 +145,22 @@ export class RecordLayer {
    * transport accepted it.
    */
   send(type: number, content: Uint8Array): Promise<void> {
-    const epoch = this.write;
-    if (!epoch) return this.enqueue([encodePlaintextRecord(type, content)]);
+    if (!this.write) return this.enqueue([encodePlaintextRecord(type, content)]);
     // TLSInnerPlaintext is built in a reused buffer: seal() has read it when it returns.
     const inner = this.innerScratch.subarray(0, content.length + 1);
     inner.set(content);
     inner[content.length] = type;
+    return this.sendInner(inner);
+  }
+
+  /**
+   * Sends a record from its TLSInnerPlaintext (content, then the type byte, no padding) built by
+   * the caller, with the current write epoch: the way to send without copying the content again.
+   * `inner` has been read when this returns.
+   */
+  sendInner(inner: Uint8Array): Promise<void> {
+    const epoch = this.write;
+    if (!epoch) throw new TlsError('ERR_TLS_INTERNAL', 'sendInner before the write keys are set');
     const header = encodeRecordHeader(ContentType.applicationData, inner.length + AEAD_TAG_LENGTH);
     return this.enqueue(
       epoch.cipher.seal(epoch.seq++, header, inner).then((sealed) => [header, sealed]),
