@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { duplexPair } from '../../streams/pair.ts';
-import { channelPair, hex, toHex } from '../_test/fixtures.ts';
+import { channelPair, concat, hex, toHex } from '../_test/fixtures.ts';
 import {
   ZitiAuthenticationError,
   ZitiChannelClosedError,
@@ -15,7 +15,10 @@ import {
   getHeaderI32,
   getHeaderString,
   getHeaderU64,
+  i32Bytes,
+  type Message,
   newMessage,
+  setHeaderBool,
   setHeaderString,
 } from './message.ts';
 
@@ -64,6 +67,44 @@ describe('hello handshake', () => {
     const err = await openChannel(a, { sessionToken: 'bad', latencyIntervalMs: 0 }).catch((e) => e);
     expect(err).toBeInstanceOf(ZitiAuthenticationError);
     expect((await routerSide).message).toBe('invalid api session');
+  });
+
+  it('sends the session probe behind the hello, before the Result arrives', async () => {
+    const [a, b] = duplexPair();
+    const reader = b.readable.getReader();
+    const writer = b.writable.getWriter();
+    const decoder = new MessageDecoder();
+    const read = async (n: number) => {
+      const got: Message[] = [];
+      while (got.length < n) got.push(...decoder.push((await reader.read()).value!));
+      return got;
+    };
+    // A router that answers nothing until it has read two frames: a client that waited for the
+    // Result before probing would time out here.
+    const router = (async () => {
+      const [hello, probe] = (await read(2)) as [Message, Message];
+      const answer = newMessage(ContentType.Result);
+      answer.sequence = 1;
+      answer.headers.set(HeaderId.ReplyFor, i32Bytes(probe.sequence));
+      setHeaderBool(answer, HeaderId.ResultSuccess, true);
+      const result = encodeHelloResult({ connectionId: 'c', replyFor: -1, success: true });
+      await writer.write(concat([encodeMessage(result), encodeMessage(answer)]));
+      return { hello, probe };
+    })();
+    const ch = await openChannel(a, {
+      sessionToken: 's',
+      latencyIntervalMs: 0,
+      helloTimeoutMs: 500,
+    });
+    const { hello, probe } = await router;
+    expect(hello.contentType).toBe(ContentType.Hello);
+    expect(probe.contentType).toBe(ContentType.Latency);
+    expect(probe.sequence).toBe(1);
+    expect(ch.latencyMs).toBeGreaterThanOrEqual(0);
+    // The channel numbers on after the probe.
+    void ch.request(newMessage(ContentType.Latency), 100).catch(() => {});
+    expect((await read(1))[0]!.sequence).toBe(2);
+    await ch.close();
   });
 
   it('without verifySession the close right after the hello is reported on `closed`', async () => {

@@ -63,6 +63,8 @@ export interface ChannelInit extends ChannelOptions {
   connectionId: string;
   peerHello?: Message;
   helloResult?: Message;
+  /** The last sequence the handshake already sent (its reply is awaited with `replyTo`). */
+  sequence?: number;
 }
 
 interface Pending {
@@ -110,6 +112,7 @@ export class Channel {
     this.#writer = init.writer;
     this.#decoder = init.decoder;
     this.#backlog = init.backlog;
+    this.#sequence = init.sequence ?? 0;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -172,20 +175,35 @@ export class Channel {
   request(msg: Message, timeoutMs = this.#requestTimeoutMs): Promise<Message> {
     if (this.#closeInfo) return Promise.reject(this.#closedError());
     const sequence = this.#takeSequence();
+    const reply = this.replyTo(sequence, timeoutMs, `message ${msg.contentType}`);
+    this.#write({ ...msg, sequence }).catch((err: Error) => {
+      const p = this.#pending.get(sequence);
+      if (p) {
+        this.#pending.delete(sequence);
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+    });
+    return reply;
+  }
+
+  /**
+   * Waits for the reply to a message already sent with `sequence`: one of `request`'s, or the
+   * message the handshake sent before this channel existed (`ChannelInit.sequence`). Call it
+   * before yielding to the event loop, or a reply already received is dispatched unclaimed.
+   */
+  replyTo(
+    sequence: number,
+    timeoutMs = this.#requestTimeoutMs,
+    what = 'the message',
+  ): Promise<Message> {
+    if (this.#closeInfo) return Promise.reject(this.#closedError());
     return new Promise<Message>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(sequence);
-        reject(new ZitiTimeoutError(`no reply to message ${msg.contentType} in ${timeoutMs} ms`));
+        reject(new ZitiTimeoutError(`no reply to ${what} in ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(sequence, { resolve, reject, timer });
-      this.#write({ ...msg, sequence }).catch((err: Error) => {
-        const p = this.#pending.get(sequence);
-        if (p) {
-          this.#pending.delete(sequence);
-          clearTimeout(p.timer);
-          reject(err);
-        }
-      });
     });
   }
 

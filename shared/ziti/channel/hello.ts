@@ -79,19 +79,25 @@ export interface OpenChannelOptions extends ChannelOptions {
   helloTimeoutMs?: number;
   maxFrameBytes?: number;
   /**
-   * After the Result, send one latency probe and wait for its answer before resolving. The router
-   * validates the session only after the ACK, so this turns a rejected token or certificate into
-   * a `ZitiAuthenticationError` from `openChannel` instead of a later close. Default true.
+   * Send one latency probe right behind the hello and wait for its answer before resolving. The
+   * router validates the session only after the ACK, and reads the probe only once it passed, so
+   * this turns a rejected token or certificate into a `ZitiAuthenticationError` from
+   * `openChannel` instead of a later close. Sent without waiting for the Result, it costs no
+   * round trip of its own. Default true.
    */
   verifySession?: boolean;
 }
 
-/** Client side: Hello → Result, then a `Channel`. */
+/** The sequence of the probe that `openChannel` sends behind its hello: the channel's first. */
+const PROBE_SEQUENCE = 1;
+
+/** Client side: Hello (and the session probe) → Result, then a `Channel`. */
 export async function openChannel(
   transport: ByteDuplex,
   options: OpenChannelOptions,
 ): Promise<Channel> {
   const helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+  const verify = options.verifySession ?? true;
   const reader = transport.readable.getReader();
   const writer = transport.writable.getWriter();
   const decoder = new MessageDecoder({ maxFrameBytes: options.maxFrameBytes });
@@ -102,10 +108,21 @@ export async function openChannel(
   };
 
   const hello = encodeHello(options);
+  const sentAt = Date.now();
+  let probe: Message | undefined;
+  if (verify) {
+    probe = newMessage(ContentType.Latency);
+    probe.sequence = PROBE_SEQUENCE;
+    setHeaderU64(probe, HeaderId.Reflected, BigInt(sentAt) * 1_000_000n);
+  }
 
   let result: Message;
   try {
-    await withTimeout(writer.write(encodeMessage(hello)), helloTimeoutMs, 'hello');
+    // Both frames are handed over before either write is awaited: one transport write if the
+    // layer below gathers them.
+    const sent = [writer.write(encodeMessage(hello))];
+    if (probe) sent.push(writer.write(encodeMessage(probe)));
+    await withTimeout(Promise.all(sent), helloTimeoutMs, 'hello');
     const first = await withTimeout(
       readOne(reader, decoder, backlog),
       helloTimeoutMs,
@@ -137,13 +154,11 @@ export async function openChannel(
     backlog,
     connectionId: getHeaderString(result, HeaderId.ConnectionId) ?? '',
     helloResult: result,
+    ...(probe ? { sequence: PROBE_SEQUENCE } : {}),
   });
-  if (options.verifySession ?? true) {
-    const sentAt = Date.now();
-    const probe = newMessage(ContentType.Latency);
-    setHeaderU64(probe, HeaderId.Reflected, BigInt(sentAt) * 1_000_000n);
+  if (probe) {
     try {
-      await channel.request(probe, helloTimeoutMs);
+      await channel.replyTo(PROBE_SEQUENCE, helloTimeoutMs);
       channel.recordLatency(Date.now() - sentAt);
     } catch (err) {
       const info = await Promise.race([channel.closed, Promise.resolve(undefined)]);
