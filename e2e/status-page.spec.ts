@@ -58,8 +58,8 @@ test('the status page shows the router with a latency, growing circuits, a movin
   // A circuit whose byte counts grow while the app keeps using it.
   const circuit = status.locator('#circuits tbody tr[data-conn]').first();
   await expect(circuit).toBeVisible();
-  // Both networks grant SDK flow control to the worker's dials (UseXgressToSdk).
-  await expect(circuit).toContainText('(flow control)');
+  // The worker's dials keep the plain edge protocol (no UseXgressToSdk: docs/production.md).
+  await expect(circuit).not.toContainText('(flow control)');
   const bytesOf = async (connId: string) =>
     Number(
       await status

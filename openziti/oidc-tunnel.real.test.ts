@@ -356,6 +356,7 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
     const conn = await dialService(chA, {
       sessionToken: dial1.token,
       encryptionRequired: service.encryptionRequired,
+      flowControl: true,
     });
     expect(conn.flowControlled).toBe(true);
     const http = new HttpConnection(conn);
@@ -421,6 +422,23 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
     const closed = await conn.closed;
     expect(closed.error).toBeUndefined();
   }, 60_000);
+
+  it('5c. dialers that vanish while their circuit is being set up do not stop the tunneler hosting the service', async () => {
+    // As a browser that is closed while its page loads: a dial goes out and the channel ends a
+    // few ms later, at different points of the circuit's setup. With SDK flow control asked for,
+    // v1.7.2's tunneler wedged within these twelve (every later dial timed out); with the
+    // product's default (Data framing) it serves on.
+    for (let i = 0; i < 12; i++) {
+      const ch = await channelFor(cert1, s1.accessToken);
+      void dialService(ch, {
+        sessionToken: dial1.token,
+        encryptionRequired: service.encryptionRequired,
+      }).catch(() => {});
+      await new Promise((r) => setTimeout(r, i * 3));
+      await ch.close();
+    }
+    expect(await get(chA, dial1.token, '/after-vanished-dialers')).toMatchObject({ status: 200 });
+  });
 
   it('6a. after a refresh, UpdateToken on the open channel succeeds and the channel dials again', async () => {
     s1b = await oidcRefresh({ controller: network.controllerUrl, fetch: fetchCtrl, session: s1 });

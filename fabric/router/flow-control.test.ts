@@ -136,12 +136,13 @@ async function dialer(service: string): Promise<{ channel: Channel; token: strin
   return { channel, token: (await session(rest, service, 'Dial')).token };
 }
 
-/** Dials `service` with the defaults of `dialService` (flow control asked for). */
+/** Dials `service` asking for flow control. */
 async function dial(service: string): Promise<EdgeConnection> {
   const d = await dialer(service);
   const conn = await dialService(d.channel, {
     sessionToken: d.token,
     encryptionRequired: service !== 'sdk-clear',
+    flowControl: true,
   });
   channelOf.set(conn, d.channel);
   return conn;

@@ -27,9 +27,10 @@ import { traffic } from './traffic.ts';
 /** HTTP/1.1 connections kept per service (browsers use 6 per origin; the tunnel multiplexes them). */
 const POOL_SIZE = 8;
 /**
- * How a connection whose reader falls behind is handled when the router does not grant SDK flow
- * control (routers before v1.7 keep Data framing; v1.7 grants it and then windows bound each
- * circuit, whatever this policy says). With WebSocketStream the router socket can be paused, so a
+ * How a connection whose reader falls behind is handled. The worker's dials keep Data framing:
+ * SDK flow control would bound each circuit by windows instead, but with it OpenZiti v1.7.2's
+ * tunneler stops serving a service once a dialer vanishes mid-setup (`dialService`'s
+ * `flowControl`, docs/production.md). With WebSocketStream the router socket can be paused, so a
  * full window pauses the channel and TCP pushes back on the app. A classic WebSocket cannot be
  * paused: pausing would only move the backlog into its receive queue until the whole channel
  * overflows. There each connection may run up to 256 MiB ahead of its reader (a browser can hand a

@@ -528,6 +528,7 @@ describe('SDK flow control (UseXgressToSdk)', () => {
     const conn = (await dialService(client, {
       sessionToken: 't',
       encryptionRequired: false,
+      flowControl: true,
     })) as EdgeConnectionImpl;
     expect(decodeConnect(connects[0]!).useXgressToSdk).toBe(true);
     expect(connects[0]!.headers.get(HeaderId.UseXgressToSdk)).toEqual(Uint8Array.of(1));
@@ -617,7 +618,11 @@ describe('SDK flow control (UseXgressToSdk)', () => {
   it('a router that does not grant it keeps Data framing', async () => {
     const { client, router } = await channelPair();
     const { connects, fromClient } = flowRouter(router, { grant: false });
-    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: false });
+    const conn = await dialService(client, {
+      sessionToken: 't',
+      encryptionRequired: false,
+      flowControl: true,
+    });
     expect(decodeConnect(connects[0]!).useXgressToSdk).toBe(true);
     expect(conn.flowControlled).toBe(false);
     const w = conn.writable.getWriter();
@@ -630,14 +635,10 @@ describe('SDK flow control (UseXgressToSdk)', () => {
     await client.close();
   });
 
-  it('flowControl: false sends UseXgressToSdk=false', async () => {
+  it('is not asked for by default: UseXgressToSdk=false', async () => {
     const { client, router } = await channelPair();
     const { connects } = flowRouter(router, { grant: false });
-    const conn = await dialService(client, {
-      sessionToken: 't',
-      encryptionRequired: false,
-      flowControl: false,
-    });
+    const conn = await dialService(client, { sessionToken: 't', encryptionRequired: false });
     expect(connects[0]!.headers.get(HeaderId.UseXgressToSdk)).toEqual(Uint8Array.of(0));
     expect(conn.flowControlled).toBe(false);
     await client.close();

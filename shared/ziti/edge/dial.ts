@@ -43,7 +43,7 @@ export async function dialService(channel: Channel, options: DialOptions): Promi
     publicKey: keyPair?.publicKey,
     callerId: options.callerId,
     terminatorIdentity: options.terminatorIdentity,
-    useXgressToSdk: options.flowControl ?? true,
+    useXgressToSdk: options.flowControl ?? false,
   });
 
   let reply: Awaited<ReturnType<Channel['request']>>;

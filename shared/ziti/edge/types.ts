@@ -70,8 +70,12 @@ export interface DialOptions {
   /** What a full receive window does; see `ReceiveOverflowPolicy`. Default `'pause'`. */
   receiveOverflow?: ReceiveOverflowPolicy;
   /**
-   * Ask for SDK flow control (UseXgressToSdk, default true). When the router grants it, windows
-   * and acknowledgements bound what each connection buffers and `receiveOverflow` never applies.
+   * Ask for SDK flow control (UseXgressToSdk). When the router grants it, windows and
+   * acknowledgements bound what each connection buffers and `receiveOverflow` never applies.
+   * Default false: OpenZiti v1.7.2's `ziti tunnel host` stops accepting circuits for its service
+   * (every later dial times out until it restarts) once a flow-controlled dialer vanishes while
+   * its circuit is being set up, as a closed browser does (`openziti/oidc-tunnel.real.test.ts`
+   * 5c). Data framing has no such failure.
    */
   flowControl?: boolean;
   /** Windows and retransmission of flow-controlled connections (tests). */
