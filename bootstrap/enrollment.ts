@@ -7,7 +7,7 @@ import {
   parseCertificateChain,
 } from '../shared/identity/session-key.ts';
 import type { IdpTokens, StoredIdentity } from '../shared/identity/store.ts';
-import { ControllerClient, type ZitiService } from '../shared/ziti/index.ts';
+import { ControllerClient, type EdgeRouterInfo, type ZitiService } from '../shared/ziti/index.ts';
 
 export class AccessError extends Error {
   override readonly name = 'AccessError';
@@ -38,11 +38,14 @@ export async function findDialableService(
   return service;
 }
 
-/** Fails early, with a clear message, when no edge router that a browser can reach is online. */
+/**
+ * The service's online edge routers a browser can reach; fails early, with a clear message, when
+ * there is none.
+ */
 export async function requireOnlineRouter(
   client: ControllerClient,
   service: ZitiService,
-): Promise<void> {
+): Promise<EdgeRouterInfo[]> {
   const routers = await client.serviceEdgeRouters(service.id);
   const usable = routers.filter(
     (r) =>
@@ -55,6 +58,7 @@ export async function requireOnlineRouter(
       `No edge router for "${service.name}" is online right now. Try again in a moment.`,
     );
   }
+  return usable;
 }
 
 /**
@@ -79,7 +83,7 @@ export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promis
     redirectUri: new URL(OIDC_CALLBACK_PATH, location.origin).href,
     envInfo: { os: navigator.platform, arch: 'browser' },
   });
-  const [issued, ca, key] = await Promise.all([
+  const [issued, ca, key, routers] = await Promise.all([
     keyPair.then((key) =>
       createCsrPem(key, apiSession.identityId).then((csr) => client.createSessionCertificate(csr)),
     ),
@@ -100,6 +104,7 @@ export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promis
     certificateNotBefore: notBefore,
     certificateNotAfter: notAfter,
     caBundle: ca,
+    routers,
     idp: tokens,
     enrolledAt: Date.now(),
   };

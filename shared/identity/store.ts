@@ -1,5 +1,6 @@
 import { clear, createStore, del, get, set, type UseStore } from 'idb-keyval';
 import type { BootstrapConfig } from '../config/bootstrap-config.ts';
+import type { EdgeRouterInfo } from '../ziti/controller/types.ts';
 
 /** Tokens from the company IdP, kept so they can be refreshed and presented to the controller again. */
 export interface IdpTokens {
@@ -58,6 +59,11 @@ export interface StoredIdentity {
   idp?: IdpTokens;
   /** The controller's external-JWT signer the person logged in with. */
   signer?: string;
+  /**
+   * The service's edge routers a browser can reach, as enrollment found them: a worker without a
+   * kept Dial session opens its router channel beside creating one instead of after it.
+   */
+  routers?: EdgeRouterInfo[];
   enrolledAt: number;
 }
 

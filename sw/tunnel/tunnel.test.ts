@@ -104,6 +104,27 @@ describe('Tunnel: Dial sessions kept by an earlier start', () => {
     expect(calls.services).toHaveBeenCalledTimes(1);
   });
 
+  it('prepare without a kept session opens the channel to the routers enrollment found, beside creating the session', async () => {
+    let opened = false;
+    channelFor.mockImplementation(async () => {
+      opened = true;
+      return {};
+    });
+    const { rows } = rowsOf();
+    const enrolled = { ...identity, routers: [router('er-enrolled')] };
+    const tunnel = new Tunnel(enrolled, { keeper: new FactKeeper(rows, enrolled) });
+    vi.spyOn(tunnel.controller, 'services').mockResolvedValue([service]);
+    let openedBeforeSession: boolean | undefined;
+    vi.spyOn(tunnel.controller, 'createSession').mockImplementation(async () => {
+      openedBeforeSession = opened;
+      return session('new', 'svc-app', [router('er-enrolled')]);
+    });
+    tunnel.prepare('app');
+    expect(channelFor).toHaveBeenCalledWith([router('er-enrolled')]);
+    await tunnel.dial('app', { host: 'app', port: 80 });
+    expect(openedBeforeSession).toBe(true);
+  });
+
   it('ignores a kept session for another service id than the controller lists', async () => {
     channelFor.mockResolvedValue({});
     const { tunnel, calls } = tunnelWith({ app: session('kept', 'svc-other') });

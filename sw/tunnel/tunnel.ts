@@ -97,14 +97,15 @@ export class Tunnel {
   }
 
   /**
-   * Starts what the first request will wait for, side by side: the service list and, when a Dial
-   * session of the service was kept, the channel to its routers (the CA bundle confirmed beside
-   * the handshake). Failures are left to the request, which tries again.
+   * Starts what the first request will wait for, side by side: the service list and the channel
+   * to the routers of the service's kept Dial session or, without one, to those enrollment found
+   * (so the channel opens while the Dial session is created, not after). The CA bundle is
+   * confirmed beside the handshake. Failures are left to the request, which tries again.
    */
   prepare(serviceName: string): void {
     this.services().catch(() => {});
-    const kept = this.#kept.get(serviceName);
-    if (kept) this.#routers.channelFor(kept.edgeRouters).catch(() => {});
+    const routers = this.#kept.get(serviceName)?.edgeRouters ?? this.#identity.routers;
+    if (routers?.length) this.#routers.channelFor(routers).catch(() => {});
   }
 
   get identity(): StoredIdentity {
