@@ -339,7 +339,8 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
   });
 
   it('4. the router takes the access token as the hello token over wss with the API-session certificate', async () => {
-    // openChannel waits for a latency answer after the Result: a refused token fails here.
+    // openChannel sends a latency probe behind the hello and waits for its answer, which the
+    // router gives only once the session passed its check: a refused token fails here.
     chA = await channelFor(cert1, s1.accessToken);
     expect(chA.isClosed).toBe(false);
   });
