@@ -1,5 +1,9 @@
 import { type BootstrapConfig, OIDC_CALLBACK_PATH } from '../shared/config/bootstrap-config.ts';
-import { chooseApiSessionKind, login } from '../shared/identity/api-session.ts';
+import {
+  type ApiSessionKind,
+  chooseApiSessionKind,
+  login,
+} from '../shared/identity/api-session.ts';
 import { CONFIG_TYPES } from '../shared/identity/sdk-info.ts';
 import {
   createCsrPem,
@@ -61,21 +65,40 @@ export async function requireOnlineRouter(
   return usable;
 }
 
+/** What enrollment needs and the IdP's token does not: started while the login completes. */
+export interface EnrollmentStart {
+  keyPair: Promise<CryptoKeyPair>;
+  caBundle: Promise<string[]>;
+  kind: Promise<ApiSessionKind>;
+}
+
+/** Starts the key pair, the CA bundle and the controller's session kind, side by side. */
+export function startEnrollment(config: BootstrapConfig): EnrollmentStart {
+  const anonymous = new ControllerClient({ baseUrl: config.controller });
+  const start = {
+    keyPair: createSessionKey(),
+    caBundle: anonymous.caBundle(),
+    kind: chooseApiSessionKind(config.controllerAuth, anonymous),
+  };
+  // Awaited by `enroll`, after the login that may fail first.
+  for (const p of Object.values(start)) (p as Promise<unknown>).catch(() => {});
+  return start;
+}
+
 /**
  * Login at the controller with the IdP's token (an OIDC session where the controller offers one,
  * else a legacy API session: `controllerAuth` in config.json), then an API-session certificate for
  * a fresh non-extractable key (reference §1.4-1.6, §8 steps 2-3).
  */
-export async function enroll(config: BootstrapConfig, tokens: IdpTokens): Promise<StoredIdentity> {
-  const anonymous = new ControllerClient({ baseUrl: config.controller });
+export async function enroll(
+  config: BootstrapConfig,
+  tokens: IdpTokens,
+  start: EnrollmentStart = startEnrollment(config),
+): Promise<StoredIdentity> {
   // Independent work goes in parallel: the key pair and the CA bundle need no session; the
   // service check and the certificate each need only the login.
-  const keyPair = createSessionKey();
-  const caBundle = anonymous.caBundle();
-  // Both are awaited below, after the login that may fail first.
-  keyPair.catch(() => {});
-  caBundle.catch(() => {});
-  const kind = await chooseApiSessionKind(config.controllerAuth, anonymous);
+  const { keyPair, caBundle } = start;
+  const kind = await start.kind;
   const { apiSession, client } = await login({
     controller: config.controller,
     kind,

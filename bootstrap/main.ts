@@ -27,10 +27,10 @@ import {
 import { callWorker } from '../shared/page-worker/rpc.ts';
 import { oidcRevoke, tokenId, ZitiOidcError } from '../shared/ziti/controller/oidc-session.ts';
 import { ControllerClient, ZitiApiError } from '../shared/ziti/index.ts';
-import { enroll, findDialableService } from './enrollment.ts';
+import { enroll, findDialableService, startEnrollment } from './enrollment.ts';
 import { explain } from './explain.ts';
 import { idpSignOut } from './idp-logout.ts';
-import { beginLogin, completeLogin, discoverIdp, pickSigner } from './oidc.ts';
+import { beginLogin, completeLogin, discoverIdp, idpOfPending, pickSigner } from './oidc.ts';
 import { requestedPath } from './return-target.ts';
 import { onLogout, say, setState, showError, startStep } from './ui.ts';
 import { ensureServiceWorker, registerServiceWorker } from './worker.ts';
@@ -115,15 +115,24 @@ async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<v
     await startLogin(config, '/');
     return;
   }
-  const controller = new ControllerClient({ baseUrl: config.controller });
+  // What enrollment needs without the IdP's token starts now, beside the code exchange.
+  const enrollment = startEnrollment(config);
   const tokens = await step('Checking your sign-in', async () => {
-    const signer = pickSigner(await controller.externalJwtSigners(), pending.signerName);
-    const tokens = await completeLogin(await discoverIdp(signer), pending, callbackUrl);
+    // The IdP as the login began with it; only an older pending row makes us look it up again.
+    const idp =
+      idpOfPending(pending) ??
+      (await discoverIdp(
+        pickSigner(
+          await new ControllerClient({ baseUrl: config.controller }).externalJwtSigners(),
+          pending.signerName,
+        ),
+      ));
+    const tokens = await completeLogin(idp, pending, callbackUrl);
     await clearPendingLogin();
     if (pending.forcedLogin) await clearSignedOut();
     return tokens;
   });
-  const identity = await step('Enrolling this browser', () => enroll(config, tokens));
+  const identity = await step('Enrolling this browser', () => enroll(config, tokens, enrollment));
   await saveIdentity({ ...identity, signer: pending.signerName });
   await enterApp(pending.returnTo);
 }

@@ -34,7 +34,7 @@ export class LoginError extends Error {
 interface Discovered {
   as: oauth.AuthorizationServer;
   client: oauth.Client;
-  signer: SignerInfo;
+  signer: UsableSigner;
 }
 
 /** The signer named `wanted`, or else the first usable one. */
@@ -139,8 +139,16 @@ export async function beginLogin(
       forcedLogin: forceLogin,
       signerName: idp.signer.name,
       startedAt: Date.now(),
+      idp: { authorizationServer: idp.as, signer: idp.signer },
     },
   };
+}
+
+/** The IdP the login began with, as `beginLogin` kept it (undefined for a row without it). */
+export function idpOfPending(pending: PendingLogin): Discovered | undefined {
+  if (!pending.idp) return undefined;
+  const { authorizationServer, signer } = pending.idp;
+  return { as: authorizationServer, client: { client_id: signer.clientId }, signer };
 }
 
 /** Exchanges the callback's code for tokens and checks the token we will present with jose. */
@@ -161,6 +169,9 @@ export async function completeLogin(
   }
   const redirectUri = new URL(CALLBACK_PATH, location.origin).href;
   const tokenEndpoint = new URL(idp.as.token_endpoint ?? '');
+  // The IdP's keys are fetched while the code is exchanged, not after.
+  const jwks = idp.as.jwks_uri ? createRemoteJWKSet(new URL(idp.as.jwks_uri)) : undefined;
+  jwks?.reload().catch(() => {}); // a failure shows in the check below, which fetches again
   let result: oauth.TokenEndpointResponse;
   try {
     const response = await oauth.authorizationCodeGrantRequest(
@@ -191,7 +202,7 @@ export async function completeLogin(
       'ERR_TOKEN_INVALID',
       `The identity provider returned no ${targetToken.toLowerCase()} token.`,
     );
-  const expiresAt = await verifyPresentedToken(idp, presented);
+  const expiresAt = await verifyPresentedToken(idp, jwks, presented);
   return {
     presented,
     accessToken: result.access_token,
@@ -209,18 +220,18 @@ export async function completeLogin(
  * Checks signature (IdP JWKS), issuer, audience and time of the token the controller will see, so a
  * misconfigured IdP fails here with a clear message instead of as a bare 401 from the controller.
  */
-async function verifyPresentedToken(idp: Discovered, token: string): Promise<number> {
-  if (!idp.as.jwks_uri)
+async function verifyPresentedToken(
+  idp: Discovered,
+  jwks: ReturnType<typeof createRemoteJWKSet> | undefined,
+  token: string,
+): Promise<number> {
+  if (!jwks)
     throw new LoginError('ERR_IDP_MISCONFIGURED', 'The identity provider publishes no JWKS.');
   try {
-    const { payload, protectedHeader } = await jwtVerify(
-      token,
-      createRemoteJWKSet(new URL(idp.as.jwks_uri)),
-      {
-        issuer: idp.as.issuer,
-        ...(idp.signer.audience ? { audience: idp.signer.audience } : {}),
-      },
-    );
+    const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+      issuer: idp.as.issuer,
+      ...(idp.signer.audience ? { audience: idp.signer.audience } : {}),
+    });
     if (!protectedHeader.kid)
       throw new Error('the token has no "kid" header, which the controller requires');
     return (payload.exp ?? Math.floor(Date.now() / 1000) + 300) * 1000;

@@ -1,6 +1,7 @@
 import { clear, createStore, del, get, set, type UseStore } from 'idb-keyval';
+import type { AuthorizationServer } from 'oauth4webapi';
 import type { BootstrapConfig } from '../config/bootstrap-config.ts';
-import type { EdgeRouterInfo } from '../ziti/controller/types.ts';
+import type { EdgeRouterInfo, ExternalJwtSigner } from '../ziti/controller/types.ts';
 
 /** Tokens from the company IdP, kept so they can be refreshed and presented to the controller again. */
 export interface IdpTokens {
@@ -78,6 +79,17 @@ export interface PendingLogin {
   startedAt: number;
   /** The IdP was asked to authenticate again (after a sign-out). */
   forcedLogin: boolean;
+  /**
+   * The signer and the IdP's discovery document as the login began with them (checked then), so
+   * the callback page need not ask the controller and the IdP again. Absent in older rows.
+   */
+  idp?: {
+    authorizationServer: AuthorizationServer;
+    signer: Pick<ExternalJwtSigner, 'name' | 'scopes' | 'targetToken' | 'audience'> & {
+      clientId: string;
+      externalAuthUrl: string;
+    };
+  };
 }
 
 const IDENTITY = 'identity';
