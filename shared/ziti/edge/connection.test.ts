@@ -1,5 +1,5 @@
 import sodium, { type StateAddress } from 'libsodium-wrappers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { channelPair, concat, readAll } from '../_test/fixtures.ts';
 import type { Channel } from '../channel/channel.ts';
 import { ContentType, EdgeErrorCode, EdgeFlag, HeaderId } from '../channel/constants.ts';
@@ -333,7 +333,10 @@ describe('E2E against a hand-written libsodium terminator', () => {
       ];
       void (async () => {
         await router.reply(msg, burst[0]!);
-        for (const m of burst.slice(1)) await router.send(m);
+        for (const m of burst.slice(1)) {
+          await router.send(m);
+          (m as { onSent?: () => void }).onSent?.();
+        }
       })();
     });
     return { client, router, received, closes };
@@ -416,6 +419,44 @@ describe('E2E against a hand-written libsodium terminator', () => {
     expect(await readAll(conn.readable)).toHaveLength(0);
     expect(await conn.closed).toMatchObject({ initiator: 'remote', reason: 'circuit gone' });
     await client.close();
+  });
+
+  it('a far side that writes at once while our keys are slow is held back, not failed: all of it arrives', async () => {
+    // Session keys that take 300 ms (a busy machine); the far side writes 10 MiB at once.
+    const derive = crypto.subtle.deriveBits.bind(crypto.subtle);
+    const slow = vi
+      .spyOn(crypto.subtle, 'deriveBits')
+      .mockImplementation(async (...args: Parameters<SubtleCrypto['deriveBits']>) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return derive(...args);
+      });
+    const chunk = new Uint8Array(64 * 1024).fill(7);
+    let sentBytes = 0;
+    let sentBeforeKeys = -1;
+    const { client } = await setup((push, header) => [
+      encodeData({ connId: 1, body: header }),
+      ...Array.from({ length: 160 }, () => {
+        const m = push(chunk);
+        return { ...m, headers: new Map(m.headers), onSent: () => (sentBytes += chunk.length) };
+      }),
+      encodeData({ connId: 1, flags: EdgeFlag.FIN }),
+    ]);
+    setTimeout(() => (sentBeforeKeys = sentBytes), 250);
+    try {
+      const conn = await dialService(client, {
+        sessionToken: 't',
+        encryptionRequired: true,
+        receiveWindowBytes: 1024 * 1024,
+      });
+      const got = await readAll(conn.readable);
+      expect(got.length).toBe(160 * chunk.length);
+      // While the keys were derived the channel stopped reading past the window.
+      expect(sentBeforeKeys).toBeGreaterThan(0);
+      expect(sentBeforeKeys).toBeLessThanOrEqual(2 * 1024 * 1024);
+    } finally {
+      slow.mockRestore();
+      await client.close();
+    }
   });
 
   it('data and a StateClosed that come before the session keys are ready are read in order', async () => {

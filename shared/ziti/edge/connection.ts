@@ -65,9 +65,6 @@ import type { EdgeCloseInfo, EdgeConnection, ReceiveOverflowPolicy } from './typ
 /** Default per-connection receive window. */
 export const DEFAULT_RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
-/** Bytes a connection takes before establish() (the far side may start at once). */
-const EARLY_LIMIT_BYTES = 8 * 1024 * 1024;
-
 /** How long a closing flow-controlled connection waits for its last payloads to be acknowledged. */
 export const XG_CLOSE_FLUSH_MS = 5_000;
 
@@ -105,6 +102,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   #established = false;
   #early: Message[] = [];
   #earlyBytes = 0;
+  #settled: { promise: Promise<void>; resolve: () => void } | undefined;
   #encryptor: SecretStreamEncryptor | undefined;
   #decryptor: SecretStreamDecryptor | undefined;
   #rx: Uint8Array | undefined;
@@ -223,6 +221,23 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       if (msg.contentType === ContentType.StateClosed) this.#onStateClosed(msg);
       else this.#onData(msg);
     }
+    this.#settle();
+  }
+
+  /** Resolves once the connection is established or ended (what early data past the window awaits). */
+  #untilSettled(): Promise<void> {
+    if (!this.#settled) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.#settled = { promise, resolve };
+    }
+    return this.#settled.promise;
+  }
+
+  #settle(): void {
+    this.#settled?.resolve();
   }
 
   onMessage(msg: Message): void | Promise<void> {
@@ -247,16 +262,11 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     if (ct !== ContentType.Data && ct !== ContentType.XgPayload) return;
     if (!this.#established) {
       this.#earlyBytes += msg.body.length;
-      // A flow-controlled peer may send up to its window (4 MiB) before establish() ran.
-      if (this.#earlyBytes > Math.max(this.#window, EARLY_LIMIT_BYTES)) {
-        this.#fail(
-          new ZitiConnectionClosedError(
-            'peer sent too much data before the connection was established',
-          ),
-        );
-        return;
-      }
       this.#early.push(msg);
+      // The far side may write at once, while our session keys are still being derived. Past the
+      // receive window the channel stops reading until they are ready (backpressure, as for a
+      // full connection) rather than hold more or fail a connection nobody could read yet.
+      if (this.#earlyBytes > this.#window) return this.#untilSettled();
       return;
     }
     return this.#onData(msg);
@@ -510,6 +520,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     }
     this.#writeController.error(error);
     this.#early = [];
+    this.#settle();
     this.#releaseDrain();
     this.#resolveClosed(info);
   }
