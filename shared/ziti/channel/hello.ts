@@ -118,8 +118,7 @@ export async function openChannel(
 
   let result: Message;
   try {
-    // Both frames are handed over before either write is awaited: one transport write if the
-    // layer below gathers them.
+    // The probe goes out behind the hello at once: it needs no answer to the hello first.
     const sent = [writer.write(encodeMessage(hello))];
     if (probe) sent.push(writer.write(encodeMessage(probe)));
     await withTimeout(Promise.all(sent), helloTimeoutMs, 'hello');

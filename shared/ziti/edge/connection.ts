@@ -102,7 +102,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   #established = false;
   #early: Message[] = [];
   #earlyBytes = 0;
-  #settled: { promise: Promise<void>; resolve: () => void } | undefined;
+  #earlyWaiters: (() => void)[] = [];
   #encryptor: SecretStreamEncryptor | undefined;
   #decryptor: SecretStreamDecryptor | undefined;
   #rx: Uint8Array | undefined;
@@ -221,23 +221,14 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       if (msg.contentType === ContentType.StateClosed) this.#onStateClosed(msg);
       else this.#onData(msg);
     }
-    this.#settle();
+    this.#releaseEarly();
   }
 
-  /** Resolves once the connection is established or ended (what early data past the window awaits). */
-  #untilSettled(): Promise<void> {
-    if (!this.#settled) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      this.#settled = { promise, resolve };
-    }
-    return this.#settled.promise;
-  }
-
-  #settle(): void {
-    this.#settled?.resolve();
+  /** Lets the channel read on (early data past the window waits for establish() or the end). */
+  #releaseEarly(): void {
+    const waiters = this.#earlyWaiters;
+    this.#earlyWaiters = [];
+    for (const w of waiters) w();
   }
 
   onMessage(msg: Message): void | Promise<void> {
@@ -266,7 +257,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       // The far side may write at once, while our session keys are still being derived. Past the
       // receive window the channel stops reading until they are ready (backpressure, as for a
       // full connection) rather than hold more or fail a connection nobody could read yet.
-      if (this.#earlyBytes > this.#window) return this.#untilSettled();
+      if (this.#earlyBytes > this.#window)
+        return new Promise<void>((resolve) => this.#earlyWaiters.push(resolve));
       return;
     }
     return this.#onData(msg);
@@ -520,7 +512,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     }
     this.#writeController.error(error);
     this.#early = [];
-    this.#settle();
+    this.#releaseEarly();
     this.#releaseDrain();
     this.#resolveClosed(info);
   }
