@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, rename } from 'node:fs/promises';
+import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { defineConfig, type Plugin, type UserConfig } from 'vite';
+import { libsodiumModulePath, libsodiumWasm, withoutEmbeddedWasm } from './build/libsodium-wasm.ts';
 
 /**
  * Four builds into one `dist/`, selected by `--mode`:
@@ -14,6 +15,8 @@ import { defineConfig, type Plugin, type UserConfig } from 'vite';
  *   http-auth                     -> dist/__zt/http-auth.js (the script of the worker's HTTP sign-in
  *                                    page, which the SW build inlines into that page)
  *   inject                        -> dist/__zt/bootstrap.js (what a reverse proxy injects into HTML)
+ * The default build also writes libsodium's WebAssembly to dist/__zt/sodium.wasm, and the SW build
+ * leaves libsodium's embedded copy out of sw.js (the worker takes the file from its precache).
  * The service worker, the shim, http-auth.js and bootstrap.js are single classic scripts (IIFE) with every import inlined: a
  * service worker must load on its own, and the shim runs before any app script.
  */
@@ -51,19 +54,46 @@ const bootstrapUnderReservedPrefix: Plugin = {
   },
 };
 
+/** Where the worker finds libsodium's WebAssembly (precached, so its revision follows its bytes). */
+const SODIUM_WASM = '/__zt/sodium.wasm';
+
+const sodiumWasmFile: Plugin = {
+  name: 'zt-sodium-wasm-file',
+  apply: 'build',
+  async writeBundle(options) {
+    const out = options.dir ?? resolve(root, 'dist');
+    await mkdir(resolve(out, '__zt'), { recursive: true });
+    await writeFile(resolve(out, SODIUM_WASM.slice(1)), libsodiumWasm());
+  },
+};
+
+const sodiumWithoutEmbeddedWasm: Plugin = {
+  name: 'zt-sodium-without-embedded-wasm',
+  apply: 'build',
+  transform(code, id) {
+    if (resolve(id.split('?')[0]!) !== libsodiumModulePath()) return undefined;
+    return { code: withoutEmbeddedWasm(code), map: null };
+  },
+};
+
 /**
  * The service worker's precache list: every file of ours under `dist/__zt/` with a content revision
  * (source maps and the operator's config.json excepted). The SW is built last, so the list is complete.
  */
-function precacheManifest(): { url: string; revision: string }[] {
+function precacheManifest(): { url: string; revision: string; integrity?: string }[] {
   const dir = resolve(root, 'dist/__zt');
   if (!existsSync(dir)) throw new Error('build the page, shim and bootstrap.js before the SW');
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile() && !e.name.endsWith('.map') && e.name !== 'config.json')
     .map((e) => {
       const file = resolve(e.parentPath, e.name);
-      const revision = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
-      return { url: `/${relative(resolve(root, 'dist'), file).split('\\').join('/')}`, revision };
+      const bytes = readFileSync(file);
+      const revision = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+      const url = `/${relative(resolve(root, 'dist'), file).split('\\').join('/')}`;
+      if (url !== SODIUM_WASM) return { url, revision };
+      // Code the worker runs: the precache checks it against the hash this build saw.
+      const integrity = `sha256-${createHash('sha256').update(bytes).digest('base64')}`;
+      return { url, revision, integrity };
     })
     .sort((a, b) => a.url.localeCompare(b.url));
 }
@@ -82,7 +112,9 @@ export default defineConfig(({ mode }): UserConfig => {
       ...config.define,
       __ZT_PRECACHE__: JSON.stringify(precacheManifest()),
       __ZT_HTTP_AUTH_SCRIPT__: JSON.stringify(httpAuthScript()),
+      __ZT_SODIUM_WASM__: JSON.stringify(SODIUM_WASM),
     };
+    config.plugins = [sodiumWithoutEmbeddedWasm];
     return config;
   }
   if (mode === 'shim') return singleScript('bootstrap/shim.ts', '__zt/shim.js', 'ztShim');
@@ -93,7 +125,7 @@ export default defineConfig(({ mode }): UserConfig => {
   return {
     root: resolve(root, 'bootstrap'),
     publicDir: resolve(root, 'public'),
-    plugins: [bootstrapUnderReservedPrefix],
+    plugins: [bootstrapUnderReservedPrefix, sodiumWasmFile],
     build: {
       outDir: resolve(root, 'dist'),
       emptyOutDir: true,

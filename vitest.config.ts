@@ -16,7 +16,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['{shared,sw,bootstrap,fabric,openziti,bench}/**/*.test.ts'],
+          include: ['{shared,sw,bootstrap,fabric,openziti,bench,build}/**/*.test.ts'],
           exclude: [...configDefaults.exclude, '**/*.real.test.ts'],
         },
       },

@@ -18,12 +18,13 @@ import { COOKIE_CHANNEL, WORKER_PING_PATH } from '../shared/page-worker/names.ts
 import { exposeWorkerApi } from '../shared/page-worker/rpc.ts';
 import { STATUS_FILE, STATUS_PATH } from '../shared/status/protocol.ts';
 import { BUILD_VERSION, RESERVED_PREFIX, SW_HEADER } from '../shared/version.ts';
-import { e2eReady } from '../shared/ziti/index.ts';
+import { e2eReady, useSodiumWasm } from '../shared/ziti/index.ts';
 import { handleCookieBridgeRequest, withCookieSnapshot } from './cookie-bridge.ts';
 import { SIGN_IN_PATH, signInPage } from './http-auth-page.ts';
 import { answerKeepalive } from './keepalive-request.ts';
 import { APP_CACHE, dropOldCaches, forgetCachedKeys } from './offline-cache.ts';
 import { fromPrecache, precache, precacheRoute, startPrecache } from './precache.ts';
+import { sodiumWasm } from './sodium-wasm.ts';
 import { countWebSocket, statusCall } from './status.ts';
 import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-handler.ts';
 import { startPhases } from './tunnel/start-phases.ts';
@@ -38,6 +39,7 @@ declare const self: ServiceWorkerGlobalScope;
 startPhases.mark('script');
 const state = new WorkerState();
 // libsodium starts its wasm when the script loads, so it is ready before the first dial: when.
+useSodiumWasm(sodiumWasm);
 e2eReady().then(
   () => startPhases.mark('sodium'),
   () => {},

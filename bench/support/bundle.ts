@@ -14,7 +14,7 @@ export function classicScript(entry: string, name: string): Promise<string> {
       const out = await build({
         configFile: false,
         logLevel: 'error',
-        // libsodium-wrappers mentions import.meta, which a classic script cannot hold.
+        // libsodium mentions import.meta, which a classic script cannot hold.
         define: { 'import.meta': '{}' },
         build: {
           outDir: mkdtempSync(join(tmpdir(), 'zt-bench-')),

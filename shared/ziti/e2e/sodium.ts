@@ -6,13 +6,13 @@
  * Firefox and Safari since 2025, and Node; libsodium's own pair elsewhere): the private key never
  * exists as bytes in script. The session keys are libsodium's:
  * BLAKE2b-512(X25519(sk, peer) ‖ client_pk ‖ server_pk), the client's rx its first half.
- * Call `await e2eReady()` once before the secretstream classes.
- *
- * Note: libsodium-wrappers keeps each stream state (52 bytes) in its WebAssembly heap and has no
- * free function for it, so every connection leaves 104 bytes behind in that heap.
+ * Call `await e2eReady()` once before the secretstream classes, and `dispose()` them when the
+ * connection ends (their state, which holds the key, lives in libsodium's heap).
  */
-import sodium, { type StateAddress } from 'libsodium-wrappers';
 import { ZitiE2EError } from '../errors.ts';
+import { blake2b, kxKeyPair, scalarmult, sodiumReady } from './libsodium.ts';
+
+export { SecretStreamDecryptor, SecretStreamEncryptor, useSodiumWasm } from './libsodium.ts';
 
 /** Header size of secretstream: the peer's first Data must be exactly this long. */
 export const SECRETSTREAM_HEADER_BYTES = 24;
@@ -21,12 +21,9 @@ export const SECRETSTREAM_ABYTES = 17;
 /** crypto_kx public key size. */
 export const KX_PUBLIC_KEY_BYTES = 32;
 
-let readyPromise: Promise<void> | undefined;
-
-/** Resolves once libsodium is initialised. */
-export function e2eReady(): Promise<void> {
-  readyPromise ??= sodium.ready;
-  return readyPromise;
+/** Resolves once libsodium is initialised; rejects with a ZitiE2EError when it cannot load. */
+export async function e2eReady(): Promise<void> {
+  await sodiumReady();
 }
 
 export interface KxKeyPair {
@@ -59,8 +56,7 @@ export async function generateKxKeyPair(): Promise<KxKeyPair> {
     }
   }
   await e2eReady();
-  const kp = sodium.crypto_kx_keypair();
-  return { publicKey: kp.publicKey, privateKey: kp.privateKey };
+  return kxKeyPair();
 }
 
 function checkPeerKey(peer: Uint8Array): void {
@@ -78,7 +74,7 @@ async function sharedPoint(own: KxKeyPair, peer: Uint8Array): Promise<Uint8Array
   try {
     if (own.privateKey instanceof Uint8Array) {
       await e2eReady();
-      q = sodium.crypto_scalarmult(own.privateKey, peer);
+      q = scalarmult(own.privateKey, peer);
     } else {
       const pub = await crypto.subtle.importKey(
         'raw',
@@ -109,7 +105,7 @@ async function kxHash(
   input.set(q, 0);
   input.set(clientPk, 32);
   input.set(serverPk, 64);
-  const h = sodium.crypto_generichash(64, input, null);
+  const h = blake2b(64, input);
   input.fill(0);
   q.fill(0);
   return [h.slice(0, 32), h.slice(32, 64)];
@@ -135,45 +131,4 @@ export async function serverSessionKeys(
   const q = await sharedPoint(own, clientPublicKey);
   const [tx, rx] = await kxHash(q, clientPublicKey, own.publicKey);
   return { rx, tx };
-}
-
-/** Our sending half: `header` goes alone in the first Data; `push` seals each later Data body. */
-export class SecretStreamEncryptor {
-  readonly header: Uint8Array;
-  readonly #state: StateAddress;
-  constructor(tx: Uint8Array) {
-    const init = sodium.crypto_secretstream_xchacha20poly1305_init_push(tx);
-    this.header = init.header;
-    this.#state = init.state;
-  }
-  push(plaintext: Uint8Array): Uint8Array {
-    return sodium.crypto_secretstream_xchacha20poly1305_push(
-      this.#state,
-      plaintext,
-      null,
-      sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
-    );
-  }
-}
-
-/** The receiving half, made from the peer's 24-byte header. */
-export class SecretStreamDecryptor {
-  readonly #state: StateAddress;
-  constructor(header: Uint8Array, rx: Uint8Array) {
-    if (header.length !== SECRETSTREAM_HEADER_BYTES) {
-      throw new ZitiE2EError(`peer stream header has ${header.length} bytes, expected 24`);
-    }
-    this.#state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(header, rx);
-  }
-  /** Opens one Data body; the tag is ignored as the C SDK does. */
-  pull(ciphertext: Uint8Array): Uint8Array {
-    let out: { message: Uint8Array; tag: number } | false;
-    try {
-      out = sodium.crypto_secretstream_xchacha20poly1305_pull(this.#state, ciphertext, null);
-    } catch (cause) {
-      throw new ZitiE2EError('encrypted message too short', { cause });
-    }
-    if (!out) throw new ZitiE2EError('encrypted message failed authentication');
-    return out.message;
-  }
 }

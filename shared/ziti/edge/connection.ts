@@ -208,6 +208,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       await this.#xg.start();
     }
     if (keys) {
+      if (this.#closeInfo) throw new ZitiConnectionClosedError('connection is closed');
       this.encrypted = true;
       this.#rx = keys.rx;
       this.#encryptor = new SecretStreamEncryptor(keys.tx);
@@ -435,6 +436,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     const max = this.encrypted ? MAX_DATA_BODY_BYTES - SECRETSTREAM_ABYTES : MAX_DATA_BODY_BYTES;
     const run = async () => {
       for (let at = 0; at < chunk.length; at += max) {
+        if (this.#closeInfo) throw new ZitiConnectionClosedError('connection is closed');
         const slice = chunk.subarray(at, Math.min(chunk.length, at + max));
         await this.#sendData(this.#encryptor ? this.#encryptor.push(slice) : slice, 0);
       }
@@ -511,6 +513,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       else this.#readController.error(error);
     }
     this.#writeController.error(error);
+    this.#encryptor?.dispose();
+    this.#decryptor?.dispose();
     this.#early = [];
     this.#releaseEarly();
     this.#releaseDrain();
