@@ -29,7 +29,9 @@ function theLiteral(code: string): RegExpExecArray {
 }
 
 /** libsodium's WebAssembly module, as bytes. */
-export function libsodiumWasm(code = readFileSync(libsodiumModulePath(), 'utf8')): Uint8Array {
+export function libsodiumWasm(
+  code = readFileSync(libsodiumModulePath(), 'utf8'),
+): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(Buffer.from(theLiteral(code)[1]!, 'base64'));
   if (!WebAssembly.validate(bytes)) throw new Error("libsodium's embedded WebAssembly is invalid");
   return bytes;
