@@ -154,6 +154,9 @@ export class TcpBridge {
     if (this.#closed) return;
     this.#closed = true;
     this.#socket.destroy();
+    // Their state (which holds the keys) lives in libsodium's heap until freed.
+    this.#encryptor?.dispose();
+    this.#decryptor?.dispose();
     if (notifyPeer) void this.#sender.sendClose(reason).catch(() => {});
     this.#onEnd?.();
   }

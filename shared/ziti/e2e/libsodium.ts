@@ -92,21 +92,27 @@ export function useSodiumWasm(source: () => Promise<Response>): void {
   wasmSource = source;
 }
 
-/** Resolves once libsodium is initialised; rejects with a ZitiE2EError when it cannot load. */
+/**
+ * Resolves once libsodium is initialised; rejects with a ZitiE2EError when it cannot load. A failed
+ * load is tried again at the next call (the file may have been unreachable for a moment).
+ */
 export function sodiumReady(): Promise<LibsodiumModule> {
-  loading ??= load().then(
+  if (loading) return loading;
+  const attempt = load().then(
     (mod) => {
       if (mod._sodium_init() < 0) throw new ZitiE2EError('libsodium failed to initialise');
       lib = mod;
       return mod;
     },
     (cause: unknown) => {
+      if (loading === attempt) loading = undefined;
       throw cause instanceof ZitiE2EError
         ? cause
         : new ZitiE2EError('libsodium could not be loaded', { cause });
     },
   );
-  return loading;
+  loading = attempt;
+  return attempt;
 }
 
 /** The loaded module: the secretstream classes need `await sodiumReady()` first. */
