@@ -16,11 +16,12 @@ test('a swapped libsodium module is refused: the worker does not install and sig
     served++;
     await route.fulfill({ response: original, body });
   });
+  const appBefore = zt.appRequests.length; // the network is shared by the worker's spec files
   await page.goto(`${zt.siteOrigin}/deep/link`);
   await signInAtIdp(page, zt.user);
   await expect(page.locator('#error')).toContainText('failed to install', { timeout: 30_000 });
   expect(served).toBeGreaterThan(0);
   expect(await page.evaluate(() => navigator.serviceWorker.controller)).toBeNull();
   // Nothing reached the dark app.
-  expect(zt.appRequests).toHaveLength(0);
+  expect(zt.appRequests.slice(appBefore)).toEqual([]);
 });
