@@ -67,11 +67,12 @@ const sodiumWasmFile: Plugin = {
   },
 };
 
+const libsodiumModule = libsodiumModulePath();
 const sodiumWithoutEmbeddedWasm: Plugin = {
   name: 'zt-sodium-without-embedded-wasm',
   apply: 'build',
   transform(code, id) {
-    if (resolve(id.split('?')[0]!) !== libsodiumModulePath()) return undefined;
+    if (resolve(id.split('?')[0]!) !== libsodiumModule) return undefined;
     return { code: withoutEmbeddedWasm(code), map: null };
   },
 };

@@ -72,10 +72,11 @@ export interface LibsodiumModule {
 
 /** Bytes of a secretstream state (crypto_secretstream_xchacha20poly1305_statebytes). */
 const STATE_BYTES = 52;
-const HEADER_BYTES = 24;
+/** Header size of secretstream: the peer's first Data must be exactly this long. */
+export const SECRETSTREAM_HEADER_BYTES = 24;
+/** Bytes a push adds to the plaintext (tag byte + MAC). */
+export const SECRETSTREAM_ABYTES = 17;
 const KEY_BYTES = 32;
-/** Bytes a push adds: the tag byte and the Poly1305 MAC. */
-const ABYTES = 17;
 const TAG_MESSAGE = 0;
 
 /** Where the WebAssembly comes from; set before the first `sodiumReady()`. */
@@ -272,17 +273,17 @@ export class SecretStreamEncryptor extends StreamState {
     super(loaded());
     const mod = this.mod;
     this.header = withSecret(mod, key, (k) => {
-      const header = scratch(mod, HEADER_BYTES);
+      const header = scratch(mod, SECRETSTREAM_HEADER_BYTES);
       if (mod._crypto_secretstream_xchacha20poly1305_init_push(this.ptr, header, k) !== 0) {
         throw new ZitiE2EError('secretstream init_push failed');
       }
-      return mod.HEAPU8.slice(header, header + HEADER_BYTES);
+      return mod.HEAPU8.slice(header, header + SECRETSTREAM_HEADER_BYTES);
     });
   }
   push(message: Uint8Array): Uint8Array {
     const mod = this.mod;
     const state = this.ptr;
-    const m = scratch(mod, 2 * message.length + ABYTES);
+    const m = scratch(mod, 2 * message.length + SECRETSTREAM_ABYTES);
     const c = m + message.length;
     mod.HEAPU8.set(message, m);
     const rc = mod._crypto_secretstream_xchacha20poly1305_push(
@@ -298,26 +299,30 @@ export class SecretStreamEncryptor extends StreamState {
       TAG_MESSAGE,
     );
     if (rc !== 0) throw new ZitiE2EError('secretstream push failed');
-    return mod.HEAPU8.slice(c, c + message.length + ABYTES);
+    return mod.HEAPU8.slice(c, c + message.length + SECRETSTREAM_ABYTES);
   }
 }
 
 /** The receiving half, made from the peer's 24-byte header. */
 export class SecretStreamDecryptor extends StreamState {
   constructor(header: Uint8Array, key: Uint8Array) {
-    if (header.length !== HEADER_BYTES) {
+    if (header.length !== SECRETSTREAM_HEADER_BYTES) {
       throw new ZitiE2EError(`peer stream header has ${header.length} bytes, expected 24`);
     }
     if (key.length !== KEY_BYTES) throw new ZitiE2EError('secretstream key must have 32 bytes');
     super(loaded());
     const mod = this.mod;
-    const input = new Uint8Array(HEADER_BYTES + KEY_BYTES);
+    const input = new Uint8Array(SECRETSTREAM_HEADER_BYTES + KEY_BYTES);
     input.set(header, 0);
-    input.set(key, HEADER_BYTES);
+    input.set(key, SECRETSTREAM_HEADER_BYTES);
     try {
       withSecret(mod, input, (h) => {
         if (
-          mod._crypto_secretstream_xchacha20poly1305_init_pull(this.ptr, h, h + HEADER_BYTES) !== 0
+          mod._crypto_secretstream_xchacha20poly1305_init_pull(
+            this.ptr,
+            h,
+            h + SECRETSTREAM_HEADER_BYTES,
+          ) !== 0
         ) {
           throw new ZitiE2EError('secretstream init_pull failed');
         }
@@ -331,10 +336,10 @@ export class SecretStreamDecryptor extends StreamState {
   }
   /** Opens one Data body; the tag is ignored, as the C SDK does. */
   pull(cipher: Uint8Array): Uint8Array {
-    if (cipher.length < ABYTES) throw new ZitiE2EError('encrypted message too short');
+    if (cipher.length < SECRETSTREAM_ABYTES) throw new ZitiE2EError('encrypted message too short');
     const mod = this.mod;
     const state = this.ptr;
-    const mLen = cipher.length - ABYTES;
+    const mLen = cipher.length - SECRETSTREAM_ABYTES;
     const c = scratch(mod, cipher.length + mLen + 1);
     const m = c + cipher.length;
     const tag = m + mLen;

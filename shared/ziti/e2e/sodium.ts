@@ -12,12 +12,14 @@
 import { ZitiE2EError } from '../errors.ts';
 import { blake2b, kxKeyPair, scalarmult, sodiumReady } from './libsodium.ts';
 
-export { SecretStreamDecryptor, SecretStreamEncryptor, useSodiumWasm } from './libsodium.ts';
+export {
+  SECRETSTREAM_ABYTES,
+  SECRETSTREAM_HEADER_BYTES,
+  SecretStreamDecryptor,
+  SecretStreamEncryptor,
+  useSodiumWasm,
+} from './libsodium.ts';
 
-/** Header size of secretstream: the peer's first Data must be exactly this long. */
-export const SECRETSTREAM_HEADER_BYTES = 24;
-/** Bytes a push adds to the plaintext (tag byte + MAC). */
-export const SECRETSTREAM_ABYTES = 17;
 /** crypto_kx public key size. */
 export const KX_PUBLIC_KEY_BYTES = 32;
 
