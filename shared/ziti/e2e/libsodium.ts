@@ -272,13 +272,18 @@ export class SecretStreamEncryptor extends StreamState {
     if (key.length !== KEY_BYTES) throw new ZitiE2EError('secretstream key must have 32 bytes');
     super(loaded());
     const mod = this.mod;
-    this.header = withSecret(mod, key, (k) => {
-      const header = scratch(mod, SECRETSTREAM_HEADER_BYTES);
-      if (mod._crypto_secretstream_xchacha20poly1305_init_push(this.ptr, header, k) !== 0) {
-        throw new ZitiE2EError('secretstream init_push failed');
-      }
-      return mod.HEAPU8.slice(header, header + SECRETSTREAM_HEADER_BYTES);
-    });
+    try {
+      this.header = withSecret(mod, key, (k) => {
+        const header = scratch(mod, SECRETSTREAM_HEADER_BYTES);
+        if (mod._crypto_secretstream_xchacha20poly1305_init_push(this.ptr, header, k) !== 0) {
+          throw new ZitiE2EError('secretstream init_push failed');
+        }
+        return mod.HEAPU8.slice(header, header + SECRETSTREAM_HEADER_BYTES);
+      });
+    } catch (err) {
+      this.dispose(); // as the receiving half does: a failed stream keeps no state behind
+      throw err;
+    }
   }
   push(message: Uint8Array): Uint8Array {
     const mod = this.mod;
