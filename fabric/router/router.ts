@@ -106,6 +106,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     const hasCert = peerCert && Object.keys(peerCert).length > 0;
     const transport = nodeSocketDuplex(sock);
     let auth: Awaited<ReturnType<typeof authenticateChannel>> | undefined;
+    let edge: EdgeChannel | undefined;
     try {
       const channel = await acceptChannel(transport, {
         connectionId: randomUUID(),
@@ -127,10 +128,13 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
             fingerprint: hasCert ? certFingerprint(new Uint8Array(peerCert.raw)) : undefined,
           });
         },
+        // As BindChannel: the edge handlers exist before a dial sent behind the hello is read.
+        bind: (ch) => {
+          edge = attachEdgeChannel(ch, auth!.session, ctx, auth!.jwt);
+        },
       });
       const apiSession = auth!.session;
-      const edge = attachEdgeChannel(channel, apiSession, ctx, auth!.jwt);
-      channels.add(edge);
+      channels.add(edge!);
       log.info(`${via} channel from ${apiSession.identity.name} accepted`);
       const onRemoved = (s: { id: string }) => {
         if (s.id === apiSession.id) void channel.close('api session removed');
@@ -138,7 +142,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       state.on('apiSessionRemoved', onRemoved);
       const info = await channel.closed;
       state.off('apiSessionRemoved', onRemoved);
-      channels.delete(edge);
+      channels.delete(edge!);
       log.debug(
         `${via} channel from ${apiSession.identity.name} closed (${info.initiator}${info.error ? `: ${info.error.message}` : ''})`,
       );

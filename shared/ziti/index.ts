@@ -27,6 +27,7 @@ export {
   type HelloDecision,
   type OpenChannelOptions,
   openChannel,
+  startChannel,
 } from './channel/hello.ts';
 export * from './channel/message.ts';
 export { derToPem, pkcs7CertificatesToPem } from './controller/cacerts.ts';

@@ -18,8 +18,10 @@ import {
   ContentType,
   type EdgeRouterInfo,
   HeaderId,
+  MessageDecoder,
   newMessage,
   stringBytes,
+  ZitiAuthenticationError,
 } from '../../shared/ziti/index.ts';
 import { CaTrust } from './ca-trust.ts';
 import { RouterChannels } from './router-channels.ts';
@@ -301,6 +303,160 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
     await vi.waitFor(() =>
       expect(r.updates).toEqual([{ contentType: 60803, token: 'eyJ.during.open' }]),
     );
+    await routers.closeAll();
+  });
+});
+
+describe('RouterChannels.withChannel: the dial behind the hello', () => {
+  let pki: FabricPki;
+  let base: StoredIdentity;
+  const closers: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-behind-hello-')), {
+      trustDomain: 'zt-test',
+      routerHosts: ['127.0.0.1'],
+    });
+    const keyPair = await createSessionKey();
+    const cert = await issueLeafCert(pki, {
+      publicKey: keyPair.publicKey,
+      subject: 'CN=browser',
+      validitySeconds: 3600,
+    });
+    base = {
+      config: { controller: 'https://127.0.0.1:1', service: 'demo', devAllowPlainWs: true },
+      apiSession: { token: 'eyJ.token', id: 'asid-1', identityId: 'id', identityName: 'alice' },
+      keyPair,
+      certificates: [cert.toString('pem')],
+      caBundle:
+        pki.caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ??
+        [],
+    } as unknown as StoredIdentity;
+  });
+  afterAll(async () => {
+    for (const close of closers) await close();
+  });
+
+  /**
+   * A router that answers a hello only once the client's first three messages arrived (hello,
+   * session probe, and what follows them), so a client that waits for the answer before it dials
+   * never gets one. `session` decides the check after the answer; Connects are answered
+   * StateConnected and counted.
+   */
+  async function router(session: 'valid' | 'refused' | 'hello-refused') {
+    const seen: number[][] = [];
+    const connects: number[] = [];
+    const channels: Channel[] = [];
+    const tls = createTlsServer({
+      key: pki.router.keyPem,
+      cert: pki.router.certPem + pki.intermediate.toString('pem'),
+      ca: pki.caBundlePem,
+      requestCert: true,
+      minVersion: 'TLSv1.3',
+    });
+    tls.on('secureConnection', (sock) => {
+      // What the client wrote before it could have read the hello's answer.
+      const wire = new MessageDecoder();
+      const types: number[] = [];
+      seen.push(types);
+      let arrived: () => void;
+      const three = new Promise<void>((r) => {
+        arrived = r;
+      });
+      sock.on('data', (chunk: Buffer) => {
+        for (const m of wire.push(new Uint8Array(chunk))) types.push(m.contentType);
+        if (types.length >= 3) arrived();
+      });
+      void acceptChannel(nodeSocketDuplex(sock), {
+        onHello: async () => {
+          const held = await Promise.race([
+            three.then(() => true),
+            new Promise((r) => setTimeout(() => r(false), 2000)),
+          ]);
+          if (session === 'hello-refused' || !held)
+            return { accept: false, message: held ? 'refused' : 'no dial behind the hello' };
+          return { accept: true };
+        },
+        validateAfterAck: () => {
+          if (session === 'refused') throw new Error('invalid api session');
+        },
+        bind: (ch) => {
+          channels.push(ch);
+          ch.handle(ContentType.Connect, async (msg) => {
+            connects.push(msg.sequence);
+            await ch.reply(msg, newMessage(ContentType.StateConnected));
+          });
+        },
+      }).catch(() => {});
+    });
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http, path: '/ws' });
+    wss.on('connection', (ws) => {
+      const stream = webSocketStream(ws);
+      stream.on('error', () => stream.destroy());
+      tls.emit('connection', stream);
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const port = (http.address() as AddressInfo).port;
+    closers.push(async () => {
+      for (const ch of channels) await ch.close();
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => http.close(() => r()));
+    });
+    const info: EdgeRouterInfo = {
+      name: `er-${port}`,
+      supportedProtocols: { ws: `ws://127.0.0.1:${port}` },
+    };
+    return { info, seen, connects };
+  }
+
+  const dial = (channel: Channel) =>
+    channel.request(newMessage(ContentType.Connect)).then((reply) => reply.contentType);
+
+  it('sends the dial right behind the hello and its probe, before the answer, on a new channel and on one being opened', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const r = await router('valid');
+    const routers = new RouterChannels(base);
+    expect(await routers.withChannel([r.info], dial)).toBe(ContentType.StateConnected);
+    expect(r.seen).toEqual([[ContentType.Hello, ContentType.Latency, ContentType.Connect]]);
+
+    // A worker's start opens the channel before the first request: that request's dial joins it.
+    const other = await router('valid');
+    const opening = routers.channelFor([other.info]);
+    const dialled = routers.withChannel([other.info], dial);
+    expect(await dialled).toBe(ContentType.StateConnected);
+    const channel = await opening;
+    expect(other.seen).toEqual([[ContentType.Hello, ContentType.Latency, ContentType.Connect]]);
+    // Once open, the channel is shared and later dials need no hello.
+    expect(await routers.withChannel([other.info], async (ch) => ch)).toBe(channel);
+    await routers.closeAll();
+  });
+
+  it('a refused session fails the dial as ZitiAuthenticationError, and the router never acts on it', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const r = await router('refused');
+    const routers = new RouterChannels(base);
+    await expect(routers.withChannel([r.info], dial)).rejects.toBeInstanceOf(
+      ZitiAuthenticationError,
+    );
+    expect(r.seen[0]).toEqual([ContentType.Hello, ContentType.Latency, ContentType.Connect]);
+    expect(r.connects).toEqual([]);
+  });
+
+  it("a router that refuses the hello hands the dial to the next one; the refused router's dial is not counted", async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const [bad, good] = [await router('hello-refused'), await router('valid')];
+    const routers = new RouterChannels(base);
+    const used: Channel[] = [];
+    const result = await routers.withChannel([bad.info, good.info], async (ch) => {
+      used.push(ch);
+      return dial(ch);
+    });
+    expect(result).toBe(ContentType.StateConnected);
+    expect(used).toHaveLength(2);
+    expect(used[0]!.isClosed).toBe(true);
+    expect([bad.connects, good.connects.length]).toEqual([[], 1]);
     await routers.closeAll();
   });
 });

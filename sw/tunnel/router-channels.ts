@@ -6,9 +6,9 @@ import { connectTls } from '../../shared/tls/index.ts';
 import {
   type Channel,
   type EdgeRouterInfo,
-  openChannel,
   rankEdgeRouters,
   routerWebSocketUrl,
+  startChannel,
   updateToken,
   ZitiAuthenticationError,
   ZitiTimeoutError,
@@ -20,8 +20,17 @@ import { startPhases } from './start-phases.ts';
 /** Backoff after a failed connect: doubles from the first value up to the last. */
 const BACKOFF_MS = { first: 500, max: 15_000 } as const;
 
+/** A channel being connected: `started` once its hello is written, `opened` once answered. */
+interface Connecting {
+  started: Promise<Channel>;
+  opened: Promise<Channel>;
+}
+
 interface RouterState {
+  /** The channel, once its hello is answered (rejects if it never is). */
   channel?: Promise<Channel>;
+  /** While connecting: the channel whose hello is on its way, for requests to go behind it. */
+  connecting?: Connecting;
   /** The channel once open (status page: its latency probe). */
   live?: Channel;
   /** Time of the last successful connect (WebSocket + TLS + hello), a latency estimate. */
@@ -33,6 +42,28 @@ interface RouterState {
   lastClose?: string;
   /** The last failed connect or broken channel, classified as the worker's error pages are. */
   lastFailure?: FailureRecord;
+}
+
+/**
+ * `use` on a channel as soon as its hello is written, and its result once the hello was answered
+ * too. `routerError`: the channel never opened (WebSocket, TLS, or the hello refused or
+ * unanswered); `use`'s own failure on a channel that opened is thrown.
+ */
+async function behindHello<T>(
+  connecting: Connecting,
+  use: (channel: Channel) => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; routerError: unknown }> {
+  let channel: Channel;
+  try {
+    channel = await connecting.started;
+  } catch (routerError) {
+    return { ok: false, routerError };
+  }
+  // A refused hello closes the channel, which fails `use` too: the hello's reason is the one told.
+  const [used, opened] = await Promise.allSettled([use(channel), connecting.opened]);
+  if (opened.status === 'rejected') return { ok: false, routerError: opened.reason };
+  if (used.status === 'rejected') throw used.reason;
+  return { ok: true, value: used.value };
 }
 
 /** A refused session is the identity's problem; anything else is the router's. */
@@ -109,7 +140,23 @@ export class RouterChannels {
     });
   }
 
-  async channelFor(routers: readonly EdgeRouterInfo[]): Promise<Channel> {
+  /** A channel to one of `routers` whose hello was answered (see `withChannel`). */
+  channelFor(routers: readonly EdgeRouterInfo[]): Promise<Channel> {
+    return this.withChannel(routers, async (channel) => channel);
+  }
+
+  /**
+   * Runs `use` (a dial) on a channel to one of `routers`: an open one, or else one being opened,
+   * as soon as its hello is written. The dial then travels right behind the hello instead of a
+   * round trip after its answer; the router reads it only once the hello passed its session
+   * check. Resolves with `use`'s result once the hello was answered too. A router that fails
+   * (WebSocket, TLS, hello) hands over to the next one, `use` again with it; a refused session
+   * is the identity's problem and ends the search (`ZitiAuthenticationError`).
+   */
+  async withChannel<T>(
+    routers: readonly EdgeRouterInfo[],
+    use: (channel: Channel) => Promise<T>,
+  ): Promise<T> {
     // `wss` only, as a real router offers (§5); a plain `ws` URL after those only when config.json
     // allows it for local development (the dev fabric's dev-only listener). The inner mutual TLS
     // authenticates both ends either way.
@@ -135,13 +182,17 @@ export class RouterChannels {
 
     const open = urls.filter((u) => this.#routers.get(u)?.channel);
     if (open.length > 0) {
-      const fastest = open.sort(
-        (a, b) => (this.#routers.get(a)!.connectMs ?? 0) - (this.#routers.get(b)!.connectMs ?? 0),
-      )[0]!;
-      try {
-        return await this.#routers.get(fastest)!.channel!;
-      } catch {
-        // it failed while we waited; fall through and connect afresh
+      const fastest = this.#routers.get(
+        open.sort(
+          (a, b) => (this.#routers.get(a)!.connectMs ?? 0) - (this.#routers.get(b)!.connectMs ?? 0),
+        )[0]!,
+      )!;
+      if (fastest.live) return use(fastest.live);
+      if (fastest.connecting) {
+        const outcome = await behindHello(fastest.connecting, use);
+        if (outcome.ok) return outcome.value;
+        // It failed while we waited: a refused session ends here, anything else connects afresh.
+        if (outcome.routerError instanceof ZitiAuthenticationError) throw outcome.routerError;
       }
     }
     const now = Date.now();
@@ -156,24 +207,23 @@ export class RouterChannels {
     const errors: string[] = [];
     let last: unknown;
     for (const url of order) {
-      try {
-        return await this.#connect(url, [...names.get(url)!]);
-      } catch (err) {
-        // A refused session is not the router's fault: report it as such so the caller re-authenticates.
-        if (err instanceof ZitiAuthenticationError) throw err;
-        last = err;
-        errors.push(`${new URL(url).host}: ${(err as Error).message}`);
-      }
+      const outcome = await behindHello(this.#connect(url, [...names.get(url)!]), use);
+      if (outcome.ok) return outcome.value;
+      const err = outcome.routerError;
+      // A refused session is not the router's fault: report it as such so the caller re-authenticates.
+      if (err instanceof ZitiAuthenticationError) throw err;
+      last = err;
+      errors.push(`${new URL(url).host}: ${(err as Error).message}`);
     }
     throw new TunnelError('router-unreachable', errors.join('; '), { cause: last });
   }
 
-  #connect(url: string, serverNames: readonly string[]): Promise<Channel> {
+  #connect(url: string, serverNames: readonly string[]): Connecting {
     const state = this.#routers.get(url) ?? { failures: 0, retryAt: 0 };
     this.#routers.set(url, state);
     const started = performance.now();
     const identity = this.#identity;
-    const channel = (async () => {
+    const hello = (async () => {
       // The router must prove one of its advertised names and present a server certificate
       // (serverAuth): any other certificate of the network's CA, such as a person's API-session
       // client certificate, does not make a router. No SNI: a router answers SNI for its public
@@ -191,14 +241,20 @@ export class RouterChannels {
         });
       });
       startPhases.mark('router-tls');
-      const channel = await openChannel(tls, { sessionToken: identity.apiSession.token });
+      return startChannel(tls, { sessionToken: identity.apiSession.token });
+    })();
+    const channel = hello.then(async ({ opened }) => {
+      const channel = await opened;
       startPhases.mark('router-channel');
       // The token was refreshed while this channel opened with the previous one.
       const current = this.#identity.apiSession;
       if (current.oidc && current.token !== identity.apiSession.token)
         this.#sendToken(channel, current.token);
       return channel;
-    })();
+    });
+    const connecting = { started: hello.then(({ channel }) => channel), opened: channel };
+    connecting.started.catch(() => {}); // `opened` reports it, to whoever asked for the channel
+    state.connecting = connecting;
     state.channel = channel;
     channel.then(
       (ch) => {
@@ -207,6 +263,7 @@ export class RouterChannels {
         state.failures = 0;
         state.retryAt = 0;
         state.live = ch;
+        if (state.connecting === connecting) delete state.connecting;
         this.#hosts.set(ch, new URL(url).host);
         void ch.closed.then((info) => {
           if (state.channel === channel) delete state.channel;
@@ -225,13 +282,14 @@ export class RouterChannels {
       },
       (err: unknown) => {
         if (state.channel === channel) delete state.channel;
+        if (state.connecting === connecting) delete state.connecting;
         state.lastFailure = routerFailure(err);
         state.failures += 1;
         state.retryAt =
           Date.now() + Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** (state.failures - 1));
       },
     );
-    return channel;
+    return connecting;
   }
 
   /** Per router: connected or not, connect time, failures, last close reason. */

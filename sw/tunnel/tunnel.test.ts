@@ -8,6 +8,8 @@ const channelFor = vi.fn<(routers: readonly EdgeRouterInfo[]) => Promise<object>
 vi.mock('./router-channels.ts', () => ({
   RouterChannels: class {
     channelFor = channelFor;
+    withChannel = async (routers: readonly EdgeRouterInfo[], use: (c: object) => unknown) =>
+      use(await channelFor(routers));
     hostOf = () => 'er';
     updateIdentity() {}
     async closeAll() {}

@@ -221,13 +221,19 @@ export class Tunnel {
       const pending = this.#session(service);
       const session = await pending;
       try {
-        const channel = await this.#routers.channelFor(session.edgeRouters);
-        const conn = await dialService(channel, {
-          sessionToken: session.token,
-          encryptionRequired: service.encryptionRequired,
-          ...dialOptions,
-          ...receivePolicy(),
-        });
+        // The dial goes out behind a new channel's hello, not a round trip after it.
+        const [conn, channel] = await this.#routers.withChannel(
+          session.edgeRouters,
+          async (channel) => {
+            const conn = await dialService(channel, {
+              sessionToken: session.token,
+              encryptionRequired: service.encryptionRequired,
+              ...dialOptions,
+              ...receivePolicy(),
+            });
+            return [conn, channel] as const;
+          },
+        );
         startPhases.mark('dialled');
         traffic.circuitOpened(serviceName, conn, conn.closed, this.#routers.hostOf(channel));
         return conn;

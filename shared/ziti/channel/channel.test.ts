@@ -10,7 +10,13 @@ import {
 } from '../errors.ts';
 import { encodeMessage, MessageDecoder } from './codec.ts';
 import { ContentType, HeaderId } from './constants.ts';
-import { acceptChannel, encodeHello, encodeHelloResult, openChannel } from './hello.ts';
+import {
+  acceptChannel,
+  encodeHello,
+  encodeHelloResult,
+  openChannel,
+  startChannel,
+} from './hello.ts';
 import {
   getHeaderI32,
   getHeaderString,
@@ -105,6 +111,70 @@ describe('hello handshake', () => {
     void ch.request(newMessage(ContentType.Latency), 100).catch(() => {});
     expect((await read(1))[0]!.sequence).toBe(2);
     await ch.close();
+  });
+
+  it('startChannel: a request goes out behind the hello and its probe, and the router binds its handler before reading it', async () => {
+    const [a, b] = duplexPair();
+    const seenByRouter: number[] = [];
+    const routerSide = acceptChannel(b, {
+      bind: (ch) =>
+        ch.handle(ContentType.Connect, async (msg) => {
+          seenByRouter.push(msg.contentType);
+          await ch.reply(msg, newMessage(ContentType.StateConnected));
+        }),
+    });
+    const { channel, opened } = startChannel(a, { sessionToken: 's', latencyIntervalMs: 0 });
+    expect(channel.helloResult).toBeUndefined();
+    // Sent before the Result could have arrived: sequence 2, after the probe's 1.
+    const reply = await channel.request(newMessage(ContentType.Connect));
+    expect(reply.contentType).toBe(ContentType.StateConnected);
+    expect(getHeaderI32(reply, HeaderId.ReplyFor)).toBe(2);
+    expect(await opened).toBe(channel);
+    expect(channel.helloResult).toBeDefined();
+    expect(seenByRouter).toEqual([ContentType.Connect]);
+    await channel.close();
+    await (await routerSide).closed;
+  });
+
+  it('acceptChannel: messages read together with the hello reach the handlers `bind` installed', async () => {
+    const [a, b] = duplexPair();
+    const writer = a.writable.getWriter();
+    const connect = newMessage(ContentType.Connect);
+    connect.sequence = 1;
+    // Hello and a dial in one write: they are decoded in one read.
+    void writer.write(
+      concat([encodeMessage(encodeHello({ sessionToken: 's' })), encodeMessage(connect)]),
+    );
+    const bound: number[] = [];
+    const router = await acceptChannel(b, {
+      bind: (ch) => ch.handle(ContentType.Connect, (msg) => void bound.push(msg.sequence)),
+    });
+    await vi.waitFor(() => expect(bound).toEqual([1]));
+    await router.close();
+  });
+
+  it('startChannel: a refused session fails what was sent behind the hello with the refusal, and `opened` says why', async () => {
+    const [a, b] = duplexPair();
+    void acceptChannel(b, {
+      validateAfterAck: () => {
+        throw new Error('invalid api session');
+      },
+    }).catch(() => {});
+    const { channel, opened } = startChannel(a, { sessionToken: 'bad', latencyIntervalMs: 0 });
+    const dial = await channel.request(newMessage(ContentType.Connect)).catch((e) => e);
+    expect(dial).toBeInstanceOf(ZitiChannelClosedError);
+    expect(await opened.catch((e) => e)).toBeInstanceOf(ZitiAuthenticationError);
+    expect(channel.isClosed).toBe(true);
+
+    const [c, d] = duplexPair();
+    void acceptChannel(d, {
+      onHello: () => ({ accept: false, message: 'go away', rejectClass: 'auth' }),
+    }).catch(() => {});
+    const refused = startChannel(c, { sessionToken: 'x', latencyIntervalMs: 0 });
+    const sent = refused.channel.request(newMessage(ContentType.Connect)).catch((e) => e);
+    expect(await refused.channel.answered.catch((e) => e)).toBeInstanceOf(ZitiHelloRejectedError);
+    expect((await sent).cause).toBeInstanceOf(ZitiHelloRejectedError);
+    expect(await refused.opened.catch((e) => e.rejectClass)).toBe('auth');
   });
 
   it('without verifySession the close right after the hello is reported on `closed`', async () => {

@@ -14,12 +14,16 @@ import {
   ZitiAuthenticationError,
   ZitiChannelClosedError,
   type ZitiError,
+  ZitiHelloRejectedError,
+  ZitiProtocolError,
   ZitiTimeoutError,
 } from '../errors.ts';
 import { encodeMessage, type MessageDecoder } from './codec.ts';
 import { ContentType, HeaderId } from './constants.ts';
 import {
+  getHeaderBool,
   getHeaderI32,
+  getHeaderString,
   i32Bytes,
   type Message,
   newMessage,
@@ -60,11 +64,19 @@ export interface ChannelInit extends ChannelOptions {
   decoder: MessageDecoder;
   /** Messages decoded together with the hello that are not yet dispatched. */
   backlog: Message[];
-  connectionId: string;
+  /** Router side: the ConnectionId its Result gave. Client side: taken from the Result. */
+  connectionId?: string;
   peerHello?: Message;
-  helloResult?: Message;
+  /**
+   * Client side: the hello and anything sent behind it, written first, in order (the hello keeps
+   * its sequence -1). The first message read must then be the hello's Result, within
+   * `helloTimeoutMs`; `answered` settles with it.
+   */
+  hello?: { preamble: Message[]; helloTimeoutMs: number };
   /** The last sequence the handshake already sent (its reply is awaited with `replyTo`). */
   sequence?: number;
+  /** Installs handlers before the first message is dispatched (messages sent behind the hello). */
+  bind?: (channel: Channel) => void;
 }
 
 interface Pending {
@@ -75,13 +87,15 @@ interface Pending {
 
 /** An open channel; make one with `openChannel` or `acceptChannel`. */
 export class Channel {
-  /** ConnectionId (header 0) of the hello Result: the router's name for this channel. */
-  readonly connectionId: string;
   /** The client's hello (router side only). */
   readonly peerHello: Message | undefined;
-  /** The router's hello Result (client side only). */
-  readonly helloResult: Message | undefined;
   readonly closed: Promise<ChannelCloseInfo>;
+  /**
+   * Client side: resolves with the router's successful hello Result; rejects (the channel closed)
+   * if the router refuses the hello, closes, or does not answer in time. Requests may be sent
+   * before: they go out behind the hello. Router side: resolved at once.
+   */
+  readonly answered: Promise<void>;
   /** Round-trip time of the last latency probe, in ms. */
   latencyMs: number | undefined;
   /** When `latencyMs` was measured (epoch ms). */
@@ -102,11 +116,16 @@ export class Channel {
   #receivedSinceHello = 0;
   #lastReadAt = Date.now();
   #latencyTimer: ReturnType<typeof setInterval> | undefined;
+  #connectionId: string;
+  #helloResult: Message | undefined;
+  /** Client side, until the hello's Result arrives: settles `answered`. */
+  #awaitingHello:
+    | { resolve: () => void; reject: (err: Error) => void; timer: ReturnType<typeof setTimeout> }
+    | undefined;
 
   constructor(init: ChannelInit) {
-    this.connectionId = init.connectionId;
+    this.#connectionId = init.connectionId ?? '';
     this.peerHello = init.peerHello;
-    this.helloResult = init.helloResult;
     this.#requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#reader = init.reader;
     this.#writer = init.writer;
@@ -116,9 +135,31 @@ export class Channel {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    this.answered = new Promise((resolve, reject) => {
+      if (!init.hello) return resolve();
+      const { helloTimeoutMs } = init.hello;
+      const timer = setTimeout(
+        () => this.#fail(new ZitiTimeoutError(`hello result timed out after ${helloTimeoutMs} ms`)),
+        helloTimeoutMs,
+      );
+      this.#awaitingHello = { resolve, reject, timer };
+    });
+    this.answered.catch(() => {}); // a refusal is reported to whoever awaits it, and on `closed`
+    for (const msg of init.hello?.preamble ?? []) this.#write(msg).catch(() => {});
     const interval = init.latencyIntervalMs ?? DEFAULT_LATENCY_INTERVAL_MS;
     if (interval > 0) this.#latencyTimer = setInterval(() => void this.measureLatency(), interval);
+    init.bind?.(this);
     void this.#readLoop();
+  }
+
+  /** ConnectionId (header 0) of the hello Result: the router's name for this channel. */
+  get connectionId(): string {
+    return this.#connectionId;
+  }
+
+  /** The router's hello Result (client side, once `answered`). */
+  get helloResult(): Message | undefined {
+    return this.#helloResult;
   }
 
   get isClosed(): boolean {
@@ -246,6 +287,10 @@ export class Channel {
       for (;;) {
         const msg = await this.#readMessage();
         if (this.#closeInfo) return;
+        if (this.#awaitingHello) {
+          this.#takeHelloResult(msg);
+          continue;
+        }
         if (!msg) {
           const error =
             this.#receivedSinceHello === 0 && this.helloResult
@@ -263,6 +308,27 @@ export class Channel {
     } catch (err) {
       this.#fail(err as Error);
     }
+  }
+
+  /** The first message a client reads: the hello's Result, or the reason the channel fails. */
+  #takeHelloResult(msg: Message | undefined): void {
+    const waiting = this.#awaitingHello!;
+    if (!msg) throw new ZitiChannelClosedError('router closed the transport during the hello');
+    if (msg.contentType !== ContentType.Result) {
+      throw new ZitiProtocolError(
+        'unexpected-message',
+        `expected the hello Result, got content type ${msg.contentType}`,
+      );
+    }
+    if (getHeaderBool(msg, HeaderId.ResultSuccess) !== true) {
+      const text = new TextDecoder().decode(msg.body) || 'hello rejected';
+      throw new ZitiHelloRejectedError(text, getHeaderString(msg, HeaderId.HelloRejectClass));
+    }
+    this.#awaitingHello = undefined;
+    clearTimeout(waiting.timer);
+    this.#helloResult = msg;
+    this.#connectionId = getHeaderString(msg, HeaderId.ConnectionId) ?? '';
+    waiting.resolve();
   }
 
   async #readMessage(): Promise<Message | undefined> {
@@ -337,6 +403,11 @@ export class Channel {
     this.#closeInfo = info;
     if (this.#latencyTimer !== undefined) clearInterval(this.#latencyTimer);
     const err = this.#closedError(reason);
+    if (this.#awaitingHello) {
+      clearTimeout(this.#awaitingHello.timer);
+      this.#awaitingHello.reject(info.error ?? err);
+      this.#awaitingHello = undefined;
+    }
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);

@@ -1,8 +1,9 @@
 /**
  * The hello handshake (reference §2.4). Client: `openChannel` sends Hello (seq -1, SessionToken,
- * optional CallerId, no grouping headers) and waits for the Result. Router: `acceptChannel` reads the
- * hello under the hello limits, ACKs it first and validates afterwards, closing on failure, as the
- * real router does for ungrouped connections.
+ * optional CallerId, no grouping headers) and waits for the Result; `startChannel` lets requests
+ * follow the hello without waiting (the channel reads the Result itself). Router: `acceptChannel`
+ * reads the hello under the hello limits, ACKs it first and validates afterwards, closing on
+ * failure, as the real router does for ungrouped connections, and binds handlers before reading on.
  */
 import type { ByteDuplex } from '../../streams/duplex.ts';
 import {
@@ -17,8 +18,6 @@ import { Channel, type ChannelOptions } from './channel.ts';
 import { encodeMessage, MessageDecoder } from './codec.ts';
 import { ContentType, HELLO_SEQUENCE, HeaderId, MAGIC_UNKNOWN_VERSION } from './constants.ts';
 import {
-  getHeaderBool,
-  getHeaderString,
   type Message,
   newMessage,
   setHeaderBool,
@@ -92,73 +91,57 @@ export interface OpenChannelOptions extends ChannelOptions {
 const PROBE_SEQUENCE = 1;
 
 /** Client side: Hello (and the session probe) → Result, then a `Channel`. */
-export async function openChannel(
+export function openChannel(transport: ByteDuplex, options: OpenChannelOptions): Promise<Channel> {
+  return startChannel(transport, options).opened;
+}
+
+/**
+ * Client side, without waiting: writes the hello (and the session probe) and returns the channel
+ * at once, so that requests can follow the hello on the wire instead of waiting a round trip for
+ * its Result. The router reads them only once the hello passed its session check (§2.4), so a
+ * request that a refused session sends is never acted on: it fails with the channel. `opened`
+ * settles as `openChannel` does: with the channel once the hello (and the probe) were answered,
+ * or with the typed reason it was not (the channel then closed).
+ */
+export function startChannel(
   transport: ByteDuplex,
   options: OpenChannelOptions,
-): Promise<Channel> {
+): { channel: Channel; opened: Promise<Channel> } {
   const helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
   const verify = options.verifySession ?? true;
-  const reader = transport.readable.getReader();
-  const writer = transport.writable.getWriter();
-  const decoder = new MessageDecoder({ maxFrameBytes: options.maxFrameBytes });
-  const backlog: Message[] = [];
-  const abort = (err: Error) => {
-    writer.abort(err).catch(() => {});
-    reader.cancel(err).catch(() => {});
-  };
-
-  const hello = encodeHello(options);
+  const preamble = [encodeHello(options)];
   const sentAt = Date.now();
-  let probe: Message | undefined;
   if (verify) {
-    probe = newMessage(ContentType.Latency);
+    const probe = newMessage(ContentType.Latency);
     probe.sequence = PROBE_SEQUENCE;
     setHeaderU64(probe, HeaderId.Reflected, BigInt(sentAt) * 1_000_000n);
+    preamble.push(probe);
   }
-
-  let result: Message;
-  try {
-    // The probe goes out behind the hello at once: it needs no answer to the hello first.
-    const sent = [writer.write(encodeMessage(hello))];
-    if (probe) sent.push(writer.write(encodeMessage(probe)));
-    await withTimeout(Promise.all(sent), helloTimeoutMs, 'hello');
-    const first = await withTimeout(
-      readOne(reader, decoder, backlog),
-      helloTimeoutMs,
-      'hello result',
-    );
-    if (!first) throw new ZitiChannelClosedError('router closed the transport during the hello');
-    if (first.contentType !== ContentType.Result) {
-      throw new ZitiProtocolError(
-        'unexpected-message',
-        `expected the hello Result, got content type ${first.contentType}`,
-      );
-    }
-    result = first;
-    if (getHeaderBool(result, HeaderId.ResultSuccess) !== true) {
-      const text = new TextDecoder().decode(result.body) || 'hello rejected';
-      throw new ZitiHelloRejectedError(text, getHeaderString(result, HeaderId.HelloRejectClass));
-    }
-  } catch (err) {
-    abort(err as Error);
-    throw typed(err);
-  }
-
   const channel = new Channel({
     ...options,
     transport,
-    reader,
-    writer,
-    decoder,
-    backlog,
-    connectionId: getHeaderString(result, HeaderId.ConnectionId) ?? '',
-    helloResult: result,
-    ...(probe ? { sequence: PROBE_SEQUENCE } : {}),
+    reader: transport.readable.getReader(),
+    writer: transport.writable.getWriter(),
+    decoder: new MessageDecoder({ maxFrameBytes: options.maxFrameBytes }),
+    backlog: [],
+    hello: { preamble, helloTimeoutMs },
+    ...(verify ? { sequence: PROBE_SEQUENCE } : {}),
   });
-  if (probe) {
+  // Claimed before yielding, so that its answer is never dispatched unclaimed.
+  const probeReply = verify ? channel.replyTo(PROBE_SEQUENCE, helloTimeoutMs) : undefined;
+  probeReply?.catch(() => {}); // a hello that fails reports that instead
+
+  const opened = (async () => {
     try {
-      await channel.replyTo(PROBE_SEQUENCE, helloTimeoutMs);
+      await channel.answered;
+    } catch (err) {
+      throw typed(err);
+    }
+    if (!probeReply) return channel;
+    try {
+      await probeReply;
       channel.recordLatency(Date.now() - sentAt);
+      return channel;
     } catch (err) {
       const info = await Promise.race([channel.closed, Promise.resolve(undefined)]);
       await channel.close();
@@ -170,8 +153,9 @@ export async function openChannel(
       }
       throw err;
     }
-  }
-  return channel;
+  })();
+  opened.catch(() => {}); // reported to whoever awaits it; the channel is closed either way
+  return { channel, opened };
 }
 
 /** What the router answers to a hello. */
@@ -189,6 +173,11 @@ export interface AcceptChannelOptions extends ChannelOptions {
    * `acceptChannel` rejects with that error. No message is dispatched before it passes.
    */
   validateAfterAck?: (hello: Message) => void | Promise<void>;
+  /**
+   * Installs the channel's handlers before its first message after the hello is dispatched: a
+   * client may send requests right behind its hello, and they may arrive in the hello's read.
+   */
+  bind?: (channel: Channel) => void;
   helloTimeoutMs?: number;
   maxFrameBytes?: number;
 }
