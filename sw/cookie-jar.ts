@@ -1,4 +1,5 @@
-import { Cookie, cookieCompare, CookieJar as ToughCookieJar } from 'tough-cookie';
+import type { Cookie, CookieJar as ToughCookieJar } from 'tough-cookie';
+import { loadToughCookie, toughCookie } from './tough-cookie.ts';
 
 /** Where the jar persists itself (the lead backs it with IndexedDB through idb-keyval). */
 export interface CookieJarStore {
@@ -39,7 +40,10 @@ export class CookieJar {
 
   /** Loads the jar from the store (empty if none, or if what is stored cannot be read). */
   static async open(store: CookieJarStore, options: CookieJarOptions = {}): Promise<CookieJar> {
-    const saved = await store.get(options.storeKey ?? COOKIE_JAR_KEY);
+    const [saved, { Cookie }] = await Promise.all([
+      store.get(options.storeKey ?? COOKIE_JAR_KEY),
+      loadToughCookie(),
+    ]);
     const jar = newJar();
     // Cookies are loaded into a jar built with our options (a serialized jar does not keep them
     // all). A corrupt entry is dropped rather than blocking the app.
@@ -136,7 +140,7 @@ export class CookieJar {
  * often would never expire.
  */
 function parseCookie(text: string, now: Date): Cookie | undefined {
-  const cookie = Cookie.parse(text);
+  const cookie = toughCookie().Cookie.parse(text);
   if (!cookie) return undefined;
   if (typeof cookie.maxAge === 'number') {
     cookie.expires = new Date(cookie.maxAge <= 0 ? 0 : now.getTime() + cookie.maxAge * 1000);
@@ -148,13 +152,13 @@ function parseCookie(text: string, now: Date): Cookie | undefined {
 /** RFC 6265 §5.4 step 2: longer paths first, then older cookies first. */
 function serialise(cookies: Cookie[]): string {
   return cookies
-    .sort(cookieCompare)
+    .sort(toughCookie().cookieCompare)
     .map((c) => c.cookieString())
     .join('; ');
 }
 
 function newJar(): ToughCookieJar {
-  return new ToughCookieJar(undefined, {
+  return new (toughCookie().CookieJar)(undefined, {
     rejectPublicSuffixes: true,
     prefixSecurity: 'strict',
     allowSecureOnLocal: true,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dialer } from '../shared/http/_test/node-duplex.ts';
 import { HttpConnection } from '../shared/http/connection.ts';
 import { encodeRequestHead } from '../shared/http/request-head.ts';
@@ -12,6 +12,10 @@ import {
   refererFor,
   rewriteLocation,
 } from './proxy-request.ts';
+import { loadToughCookie } from './tough-cookie.ts';
+
+// As in the worker, where the cookie jar's opening loads the public suffix list first.
+beforeAll(() => loadToughCookie());
 
 const PUB = 'https://chat.example.com';
 const opts = { publicOrigin: PUB };

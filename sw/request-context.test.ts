@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type RequestFacts, requestContext, sameSite } from './request-context.ts';
+import { loadToughCookie } from './tough-cookie.ts';
+
+// As in the worker, where the cookie jar's opening loads the public suffix list first.
+beforeAll(() => loadToughCookie());
 
 const APP = 'https://chat.example.com';
 

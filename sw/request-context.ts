@@ -1,5 +1,5 @@
-import { getPublicSuffix } from 'tough-cookie';
 import type { SameSiteContext } from './cookie-jar.ts';
+import { toughCookie } from './tough-cookie.ts';
 
 /**
  * What a browser's network layer decides from a request's context before it leaves: which cookies
@@ -48,7 +48,7 @@ export function sameSite(a: URL, b: URL): boolean {
 /** The registrable domain (eTLD+1) of a host name; undefined for IP literals and bare suffixes. */
 function registrableDomain(hostname: string): string | undefined {
   if (/^[\d.]+$/.test(hostname) || hostname.startsWith('[')) return undefined;
-  return getPublicSuffix(hostname, { allowSpecialUseDomain: true }) ?? undefined;
+  return toughCookie().getPublicSuffix(hostname, { allowSpecialUseDomain: true }) ?? undefined;
 }
 
 /** The initiator's origin: ours for subresources, the referrer's for navigations (if any). */

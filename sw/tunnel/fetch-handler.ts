@@ -266,11 +266,16 @@ async function carry(
   const publicOrigin = self.location.origin;
   const ownApp = to.service === undefined;
   const serviceName = to.service ?? tunnel.identity.config.service;
+  // Opened beside the target: a resumed worker evaluates tough-cookie (`tough-cookie.ts`) while
+  // its router connection opens. Site comparisons (SameSite, the CORS plan) need it.
+  const jarOpened = state.cookieJar();
+  jarOpened.catch(() => {}); // awaited below
   // The dark app is dialled at its intercept address; the Host header follows the config.
   const target = ownApp
     ? await tunnel.appTarget(serviceName, { host: to.host, port: to.port })
     : { host: to.host, port: to.port };
   const pool = tunnel.pool(serviceName, target);
+  const jar = await jarOpened;
   // Another origin (a dark sibling host): the same-origin policy, as the browser would apply it.
   const plan = ownApp
     ? undefined
@@ -287,7 +292,6 @@ async function carry(
     if (refused) return corsError(url, refused);
   }
 
-  const jar = await state.cookieJar();
   const host =
     ownApp && tunnel.identity.config.upstreamHost === 'intercept'
       ? authority(target.host, target.port)
