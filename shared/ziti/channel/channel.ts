@@ -91,8 +91,8 @@ export class Channel {
   readonly peerHello: Message | undefined;
   readonly closed: Promise<ChannelCloseInfo>;
   /**
-   * Client side: resolves with the router's successful hello Result; rejects (the channel closed)
-   * if the router refuses the hello, closes, or does not answer in time. Requests may be sent
+   * Client side: resolves once the router's Result accepted the hello; rejects (the channel
+   * closed) if the router refuses it, closes, or does not answer in time. Requests may be sent
    * before: they go out behind the hello. Router side: resolved at once.
    */
   readonly answered: Promise<void>;
