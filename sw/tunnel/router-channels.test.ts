@@ -1,16 +1,7 @@
-import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
+import { WebSocket as NodeWebSocket } from 'ws';
 import { nodeSocketDuplex } from '../../fabric/_internal/node-duplex.ts';
-import { type FabricPki, issueLeafCert, loadOrCreatePki } from '../../fabric/pki.ts';
-import { webSocketStream } from '../../fabric/router/ws-stream.ts';
-import { createSessionKey } from '../../shared/identity/session-key.ts';
+import type { FabricPki } from '../../fabric/pki.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import {
   acceptChannel,
@@ -23,6 +14,14 @@ import {
   stringBytes,
   ZitiAuthenticationError,
 } from '../../shared/ziti/index.ts';
+import {
+  pemsOf,
+  routerAt,
+  routerTlsServer,
+  testPki,
+  webSocketListener,
+  workerIdentity,
+} from './_test/router-fixtures.ts';
 import { CaTrust } from './ca-trust.ts';
 import { RouterChannels } from './router-channels.ts';
 
@@ -98,31 +97,14 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
   const closers: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-router-channels-')), {
-      trustDomain: 'zt-test',
-      routerHosts: ['127.0.0.1'],
+    pki = await testPki('router-channels');
+    base = await workerIdentity(pki, {
+      token: 'eyJ.first.token',
+      id: 'asid-1',
+      identityId: 'id',
+      identityName: 'alice',
+      oidc: { refreshToken: 'refresh-1', receivedAt: 0, expiresAt: 1 },
     });
-    const keyPair = await createSessionKey();
-    const cert = await issueLeafCert(pki, {
-      publicKey: keyPair.publicKey,
-      subject: 'CN=browser',
-      validitySeconds: 3600,
-    });
-    base = {
-      config: { controller: 'https://127.0.0.1:1', service: 'demo', devAllowPlainWs: true },
-      apiSession: {
-        token: 'eyJ.first.token',
-        id: 'asid-1',
-        identityId: 'id',
-        identityName: 'alice',
-        oidc: { refreshToken: 'refresh-1', receivedAt: 0, expiresAt: 1 },
-      },
-      keyPair,
-      certificates: [cert.toString('pem')],
-      caBundle:
-        pki.caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ??
-        [],
-    } as unknown as StoredIdentity;
   });
   afterAll(async () => {
     for (const close of closers) await close();
@@ -137,14 +119,7 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
     const hellos: string[] = [];
     const updates: { contentType: number; token: string }[] = [];
     const channels: Channel[] = [];
-    const tls = createTlsServer({
-      key: serverPki.router.keyPem,
-      cert: serverPki.router.certPem + serverPki.intermediate.toString('pem'),
-      ca: serverPki.caBundlePem,
-      requestCert: true,
-      rejectUnauthorized: !own,
-      minVersion: 'TLSv1.3',
-    });
+    const tls = routerTlsServer(serverPki, !own);
     tls.on('secureConnection', (sock) => {
       void acceptChannel(nodeSocketDuplex(sock), {
         onHello: (hello) => {
@@ -174,39 +149,18 @@ describe('RouterChannels.updateIdentity: UpdateToken on open channels', () => {
         () => {},
       ); // a client that leaves before its hello (untrusted router)
     });
-    const http = createServer();
-    const wss = new WebSocketServer({ server: http, path: '/ws' });
-    wss.on('connection', (ws) => {
-      const stream = webSocketStream(ws);
-      stream.on('error', () => stream.destroy());
-      tls.emit('connection', stream);
-    });
-    http.listen(0, '127.0.0.1');
-    await once(http, 'listening');
-    const port = (http.address() as AddressInfo).port;
     closers.push(async () => {
       for (const ch of channels) await ch.close();
-      for (const c of wss.clients) c.terminate();
-      await new Promise<void>((r) => http.close(() => r()));
     });
-    const info: EdgeRouterInfo = {
-      name: `er-${port}`,
-      supportedProtocols: { ws: `ws://127.0.0.1:${port}` },
-    };
-    return { info, hellos, updates, channels };
+    const port = await webSocketListener(tls, closers);
+    return { info: routerAt(port), hellos, updates, channels };
   }
-
-  const pems = (bundle: string) =>
-    bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
 
   it('a kept CA bundle that page script rewrote never gets a channel hello out: the controller bundle decides', async () => {
     vi.stubGlobal('WebSocket', NodeWebSocket);
-    const evilPki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-evil-')), {
-      trustDomain: 'evil',
-      routerHosts: ['127.0.0.1'],
-    });
+    const evilPki = await testPki('evil');
     const [evil, good] = [await router('accept', evilPki), await router('accept')];
-    const rewritten = () => new CaTrust(async () => base.caBundle, pems(evilPki.caBundlePem));
+    const rewritten = () => new CaTrust(async () => base.caBundle, pemsOf(evilPki.caBundlePem));
     // The rewritten bundle would trust the attacker's router: the token still never reaches it.
     await expect(new RouterChannels(base, rewritten()).channelFor([evil.info])).rejects.toThrow();
     expect(evil.hellos).toEqual([]);
@@ -313,25 +267,13 @@ describe('RouterChannels.withChannel: the dial behind the hello', () => {
   const closers: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-behind-hello-')), {
-      trustDomain: 'zt-test',
-      routerHosts: ['127.0.0.1'],
+    pki = await testPki('behind-hello');
+    base = await workerIdentity(pki, {
+      token: 'eyJ.token',
+      id: 'asid-1',
+      identityId: 'id',
+      identityName: 'alice',
     });
-    const keyPair = await createSessionKey();
-    const cert = await issueLeafCert(pki, {
-      publicKey: keyPair.publicKey,
-      subject: 'CN=browser',
-      validitySeconds: 3600,
-    });
-    base = {
-      config: { controller: 'https://127.0.0.1:1', service: 'demo', devAllowPlainWs: true },
-      apiSession: { token: 'eyJ.token', id: 'asid-1', identityId: 'id', identityName: 'alice' },
-      keyPair,
-      certificates: [cert.toString('pem')],
-      caBundle:
-        pki.caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ??
-        [],
-    } as unknown as StoredIdentity;
   });
   afterAll(async () => {
     for (const close of closers) await close();
@@ -347,13 +289,7 @@ describe('RouterChannels.withChannel: the dial behind the hello', () => {
     const seen: number[][] = [];
     const connects: number[] = [];
     const channels: Channel[] = [];
-    const tls = createTlsServer({
-      key: pki.router.keyPem,
-      cert: pki.router.certPem + pki.intermediate.toString('pem'),
-      ca: pki.caBundlePem,
-      requestCert: true,
-      minVersion: 'TLSv1.3',
-    });
+    const tls = routerTlsServer(pki);
     tls.on('secureConnection', (sock) => {
       // What the client wrote before it could have read the hello's answer.
       const wire = new MessageDecoder();
@@ -389,26 +325,11 @@ describe('RouterChannels.withChannel: the dial behind the hello', () => {
         },
       }).catch(() => {});
     });
-    const http = createServer();
-    const wss = new WebSocketServer({ server: http, path: '/ws' });
-    wss.on('connection', (ws) => {
-      const stream = webSocketStream(ws);
-      stream.on('error', () => stream.destroy());
-      tls.emit('connection', stream);
-    });
-    http.listen(0, '127.0.0.1');
-    await once(http, 'listening');
-    const port = (http.address() as AddressInfo).port;
     closers.push(async () => {
       for (const ch of channels) await ch.close();
-      for (const c of wss.clients) c.terminate();
-      await new Promise<void>((r) => http.close(() => r()));
     });
-    const info: EdgeRouterInfo = {
-      name: `er-${port}`,
-      supportedProtocols: { ws: `ws://127.0.0.1:${port}` },
-    };
-    return { info, seen, connects };
+    const port = await webSocketListener(tls, closers);
+    return { info: routerAt(port), seen, connects };
   }
 
   const dial = (channel: Channel) =>

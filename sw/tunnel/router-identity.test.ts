@@ -1,28 +1,11 @@
-/**
- * The worker's inner TLS to an edge router accepts only a router: a server certificate (serverAuth)
- * of the network's CA that is valid for one of the names the controller advertises for that router.
- * Each case runs the real path (WebSocket, then our TLS client) against a Node TLS server inside a
- * WebSocket, as a router terminates it (§5).
- */
-import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
-import {
-  type FabricPki,
-  issueIdentityCert,
-  issueLeafCert,
-  loadOrCreatePki,
-} from '../../fabric/pki.ts';
-import { webSocketStream } from '../../fabric/router/ws-stream.ts';
+import { WebSocket as NodeWebSocket } from 'ws';
+import { type FabricPki, issueIdentityCert, issueLeafCert } from '../../fabric/pki.ts';
 import type { StoredIdentity } from '../../shared/identity/store.ts';
 import { TlsCertificateError } from '../../shared/tls/index.ts';
 import type { EdgeRouterInfo } from '../../shared/ziti/index.ts';
+import { testPki, webSocketListener, workerIdentity } from './_test/router-fixtures.ts';
 import { TunnelError } from './errors.ts';
 import { RouterChannels, routerServerNames } from './router-channels.ts';
 
@@ -30,31 +13,14 @@ let pki: FabricPki;
 let identity: StoredIdentity;
 const closers: (() => Promise<void>)[] = [];
 
-const pemsOf = (bundle: string) =>
-  bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
-
 beforeAll(async () => {
-  pki = await loadOrCreatePki(mkdtempSync(join(tmpdir(), 'zt-router-identity-')), {
-    trustDomain: 'zt-test',
-    routerHosts: ['localhost', '127.0.0.1'],
+  pki = await testPki('router-identity', ['localhost', '127.0.0.1']);
+  identity = await workerIdentity(pki, {
+    token: 'token',
+    id: 'api-session',
+    identityId: 'id',
+    identityName: 'alice',
   });
-  // The worker's identity: a non-extractable key and its API-session certificate.
-  const keyPair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
-  const cert = await issueLeafCert(pki, {
-    publicKey: keyPair.publicKey,
-    subject: 'CN=browser',
-    validitySeconds: 3600,
-  });
-  identity = {
-    config: { controller: 'https://127.0.0.1:1', service: 'demo', devAllowPlainWs: true },
-    apiSession: { token: 'token', id: 'api-session', identityId: 'id', identityName: 'alice' },
-    keyPair,
-    certificates: [cert.toString('pem')],
-    caBundle: pemsOf(pki.caBundlePem),
-  } as unknown as StoredIdentity;
 });
 
 afterEach(() => {
@@ -85,21 +51,7 @@ async function fakeRouter(cert: { certPem: string; keyPem: string }) {
     },
   );
   tls.on('tlsClientError', () => {});
-  const http: Server = createServer();
-  const wss = new WebSocketServer({ server: http, path: '/ws' });
-  wss.on('connection', (ws) => {
-    const stream = webSocketStream(ws);
-    stream.on('error', () => stream.destroy());
-    tls.emit('connection', stream);
-  });
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  const port = (http.address() as AddressInfo).port;
-  closers.push(async () => {
-    for (const c of wss.clients) c.terminate();
-    await new Promise<void>((r) => http.close(() => r()));
-  });
-  return { port, handshakes };
+  return { port: await webSocketListener(tls, closers), handshakes };
 }
 
 /** Connects the worker's way to a router advertised as `host` and returns why it failed. */
