@@ -4,6 +4,12 @@ import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { defineConfig, type Plugin, type UserConfig } from 'vite';
 import { libsodiumModulePath, libsodiumWasm, withoutEmbeddedWasm } from './build/libsodium-wasm.ts';
+import {
+  buildWorkerParts,
+  PARTS_DIR,
+  partsManifest,
+  workerPartsPlugin,
+} from './build/worker-parts.ts';
 
 /**
  * Four builds into one `dist/`, selected by `--mode`:
@@ -17,6 +23,8 @@ import { libsodiumModulePath, libsodiumWasm, withoutEmbeddedWasm } from './build
  *   inject                        -> dist/__zt/bootstrap.js (what a reverse proxy injects into HTML)
  * The default build also writes libsodium's WebAssembly to dist/__zt/sodium.wasm, and the SW build
  * leaves libsodium's embedded copy out of sw.js (the worker takes the file from its precache).
+ * The SW build first builds the worker's parts (build/worker-parts.ts: libraries it imports on
+ * first use) into dist/__zt/sw-parts/.
  * The service worker, the shim, http-auth.js and bootstrap.js are single classic scripts (IIFE) with every import inlined: a
  * service worker must load on its own, and the shim runs before any app script.
  */
@@ -79,7 +87,8 @@ const sodiumWithoutEmbeddedWasm: Plugin = {
 
 /**
  * The service worker's precache list: every file of ours under `dist/__zt/` with a content revision
- * (source maps and the operator's config.json excepted). The SW is built last, so the list is complete.
+ * (source maps, the operator's config.json and the worker's parts excepted: the browser keeps
+ * those with the worker). The SW is built last, so the list is complete.
  */
 function precacheManifest(): { url: string; revision: string; integrity?: string }[] {
   const dir = resolve(root, 'dist/__zt');
@@ -88,9 +97,13 @@ function precacheManifest(): { url: string; revision: string; integrity?: string
     .filter((e) => e.isFile() && !e.name.endsWith('.map') && e.name !== 'config.json')
     .map((e) => {
       const file = resolve(e.parentPath, e.name);
+      const url = `/${relative(resolve(root, 'dist'), file).split('\\').join('/')}`;
+      return { file, url };
+    })
+    .filter(({ url }) => !url.startsWith(`/${PARTS_DIR}/`))
+    .map(({ file, url }) => {
       const bytes = readFileSync(file);
       const revision = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-      const url = `/${relative(resolve(root, 'dist'), file).split('\\').join('/')}`;
       if (url !== SODIUM_WASM) return { url, revision };
       // Code the worker runs: the precache checks it against the hash this build saw.
       const integrity = `sha256-${createHash('sha256').update(bytes).digest('base64')}`;
@@ -106,16 +119,21 @@ function httpAuthScript(): string {
   return readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
 }
 
-export default defineConfig(({ mode }): UserConfig => {
+export default defineConfig(async ({ mode }): Promise<UserConfig> => {
   if (mode === 'sw') {
+    const parts = await buildWorkerParts(resolve(root, 'dist'));
     const config = singleScript('sw/sw.ts', 'sw.js', 'ztServiceWorker');
     config.define = {
       ...config.define,
       __ZT_PRECACHE__: JSON.stringify(precacheManifest()),
       __ZT_HTTP_AUTH_SCRIPT__: JSON.stringify(httpAuthScript()),
       __ZT_SODIUM_WASM__: JSON.stringify(SODIUM_WASM),
+      __ZT_WORKER_PARTS__: JSON.stringify(partsManifest(parts)),
     };
-    config.plugins = [sodiumWithoutEmbeddedWasm];
+    config.plugins = [
+      sodiumWithoutEmbeddedWasm,
+      workerPartsPlugin(parts, resolve(root, 'sw/worker-parts.ts')),
+    ];
     return config;
   }
   if (mode === 'shim') return singleScript('bootstrap/shim.ts', '__zt/shim.js', 'ztShim');

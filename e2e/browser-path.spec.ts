@@ -199,5 +199,10 @@ test('after a browser restart the app comes back from IndexedDB without a new lo
   const echoed = await again.evaluate(async () => (await fetch('/cookies/echo')).text());
   expect(echoed).toContain('probe_session=secret-value');
   expect(zt.appRequests.slice(appBefore).map((r) => r.url)).toContain('/after-restart');
+  // The cookie jar's library came from the part the browser kept with the worker.
+  const parts = await again.evaluate(
+    async () => ((await (await fetch('/__zt/sw-status')).json()) as { parts: string[] }).parts,
+  );
+  expect(parts).toContain('cookies');
   await context.close();
 });

@@ -50,6 +50,42 @@ test('the worker stopped by the browser resumes from IndexedDB without a new log
   await expect(page.locator('#probe')).toHaveText('dark /');
 });
 
+test("the worker's parts come from the browser after a stop, imported only when first needed", async ({
+  context,
+  page,
+  zt,
+}) => {
+  const isPart = (path: string) => path.startsWith('/__zt/sw-parts/');
+  const siteBefore = zt.siteRequests.length;
+  await enterApp(page, zt);
+  // The install fetched each part once (the cookie jar's library and the OAuth library).
+  const installed = zt.siteRequests.slice(siteBefore).filter(isPart);
+  expect(installed.map((p) => p.replace(/\.[0-9a-f]{16}\.js$/, ''))).toEqual(
+    expect.arrayContaining(['/__zt/sw-parts/cookies', '/__zt/sw-parts/oauth']),
+  );
+  // From now on the network has none of them: a restarted worker must read them from the browser.
+  let asked = 0;
+  await context.route('**/__zt/sw-parts/**', (route) => {
+    asked++;
+    return route.abort();
+  });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('ServiceWorker.enable');
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  const status = () =>
+    page.evaluate(
+      async () =>
+        (await (await fetch('/__zt/sw-status')).json()) as { startedAt: number; parts: string[] },
+    );
+  const started = await status();
+  expect(started.parts).toEqual([]); // the new worker has parsed none of them yet
+  expect(await page.evaluate(async () => (await fetch('/api/after-stop')).status)).toBe(200);
+  const after = await status();
+  expect(after.startedAt).toBe(started.startedAt);
+  expect(after.parts).toEqual(['cookies']); // the request's cookie jar needed its library
+  expect(asked).toBe(0);
+});
+
 test('the worker heap stays flat while 200 MiB stream through it', async ({
   page,
   zt,

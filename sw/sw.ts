@@ -32,6 +32,7 @@ import { openTunnelledWebSocket } from './tunnel/websocket-open.ts';
 import { WorkerState } from './tunnel/worker-state.ts';
 import { bridgeWebSocket } from './websocket-bridge.ts';
 import { workerApi } from './worker-api.ts';
+import { imported as importedParts, importPartsWhileInstalling } from './worker-parts.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -47,8 +48,10 @@ e2eReady().then(
 /** When this worker instance started (a restarted worker has a later one): diagnostics. */
 const STARTED_AT = Date.now();
 
-// A new build takes over at once; pages wait for `controllerchange`, never a timer.
+// A new build takes over at once; pages wait for `controllerchange`, never a timer. Its parts are
+// imported now, the only time a worker may fetch scripts: later starts import them on first use.
 self.addEventListener('install', () => {
+  importPartsWhileInstalling();
   void self.skipWaiting();
 });
 clientsClaim();
@@ -89,6 +92,8 @@ router.registerRoute(
         upkeep: state.upkeep ?? null,
         // ms from the worker's start to each phase of its first tunnelled request
         start: startPhases,
+        // the parts (worker-parts.ts) this worker instance has imported
+        parts: importedParts,
       };
       return new Response(JSON.stringify(body), {
         headers: {
