@@ -213,6 +213,9 @@ export async function completeLogin(
     clientId: idp.client.client_id,
     tokenEndpoint: tokenEndpoint.href,
     targetToken,
+    ...(idp.as.id_token_signing_alg_values_supported
+      ? { idTokenAlgs: idp.as.id_token_signing_alg_values_supported }
+      : {}),
   };
 }
 

@@ -86,6 +86,61 @@ test("the worker's parts come from the browser after a stop, imported only when 
   expect(asked).toBe(0);
 });
 
+test('a restarted worker whose refresh token the controller refuses refreshes its IdP token and signs in again', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt);
+  // The stored API session's access token is due and its refresh token spent; the IdP's token has
+  // expired too: the worker must use the IdP's refresh token (the OAuth library, a worker part).
+  const idpBefore = await page.evaluate(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const open = indexedDB.open('zt');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const store = open.result.transaction('kv', 'readwrite').objectStore('kv');
+          const get = store.get('identity');
+          get.onsuccess = () => {
+            const identity = get.result;
+            identity.apiSession.oidc.expiresAt = identity.apiSession.oidc.receivedAt;
+            identity.apiSession.oidc.refreshToken = 'spent';
+            identity.idp.expiresAt = 0;
+            store.put(identity, 'identity');
+            store.transaction.oncomplete = () => resolve(identity.idp.presented);
+            store.transaction.onerror = () => reject(store.transaction.error);
+          };
+        };
+      }),
+  );
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('ServiceWorker.enable');
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  expect(await page.evaluate(async () => (await fetch('/api/after-refresh')).status)).toBe(200);
+  const status = await page.evaluate(
+    async () =>
+      (await (await fetch('/__zt/sw-status')).json()) as {
+        upkeep: { outcome: string } | null;
+        parts: string[];
+      },
+  );
+  expect(status.upkeep?.outcome).toBe('re-authenticated');
+  expect(status.parts).toContain('oauth');
+  const idpAfter = await page.evaluate(
+    () =>
+      new Promise<{ presented: string; expiresAt: number }>((resolve, reject) => {
+        const open = indexedDB.open('zt');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('kv').objectStore('kv').get('identity');
+          get.onsuccess = () => resolve(get.result.idp);
+        };
+      }),
+  );
+  expect(idpAfter.presented).not.toBe(idpBefore);
+  expect(idpAfter.expiresAt).toBeGreaterThan(Date.now());
+});
+
 test('the worker heap stays flat while 200 MiB stream through it', async ({
   page,
   zt,

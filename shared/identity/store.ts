@@ -16,6 +16,11 @@ export interface IdpTokens {
   clientId: string;
   tokenEndpoint: string;
   targetToken: 'ACCESS' | 'ID';
+  /**
+   * The algorithms the IdP's metadata said it signs ID tokens with
+   * (`id_token_signing_alg_values_supported`): a refreshed ID token is held to them too.
+   */
+  idTokenAlgs?: string[];
 }
 
 /** The OIDC side of an API session (the access token is `apiSession.token`). */

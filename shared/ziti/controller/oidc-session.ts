@@ -373,6 +373,18 @@ function decodeSegment(segment: string): unknown {
   return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
 }
 
+/** A JWT's header, or undefined for anything else (nothing is checked: this only reads). */
+export function jwtHeader(token: string): Record<string, unknown> | undefined {
+  try {
+    const header = decodeSegment(token.split('.')[0] ?? '');
+    return typeof header === 'object' && header !== null && !Array.isArray(header)
+      ? (header as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A JWT's `jti`, or undefined for anything else (nothing is checked: this only reads). */
 export function tokenId(token: string): string | undefined {
   try {
