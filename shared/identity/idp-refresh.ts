@@ -5,8 +5,8 @@ import type { IdpTokens } from './store.ts';
 
 /**
  * Uses the refresh token, if the IdP gave one, to get a fresh token without a new login. The OAuth
- * library loads on the first refresh, not with the service worker (it inlines into the worker's
- * bundle but is evaluated only then): most starts of the worker never refresh.
+ * library loads on the first refresh, not with the service worker (the worker's build makes it a
+ * part of its own, `sw/worker-parts.ts`): most starts of the worker never refresh.
  */
 export async function refreshTokens(tokens: IdpTokens): Promise<IdpTokens | undefined> {
   if (!tokens.refreshToken) return undefined;

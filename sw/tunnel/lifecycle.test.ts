@@ -181,7 +181,11 @@ describe('maintainIdentity, OIDC', () => {
   it('a refused refresh token and no IdP token: expired, nothing saved', async () => {
     const identity = oidcIdentity(25 * MIN, { idp: false });
     c.state.refresh.clear();
-    expect(await maintainIdentity(identity)).toEqual({ outcome: 'expired', identity });
+    expect(await maintainIdentity(identity)).toEqual({
+      outcome: 'expired',
+      identity,
+      why: 'no IdP token was kept to sign in again with',
+    });
     expect(c.calls('/oidc/authorize')).toEqual([]);
     expect(saved).toEqual([]);
   });
@@ -195,6 +199,24 @@ describe('maintainIdentity, OIDC', () => {
     });
     expect(outcome).toBe('expired');
     expect(c.calls('/oidc/login/ext-jwt')).toHaveLength(1);
+    expect(saved).toEqual([]);
+  });
+
+  it('an expired IdP token the IdP does not refresh: expired, saying why', async () => {
+    const identity = oidcIdentity(25 * MIN);
+    c.state.refresh.clear();
+    const { outcome, why } = await maintainIdentity({
+      ...identity,
+      idp: {
+        ...identity.idp!,
+        expiresAt: 0,
+        refreshToken: 'idp-refresh',
+        tokenEndpoint: 'https://idp.example/token', // answered 404 here
+      },
+    });
+    expect(outcome).toBe('expired');
+    expect(why).toMatch(/^the IdP did not refresh its token: /);
+    expect(c.calls('/oidc/login/ext-jwt')).toEqual([]);
     expect(saved).toEqual([]);
   });
 
@@ -300,7 +322,11 @@ describe('maintainIdentity, legacy', () => {
 
   it('401 and no IdP token: expired', async () => {
     const identity = legacyIdentity(false, { idp: false });
-    expect(await maintainIdentity(identity)).toEqual({ outcome: 'expired', identity });
+    expect(await maintainIdentity(identity)).toEqual({
+      outcome: 'expired',
+      identity,
+      why: 'no IdP token was kept to sign in again with',
+    });
     expect(saved).toEqual([]);
   });
 

@@ -64,14 +64,20 @@ async function newCertificate(
 
 /**
  * A new API session of the same kind from the stored IdP token (refreshed first if it expired),
- * with a new certificate (the old one names the old API session).
+ * with a new certificate (the old one names the old API session). Throws why it cannot.
  */
-async function reauthenticate(identity: StoredIdentity): Promise<StoredIdentity | undefined> {
+async function reauthenticate(identity: StoredIdentity): Promise<StoredIdentity> {
   let tokens = identity.idp;
-  if (!tokens) return undefined;
-  if (tokens.expiresAt < Date.now() + 30_000)
-    tokens = await refreshTokens(tokens).catch(() => undefined);
-  if (!tokens) return undefined;
+  if (!tokens) throw new Error('no IdP token was kept to sign in again with');
+  if (tokens.expiresAt < Date.now() + 30_000) {
+    const refreshed = await refreshTokens(tokens).catch((err: unknown) => {
+      throw new Error(`the IdP did not refresh its token: ${(err as Error).message}`, {
+        cause: err,
+      });
+    });
+    if (!refreshed) throw new Error('the IdP token expired and the IdP gave no refresh token');
+    tokens = refreshed;
+  }
   const { apiSession, client } = await login({
     controller: identity.controller,
     kind: identity.apiSession.oidc ? 'oidc' : 'legacy',
@@ -82,18 +88,25 @@ async function reauthenticate(identity: StoredIdentity): Promise<StoredIdentity 
   return { ...renewed, ...(await newCertificate(client, renewed)) };
 }
 
+/** What `maintainIdentity` did; `why` says what ended the identity when it `expired`. */
+export interface LifecycleResult {
+  outcome: LifecycleOutcome;
+  identity: StoredIdentity;
+  why?: string;
+}
+
 /**
  * Re-authenticates; `expired` when that is impossible (a person has to log in again). A controller
  * that cannot answer now throws instead (try later).
  */
-async function reauthenticated(
-  identity: StoredIdentity,
-): Promise<{ outcome: LifecycleOutcome; identity: StoredIdentity }> {
-  const renewed = await reauthenticate(identity).catch((err: unknown) => {
+async function reauthenticated(identity: StoredIdentity): Promise<LifecycleResult> {
+  let renewed: StoredIdentity;
+  try {
+    renewed = await reauthenticate(identity);
+  } catch (err) {
     if (tryLater(err)) throw err;
-    return undefined;
-  });
-  if (!renewed) return { outcome: 'expired', identity };
+    return { outcome: 'expired', identity, why: (err as Error).message };
+  }
   await saveIdentity(renewed);
   return { outcome: 're-authenticated', identity: renewed };
 }
@@ -113,7 +126,7 @@ export async function maintainIdentity(
   now = Date.now(),
   /** A router or the controller just refused the session: an OIDC token is refreshed now. */
   refused = false,
-): Promise<{ outcome: LifecycleOutcome; identity: StoredIdentity }> {
+): Promise<LifecycleResult> {
   let current = identity;
   let outcome: LifecycleOutcome = 'fresh';
   if (identity.apiSession.oidc) {

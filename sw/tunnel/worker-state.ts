@@ -141,8 +141,8 @@ export class WorkerState {
         return;
       }
       this.#maintainedAt = now;
-      const { outcome, identity } = await maintainIdentity(t.identity, now, force);
-      if (outcome !== 'fresh') this.upkeep = { at: Date.now(), outcome };
+      const { outcome, identity, why } = await maintainIdentity(t.identity, now, force);
+      if (outcome !== 'fresh') this.upkeep = upkeepOf(outcome, why);
       if (outcome === 'expired') this.expired = true;
       else if (outcome === 'refreshed-token' || outcome === 'renewed-certificate')
         t.updateIdentity(identity);
@@ -204,7 +204,7 @@ export class WorkerState {
     let identity = stored;
     if (identity.apiSession.oidc && Date.now() >= tokenRefreshDue(identity.apiSession)) {
       const maintained = await maintainIdentity(identity);
-      this.upkeep = { at: Date.now(), outcome: maintained.outcome };
+      this.upkeep = upkeepOf(maintained.outcome, maintained.why);
       if (maintained.outcome === 'expired') this.expired = true;
       identity = maintained.identity;
       this.#maintainedAt = Date.now();
@@ -295,3 +295,9 @@ const factRows = (): FactRows => {
     del: (key) => del(key, store),
   };
 };
+
+/** What `/__zt/sw-status` says of an upkeep: its outcome, and why an identity expired. */
+const upkeepOf = (outcome: string, why?: string) => ({
+  at: Date.now(),
+  outcome: why ? `${outcome}: ${why}` : outcome,
+});
