@@ -51,6 +51,9 @@ export async function buildWorkerParts(outDir: string): Promise<BuiltPart[]> {
         emptyOutDir: false,
         sourcemap: true,
         target: 'es2022',
+        // Rolldown's constant inlining would copy tldts's 68 KB string of suffix labels into each
+        // place that reads it: the cookie part fell from 298 KB to 159 KB without it.
+        rolldownOptions: { optimization: { inlineConst: false } },
         lib: {
           entry: ENTRY,
           formats: ['iife'],
