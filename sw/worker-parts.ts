@@ -11,6 +11,8 @@
  * the install event, so a later start reads each from the browser, not the network. Their URLs
  * carry their content's hash, so a new build is a new worker with new parts.
  */
+import { startPhases } from './tunnel/start-phases.ts';
+
 /** The worker's global scope: what this module uses of it (the parts' globals, `importScripts`). */
 declare const self: { importScripts(...urls: string[]): void } & Record<string, unknown>;
 
@@ -37,6 +39,7 @@ export function importPart(name: string): Record<string, unknown> {
       throw new Error(`the worker part ${part.url} did not define ${part.global}`);
     }
     imported.push(name);
+    startPhases.mark(`part-${name}`);
   }
   return self[part.global] as Record<string, unknown>;
 }
