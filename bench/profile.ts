@@ -39,17 +39,28 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** The built worker's source map: minified positions in sw.js back to product source files. */
-const swMap = new SourceMap(
-  JSON.parse(readFileSync(join(import.meta.dirname, '../dist/sw.js.map'), 'utf8')),
-);
+const dist = join(import.meta.dirname, '../dist');
+const maps = new Map<string, SourceMap>();
+
+/**
+ * The source map of a script of the built worker (`sw.js`, or one of its parts under
+ * `/__zt/sw-parts/`): minified positions back to product and library source files.
+ */
+function mapOf(url: string): SourceMap | undefined {
+  const path = /\/(sw\.js|__zt\/sw-parts\/[\w.]+\.js)$/.exec(url)?.[1];
+  if (!path) return undefined;
+  let map = maps.get(path);
+  if (!map) {
+    map = new SourceMap(JSON.parse(readFileSync(join(dist, `${path}.map`), 'utf8')));
+    maps.set(path, map);
+  }
+  return map;
+}
 
 function source(frame: ProfileNode['callFrame']): { file: string; line: number } {
-  if (frame.url.endsWith('/sw.js')) {
-    const entry = swMap.findEntry(frame.lineNumber, frame.columnNumber);
-    if ('originalSource' in entry && entry.originalSource) {
-      return { file: entry.originalSource.replace(/^(\.\.\/)+/, ''), line: entry.originalLine + 1 };
-    }
+  const entry = mapOf(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
+  if (entry && 'originalSource' in entry && entry.originalSource) {
+    return { file: entry.originalSource.replace(/^(\.\.\/)+/, ''), line: entry.originalLine + 1 };
   }
   const file = frame.url
     ? frame.url.replace(/^.*\/(?=[^/]+\/[^/]+$)/, '')
