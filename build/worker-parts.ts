@@ -7,7 +7,7 @@
  * only when the import runs).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { build, type Plugin, type Rolldown } from 'vite';
 
@@ -37,7 +37,7 @@ export async function buildWorkerParts(outDir: string): Promise<BuiltPart[]> {
   const dir = resolve(outDir, PARTS_DIR);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const built: BuiltPart[] = [];
+  const parts: BuiltPart[] = [];
   for (const { name, module } of WORKER_PARTS) {
     const global = `__ztPart_${name}`;
     const result = (await build({
@@ -63,14 +63,17 @@ export async function buildWorkerParts(outDir: string): Promise<BuiltPart[]> {
       },
     })) as Rolldown.RolldownOutput | Rolldown.RolldownOutput[];
     const entry = (Array.isArray(result) ? result[0]! : result).output[0];
-    const code = await readFile(resolve(dir, `${name}.js`));
+    // Named by its content; its source-map comment follows the new name.
+    const built = resolve(dir, `${name}.js`);
+    const code = (await readFile(built, 'utf8')).replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
     const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
     const file = `${name}.${hash}.js`;
-    await rename(resolve(dir, `${name}.js`), resolve(dir, file));
-    await rename(resolve(dir, `${name}.js.map`), resolve(dir, `${file}.map`));
-    built.push({ name, module, url: `/${PARTS_DIR}/${file}`, global, exports: [...entry.exports] });
+    await writeFile(resolve(dir, file), `${code}//# sourceMappingURL=${file}.map\n`);
+    await rm(built);
+    await rename(`${built}.map`, resolve(dir, `${file}.map`));
+    parts.push({ name, module, url: `/${PARTS_DIR}/${file}`, global, exports: [...entry.exports] });
   }
-  return built;
+  return parts;
 }
 
 /** A name no file has (Vite's library mode takes the entry for a path). */

@@ -93,26 +93,7 @@ test('a restarted worker whose refresh token the controller refuses refreshes it
   await enterApp(page, zt);
   // The stored API session's access token is due and its refresh token spent; the IdP's token has
   // expired too: the worker must use the IdP's refresh token (the OAuth library, a worker part).
-  const idpBefore = await page.evaluate(
-    () =>
-      new Promise<string>((resolve, reject) => {
-        const open = indexedDB.open('zt');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const store = open.result.transaction('kv', 'readwrite').objectStore('kv');
-          const get = store.get('identity');
-          get.onsuccess = () => {
-            const identity = get.result;
-            identity.apiSession.oidc.expiresAt = identity.apiSession.oidc.receivedAt;
-            identity.apiSession.oidc.refreshToken = 'spent';
-            identity.idp.expiresAt = 0;
-            store.put(identity, 'identity');
-            store.transaction.oncomplete = () => resolve(identity.idp.presented);
-            store.transaction.onerror = () => reject(store.transaction.error);
-          };
-        };
-      }),
-  );
+  const idpBefore = await rewriteIdentity(page, 'tokens-spent');
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('ServiceWorker.enable');
   await cdp.send('ServiceWorker.stopAllWorkers');
@@ -126,19 +107,9 @@ test('a restarted worker whose refresh token the controller refuses refreshes it
   );
   expect(status.upkeep?.outcome).toBe('re-authenticated');
   expect(status.parts).toContain('oauth');
-  const idpAfter = await page.evaluate(
-    () =>
-      new Promise<{ presented: string; expiresAt: number }>((resolve, reject) => {
-        const open = indexedDB.open('zt');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const get = open.result.transaction('kv').objectStore('kv').get('identity');
-          get.onsuccess = () => resolve(get.result.idp);
-        };
-      }),
-  );
-  expect(idpAfter.presented).not.toBe(idpBefore);
-  expect(idpAfter.expiresAt).toBeGreaterThan(Date.now());
+  const idpAfter = (await keptFacts(page)).idp;
+  expect(idpAfter?.presented).not.toBe(idpBefore);
+  expect(idpAfter?.expiresAt).toBeGreaterThan(Date.now());
 });
 
 test('the worker heap stays flat while 200 MiB stream through it', async ({
@@ -177,13 +148,16 @@ test('the worker heap stays flat while 200 MiB stream through it', async ({
 });
 
 /** The worker's kept facts (`sw/tunnel/kept-facts.ts`) and the identity's certificate. */
+/** What the worker keeps for its next start (its tunnel facts), with its certificate and IdP token. */
 const keptFacts = (page: import('@playwright/test').Page) =>
   page.evaluate(
     () =>
-      new Promise<
-        | { caBundle?: string[]; sessions: Record<string, { token: string }>; certificate: string }
-        | undefined
-      >((resolve, reject) => {
+      new Promise<{
+        caBundle?: string[];
+        sessions?: Record<string, { token: string }>;
+        certificate: string;
+        idp?: { presented: string; expiresAt: number };
+      }>((resolve, reject) => {
         const open = indexedDB.open('zt');
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
@@ -191,22 +165,28 @@ const keptFacts = (page: import('@playwright/test').Page) =>
           const facts = store.get('tunnel-facts');
           const identity = store.get('identity');
           store.transaction.oncomplete = () =>
-            resolve(
-              facts.result && { ...facts.result, certificate: identity.result.certificates[0] },
-            );
+            resolve({
+              ...facts.result,
+              certificate: identity.result.certificates[0],
+              idp: identity.result.idp,
+            });
           store.transaction.onerror = () => reject(store.transaction.error);
         };
       }),
   );
 
-/** Rewrites the stored identity as the app's own page script (an XSS in it) could. */
-async function tamperIdentity(
+/**
+ * Rewrites the stored identity as the app's own page script (an XSS in it) could, or as time
+ * would (`tokens-spent`: the API session's access token due, its refresh token used up, the IdP's
+ * token expired). Resolves to the IdP token it left stored.
+ */
+function rewriteIdentity(
   page: import('@playwright/test').Page,
-  change: 'ca-and-service' | 'controller',
-): Promise<void> {
-  await page.evaluate(
+  change: 'ca-and-service' | 'controller' | 'tokens-spent',
+): Promise<string> {
+  return page.evaluate(
     (what) =>
-      new Promise<void>((resolve, reject) => {
+      new Promise<string>((resolve, reject) => {
         const open = indexedDB.open('zt');
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
@@ -215,7 +195,11 @@ async function tamperIdentity(
           get.onsuccess = () => {
             const identity = get.result;
             if (what === 'controller') identity.controller = 'https://evil.example';
-            else {
+            else if (what === 'tokens-spent') {
+              identity.apiSession.oidc.expiresAt = identity.apiSession.oidc.receivedAt;
+              identity.apiSession.oidc.refreshToken = 'spent';
+              identity.idp.expiresAt = 0;
+            } else {
               // A certificate that is not the network's CA: routers would no longer verify.
               identity.caBundle = [identity.certificates[0]];
               identity.config = { ...identity.config, service: 'not-the-app' };
@@ -231,7 +215,7 @@ async function tamperIdentity(
               };
             }
             store.put(identity, 'identity');
-            store.transaction.oncomplete = () => resolve();
+            store.transaction.oncomplete = () => resolve(identity.idp?.presented);
             store.transaction.onerror = () => reject(store.transaction.error);
           };
         };
@@ -256,20 +240,20 @@ test('what page script writes into storage does not steer a restarted worker', a
   // A rewritten CA bundle and service: the worker takes both from config.json and the controller.
   // What the worker kept for a quick restart (CA bundle, Dial sessions) is rewritten too.
   await expect
-    .poll(async () => Object.keys((await keptFacts(page))?.sessions ?? {}).length)
+    .poll(async () => Object.keys((await keptFacts(page)).sessions ?? {}).length)
     .toBeGreaterThan(0);
-  await tamperIdentity(page, 'ca-and-service');
+  await rewriteIdentity(page, 'ca-and-service');
   await cdp.send('ServiceWorker.stopAllWorkers');
   expect(await page.evaluate(async () => (await fetch('/api/after-tamper')).status)).toBe(200);
   // The controller's CA bundle and a new Dial session replaced what page script wrote.
   const kept = await keptFacts(page);
-  expect(kept?.caBundle).not.toContain(kept?.certificate);
-  expect(Object.values(kept?.sessions ?? {}).map((s) => s.token)).not.toContain('forged');
+  expect(kept.caBundle).not.toContain(kept.certificate);
+  expect(Object.values(kept.sessions ?? {}).map((s) => s.token)).not.toContain('forged');
 
   // A rewritten controller: the identity no longer counts, and the person is enrolled again (here
   // silently, through the IdP's session) at the controller config.json names; nothing goes to the
   // other one.
-  await tamperIdentity(page, 'controller');
+  await rewriteIdentity(page, 'controller');
   await cdp.send('ServiceWorker.stopAllWorkers');
   await page.goto(`${zt.siteOrigin}/after-tamper`);
   await expect(page.locator('#probe')).toHaveText('dark /after-tamper');

@@ -1,10 +1,10 @@
 /**
  * Libraries kept out of `sw.js`, each a classic script of its own that the worker imports with
- * `importScripts` the first time it needs it (the build, `vite.config.ts`, turns the library's
- * module into a call to `importPart`). Every start of a worker parses its whole script before the
- * first event, and Firefox keeps no compiled code for it: the cookie library with its public
- * suffix list and the OAuth library are half of the worker's script, and most starts need neither
- * before their router connection is open (or at all).
+ * `importScripts` the first time it needs it (the build, `build/worker-parts.ts`, turns the
+ * library's module into a call to `importPart`). Every start of a worker parses its whole script
+ * before its first event, and Firefox keeps no compiled code for it. The OAuth library is needed
+ * only for an IdP token refresh, the cookie library (with its public suffix list) only once the
+ * first tunnelled request opens the cookie jar: as parts, a start parses neither before then.
  *
  * A service worker may import after its install only what it imported while installing, and the
  * browser keeps those scripts with the worker: `importPartsWhileInstalling` imports every part in
