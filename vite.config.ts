@@ -4,6 +4,7 @@ import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { defineConfig, type Plugin, type UserConfig } from 'vite';
 import { libsodiumModulePath, libsodiumWasm, withoutEmbeddedWasm } from './build/libsodium-wasm.ts';
+import { withoutSourceMapComment } from './build/source-map.ts';
 import {
   buildWorkerParts,
   PARTS_DIR,
@@ -116,7 +117,7 @@ function precacheManifest(): { url: string; revision: string; integrity?: string
 function httpAuthScript(): string {
   const file = resolve(root, 'dist/__zt/http-auth.js');
   if (!existsSync(file)) throw new Error('build http-auth.js before the SW');
-  return readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+  return withoutSourceMapComment(readFileSync(file, 'utf8'));
 }
 
 export default defineConfig(async ({ mode }): Promise<UserConfig> => {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { build, type Plugin, type Rolldown } from 'vite';
+import { withoutSourceMapComment } from './source-map.ts';
 
 /** What the worker loads on first use: the cookie jar's library (with its public suffix list) and the OAuth refresh's. */
 export const WORKER_PARTS = [
@@ -65,7 +66,7 @@ export async function buildWorkerParts(outDir: string): Promise<BuiltPart[]> {
     const entry = (Array.isArray(result) ? result[0]! : result).output[0];
     // Named by its content; its source-map comment follows the new name.
     const built = resolve(dir, `${name}.js`);
-    const code = (await readFile(built, 'utf8')).replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+    const code = withoutSourceMapComment(await readFile(built, 'utf8'));
     const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
     const file = `${name}.${hash}.js`;
     await writeFile(resolve(dir, file), `${code}//# sourceMappingURL=${file}.map\n`);

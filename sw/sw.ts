@@ -49,9 +49,9 @@ e2eReady().then(
 const STARTED_AT = Date.now();
 
 // A new build takes over at once; pages wait for `controllerchange`, never a timer. Its parts are
-// imported now, the only time a worker may fetch scripts: later starts import them on first use.
+// imported now (the only time a worker may fetch scripts; later starts import them on first use),
+// while the event is dispatched: a part that cannot be imported fails the install.
 self.addEventListener('install', (event) => {
-  // Imported now, while the event is dispatched; a part that cannot be imported fails the install.
   event.waitUntil(new Promise<void>((resolve) => resolve(importPartsWhileInstalling())));
   void self.skipWaiting();
 });
