@@ -44,9 +44,29 @@ test('oidc: login through the controller; a chat WebSocket and a 100 MiB downloa
         ws.onopen = resolve;
         ws.onerror = () => reject(new Error('the WebSocket did not open'));
       });
+      // A socket that closes rejects the echo with its code and reason, rather than leaving it unanswered.
+      let closed = '';
+      ws.addEventListener('close', (e) => {
+        closed = `the WebSocket closed (${e.code} ${e.reason || 'no reason'}, clean: ${e.wasClean})`;
+      });
       w.echo = (text: string) =>
-        new Promise<string>((resolve) => {
-          ws.addEventListener('message', (e) => resolve(String(e.data)), { once: true });
+        new Promise<string>((resolve, reject) => {
+          if (closed) return reject(new Error(closed));
+          const onClose = () => reject(new Error(closed));
+          const silent = setTimeout(
+            () => reject(new Error(`no echo within 30 s (bufferedAmount ${ws.bufferedAmount})`)),
+            30_000,
+          );
+          ws.addEventListener('close', onClose, { once: true });
+          ws.addEventListener(
+            'message',
+            (e) => {
+              ws.removeEventListener('close', onClose);
+              clearTimeout(silent);
+              resolve(String(e.data));
+            },
+            { once: true },
+          );
           ws.send(text);
         });
       const response = await fetch(`/bytes?n=${size}&pauseMs=${pauseMs}`);
@@ -80,12 +100,23 @@ test('oidc: login through the controller; a chat WebSocket and a 100 MiB downloa
     },
     { size: DOWNLOAD, pauseMs: real ? 60 : 10 },
   );
-  const echo = (text: string) =>
-    page.evaluate((t) => (window as unknown as { echo(t: string): Promise<string> }).echo(t), text);
   const download = () =>
     page.evaluate(
       () => (window as unknown as { download: { received: number; done: boolean } }).download,
     );
+  // What the worker says of its session and upkeep, and how far the download got, tell a stalled
+  // refresh from a failed one and a dead channel from a lost message.
+  const explained = async (err: Error): Promise<never> => {
+    const worker = await page
+      .evaluate(async () => (await fetch('/__zt/sw-status')).text())
+      .catch((e: Error) => e.message);
+    const got = await download().catch((e: Error) => e.message);
+    throw new Error(`${err.message}\ndownload: ${JSON.stringify(got)}\nworker: ${worker}`);
+  };
+  const echo = (text: string) =>
+    page
+      .evaluate((t) => (window as unknown as { echo(t: string): Promise<string> }).echo(t), text)
+      .catch(explained);
   expect(await echo('before')).toBe('echo: before');
 
   // Two refreshes: three access tokens of the same API session, while the download streams.
@@ -100,13 +131,7 @@ test('oidc: login through the controller; a chat WebSocket and a 100 MiB downloa
       { timeout: real ? 150_000 : 30_000, intervals: [500] },
     )
     .toBeGreaterThanOrEqual(3)
-    .catch(async (err: Error) => {
-      // What the worker says of its session and upkeep tells a stalled refresh from a failed one.
-      const worker = await page
-        .evaluate(async () => (await fetch('/__zt/sw-status')).text())
-        .catch((e: Error) => e.message);
-      throw new Error(`${err.message}\nworker: ${worker}`);
-    });
+    .catch(explained);
   const during = await download();
   expect(during.done).toBe(false);
   expect(during.received).toBeGreaterThan(0);
@@ -115,11 +140,13 @@ test('oidc: login through the controller; a chat WebSocket and a 100 MiB downloa
   expect(Date.now() / 1000).toBeGreaterThan(claims.exp as number);
 
   expect(await echo('after two refreshes')).toBe('echo: after two refreshes');
-  const done = await page.evaluate(
-    () =>
-      (window as unknown as { downloaded: Promise<{ received: number; mismatches: number }> })
-        .downloaded,
-  );
+  const done = await page
+    .evaluate(
+      () =>
+        (window as unknown as { downloaded: Promise<{ received: number; mismatches: number }> })
+          .downloaded,
+    )
+    .catch(explained);
   expect(done).toEqual({ received: DOWNLOAD, mismatches: 0 });
   // A new circuit on the same router channel (once the worker's idle keep-alive connections
   // are gone): OpenZiti's controller, asked by the router to create it, and the fabric's router
