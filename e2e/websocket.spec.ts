@@ -350,6 +350,42 @@ test('the service worker stopped: open sockets close with 1006, the next socket 
   expect(echoed).toBe('again');
 });
 
+test('a page busy for 6 s (one long task) keeps its sockets: it is slow, not gone', async ({
+  page,
+}) => {
+  await openApp(page);
+  await page.evaluate(async (base) => {
+    const w = window as unknown as { zt: { ws?: WebSocket; closed?: string } };
+    w.zt = {};
+    const ws = new WebSocket(`${base}/echo`);
+    await new Promise((r) => {
+      ws.onopen = r;
+    });
+    ws.onclose = (e) => {
+      w.zt.closed = `${e.code} ${e.reason}`;
+    };
+    w.zt.ws = ws;
+  }, tunnelled());
+  // Longer than the heartbeat timeout: neither the page's heartbeats nor the worker's answers
+  // are handled meanwhile. A heavy app's long task, or a background tab's throttled timers,
+  // look the same to the worker and to the page's own liveness check.
+  await page.evaluate(() => {
+    const end = Date.now() + 6_000;
+    while (Date.now() < end);
+  });
+  await page.waitForTimeout(2_000);
+  const after = await page.evaluate(async () => {
+    const { ws, closed } = (window as unknown as { zt: { ws: WebSocket; closed?: string } }).zt;
+    if (closed) return `closed ${closed}`;
+    return new Promise<string>((r) => {
+      ws.onmessage = (e) => r(String(e.data));
+      ws.onclose = (e) => r(`closed ${e.code} ${e.reason}`);
+      ws.send('still here');
+    });
+  });
+  expect(after).toBe('still here');
+});
+
 test('XHR upload progress: increasing loaded for a 50 MiB upload answered by the SW', async ({
   page,
 }) => {

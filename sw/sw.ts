@@ -30,7 +30,7 @@ import { handleTunnelled, matchTunnelled, TUNNEL_METHODS } from './tunnel/fetch-
 import { startPhases } from './tunnel/start-phases.ts';
 import { openTunnelledWebSocket } from './tunnel/websocket-open.ts';
 import { WorkerState } from './tunnel/worker-state.ts';
-import { bridgeWebSocket } from './websocket-bridge.ts';
+import { bridgeWebSocket, pageAliveOf } from './websocket-bridge.ts';
 import { workerApi } from './worker-api.ts';
 import { imported as importedParts, importPartsWhileInstalling } from './worker-parts.ts';
 
@@ -212,7 +212,10 @@ self.addEventListener('message', (event) => {
     const counted = countWebSocket((url, protocols) =>
       openTunnelledWebSocket(state, url, protocols),
     );
-    event.waitUntil(bridgeWebSocket(port, counted.open).finally(counted.closed));
+    const pageAlive = pageAliveOf(self.clients, event.source);
+    event.waitUntil(
+      bridgeWebSocket(port, counted.open, pageAlive ? { pageAlive } : {}).finally(counted.closed),
+    );
   } else if (isKeepAliveFetchMessage(data)) {
     // The event lasts until the request is carried, even when the page unloads right after.
     event.waitUntil(

@@ -61,7 +61,13 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-function setup(opts: { connect?: () => MessagePort | Promise<MessagePort>; hb?: number } = {}) {
+function setup(
+  opts: {
+    connect?: () => MessagePort | Promise<MessagePort>;
+    hb?: number;
+    pageAlive?: () => Promise<boolean>;
+  } = {},
+) {
   const win = new EventTarget() as unknown as Window & typeof globalThis & { keepAlives: number };
   Object.assign(win, {
     WebSocket: NativeStandIn,
@@ -79,13 +85,20 @@ function setup(opts: { connect?: () => MessagePort | Promise<MessagePort>; hb?: 
       opts.connect ??
       (() => {
         const ch = new MessageChannel();
-        void bridgeWebSocket(ch.port2, async (url, protocols) => {
-          const http = new HttpConnection(await dialer(port)());
-          return connectWebSocket((req) => http.upgrade(req), {
-            url: `ws://127.0.0.1:${port}${new URL(url).pathname}${new URL(url).search}`,
-            protocols,
-          });
-        });
+        void bridgeWebSocket(
+          ch.port2,
+          async (url, protocols) => {
+            const http = new HttpConnection(await dialer(port)());
+            return connectWebSocket((req) => http.upgrade(req), {
+              url: `ws://127.0.0.1:${port}${new URL(url).pathname}${new URL(url).search}`,
+              protocols,
+            });
+          },
+          {
+            ...(opts.hb ? { heartbeatTimeoutMs: opts.hb } : {}),
+            ...(opts.pageAlive ? { pageAlive: opts.pageAlive } : {}),
+          },
+        );
         return ch.port1;
       }),
     keepAlive: () => {
@@ -255,6 +268,26 @@ describe('installWebSocket', () => {
     expect([c.code, c.wasClean]).toEqual([1006, false]);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
     swEnd?.close();
+  });
+
+  it('a long task longer than the heartbeat timeout does not close the socket', async () => {
+    const { WS } = setup({ hb: 200, pageAlive: async () => true });
+    const ws = new WS('wss://app.test/echo');
+    await once(ws, 'open');
+    let closed = '';
+    ws.addEventListener('close', (e) => {
+      closed = String((e as FakeCloseEvent).code);
+    });
+    // Neither end handles a message for 600 ms; the first timer turn after it may run before
+    // the heartbeat answers that queued meanwhile.
+    const end = Date.now() + 600;
+    while (Date.now() < end);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(closed).toBe('');
+    const echoed = once<MessageEvent>(ws, 'message');
+    ws.send('after the long task');
+    expect((await echoed).data).toBe('after the long task');
+    ws.close();
   });
 
   it('delivers 10,000 messages in order', async () => {

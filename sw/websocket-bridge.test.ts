@@ -6,7 +6,7 @@ import { dialer } from '../shared/http/_test/node-duplex.ts';
 import { HttpConnection } from '../shared/http/connection.ts';
 import type { PageToSw, SwToPage } from '../shared/page-worker/websocket-port.ts';
 import { connectWebSocket } from '../shared/websocket/connect.ts';
-import { bridgeWebSocket, type OpenWebSocket } from './websocket-bridge.ts';
+import { bridgeWebSocket, type OpenWebSocket, pageAliveOf } from './websocket-bridge.ts';
 
 let server: Server;
 let wss: WebSocketServer;
@@ -39,7 +39,11 @@ const open: OpenWebSocket = async (url, protocols) => {
 };
 
 /** The page's end of the port, recording what the SW sends. */
-function page(openFn: OpenWebSocket = open, timeoutMs?: number) {
+function page(
+  openFn: OpenWebSocket = open,
+  timeoutMs?: number,
+  pageAlive?: () => Promise<boolean>,
+) {
   const ch = new MessageChannel();
   const received: SwToPage[] = [];
   const waiters: (() => void)[] = [];
@@ -47,11 +51,10 @@ function page(openFn: OpenWebSocket = open, timeoutMs?: number) {
     received.push(e.data as SwToPage);
     for (const w of waiters.splice(0)) w();
   };
-  const served = bridgeWebSocket(
-    ch.port2,
-    openFn,
-    timeoutMs ? { heartbeatTimeoutMs: timeoutMs } : {},
-  );
+  const served = bridgeWebSocket(ch.port2, openFn, {
+    ...(timeoutMs ? { heartbeatTimeoutMs: timeoutMs } : {}),
+    ...(pageAlive ? { pageAlive } : {}),
+  });
   const send = (m: PageToSw, transfer: Transferable[] = []) => ch.port1.postMessage(m, transfer);
   const until = async (pred: (r: SwToPage[]) => boolean, ms = 5000) => {
     const end = Date.now() + ms;
@@ -157,6 +160,36 @@ describe('bridgeWebSocket', () => {
     await served(p);
   });
 
+  it('keeps the socket of a silent page the browser still has, and closes it once the page is gone', async () => {
+    let alive = true;
+    let asked = 0;
+    const p = page(open, 100, async () => {
+      asked++;
+      return alive;
+    });
+    p.send({ t: 'open', url: 'ws://app.test/x', protocols: [], credit: 1 << 20 });
+    await p.until((r) => r.some((m) => m.t === 'open'));
+    const peer = peers[peers.length - 1] as WsSocket;
+    const serverSaw = new Promise<number>((r) => peer.once('close', (code) => r(code)));
+    // Silent for several timeouts (a long task, a throttled background tab): still open.
+    await new Promise((r) => setTimeout(r, 450));
+    expect(asked).toBeGreaterThanOrEqual(2);
+    peer.send('still there');
+    await p.until((r) => r.some((m) => m.t === 'message'));
+    alive = false;
+    expect(await serverSaw).toBe(1001);
+    await served(p);
+  });
+
+  it('closes the tunnel when the browser cannot say whether the page exists', async () => {
+    const p = page(open, 100, () => Promise.reject(new Error('no clients API')));
+    p.send({ t: 'open', url: 'ws://app.test/x', protocols: [], credit: 1 });
+    await p.until((r) => r.some((m) => m.t === 'open'));
+    const peer = peers[peers.length - 1] as WsSocket;
+    expect(await new Promise<number>((r) => peer.once('close', (code) => r(code)))).toBe(1001);
+    await served(p);
+  });
+
   it('drops a socket the page closed while it was still connecting', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => {
@@ -180,5 +213,15 @@ describe('bridgeWebSocket', () => {
     await served(p);
     expect(terminated).toBe(true);
     expect(p.of('open')).toHaveLength(0);
+  });
+});
+
+describe('pageAliveOf', () => {
+  it('asks the browser for the client that posted the connect message', async () => {
+    const clients = { get: async (id: string) => (id === 'tab-1' ? { id } : undefined) };
+    expect(await pageAliveOf(clients, { id: 'tab-1' })?.()).toBe(true);
+    expect(await pageAliveOf(clients, { id: 'tab-2' })?.()).toBe(false);
+    expect(pageAliveOf(clients, null)).toBeUndefined();
+    expect(pageAliveOf(clients, {})).toBeUndefined();
   });
 });

@@ -5,7 +5,9 @@
  *
  * Wiring, in the SW's message listener:
  *   if (isWebSocketConnectMessage(event.data) && event.ports[0])
- *     event.waitUntil(bridgeWebSocket(event.ports[0], open));
+ *     event.waitUntil(
+ *       bridgeWebSocket(event.ports[0], open, { pageAlive: pageAliveOf(self.clients, event.source) }),
+ *     );
  */
 import {
   HEARTBEAT_TIMEOUT_MS,
@@ -27,8 +29,27 @@ export interface OpenedWebSocket {
 export type OpenWebSocket = (url: string, protocols: string[]) => Promise<OpenedWebSocket>;
 
 export interface WebSocketBridgeOptions {
-  /** Silence from the page after which the tunnel is closed (1001); default 4 s. */
+  /** Silence from the page after which `pageAlive` is asked; default 4 s. */
   heartbeatTimeoutMs?: number;
+  /**
+   * Whether the page that opened the socket still exists (`clients.get`). A silent page that
+   * does is only busy or throttled, and keeps its socket; one that does not, or silence without
+   * this answer, closes the tunnel (1001).
+   */
+  pageAlive?: () => Promise<boolean>;
+}
+
+/**
+ * `pageAlive` for the page that posted the connect message (`event.source`): whether the browser
+ * still has that client. Undefined when the source is not a client (no id to ask about).
+ */
+export function pageAliveOf(
+  clients: { get(id: string): Promise<unknown> },
+  source: unknown,
+): (() => Promise<boolean>) | undefined {
+  const id = (source as { id?: unknown } | null)?.id;
+  if (typeof id !== 'string') return undefined;
+  return async () => (await clients.get(id)) !== undefined;
 }
 
 /** How a message counts against credit: bytes for binary, UTF-16 code units for text. */
@@ -86,14 +107,32 @@ export function bridgeWebSocket(
     }
   };
 
+  let asking = false;
+  const pageGone = () => {
+    if (finished) return;
+    // The page went away without a close (tab killed, navigated): do not keep the tunnel.
+    if (conn) closeConn(conn, { code: 1001 });
+    else finish();
+    closeRequest ??= { code: 1001 };
+    signal();
+  };
   const watchdog = setInterval(
     () => {
-      if (Date.now() - lastHeard <= timeoutMs) return;
-      // The page went away without a close (tab killed, navigated): do not keep the tunnel.
-      if (conn) closeConn(conn, { code: 1001 });
-      else finish();
-      closeRequest ??= { code: 1001 };
-      signal();
+      if (asking || Date.now() - lastHeard <= timeoutMs) return;
+      if (!options.pageAlive) return pageGone();
+      asking = true;
+      options.pageAlive().then(
+        (alive) => {
+          asking = false;
+          // Slow, not gone: ask again after another silent period.
+          if (alive) lastHeard = Math.max(lastHeard, Date.now());
+          else pageGone();
+        },
+        () => {
+          asking = false;
+          pageGone();
+        },
+      );
     },
     Math.max(50, timeoutMs / 4),
   );

@@ -140,7 +140,8 @@ export function installWebSocket(win: Win, options: InstallWebSocketOptions): ty
     #consumed = 0;
     #creditTimer: ReturnType<typeof setTimeout> | undefined;
     #hbTimer: ReturnType<typeof setInterval> | undefined;
-    #lastHeard = 0;
+    /** Since when, and over how many timer turns, the worker has not answered. */
+    #unanswered: { since: number; turns: number } | undefined;
 
     // biome-ignore lint/correctness/noUnreachableSuper: untunnelled URLs return the native socket
     constructor(url: string | URL, protocols?: string | string[]) {
@@ -181,9 +182,16 @@ export function installWebSocket(win: Win, options: InstallWebSocketOptions): ty
       port.start();
       this.#post({ t: 'open', url, protocols, credit: INITIAL_CREDIT });
       if (this.#state === CLOSING) this.#post({ t: 'close' });
-      this.#lastHeard = Date.now();
+      // Gone means unanswered for `hbTimeout` and as many of this timer's turns: a long task or
+      // throttled timers stretch the time, and the turn after one may run before the answers
+      // that queued meanwhile (websocket-port.ts).
+      const turns = Math.ceil(hbTimeout / hbInterval);
       this.#hbTimer = setInterval(() => {
-        if (Date.now() - this.#lastHeard > hbTimeout) {
+        if (this.#unanswered === undefined) this.#unanswered = { since: Date.now(), turns: 0 };
+        else if (
+          ++this.#unanswered.turns >= turns &&
+          Date.now() - this.#unanswered.since > hbTimeout
+        ) {
           // The service worker is gone (stopped by the browser): as a dropped connection.
           this.#finish(1006, '', false, false);
           return;
@@ -201,7 +209,7 @@ export function installWebSocket(win: Win, options: InstallWebSocketOptions): ty
     }
 
     #onPortMessage(m: SwToPage): void {
-      this.#lastHeard = Date.now();
+      this.#unanswered = undefined;
       if (this.#state === CLOSED) return;
       switch (m.t) {
         case 'open':

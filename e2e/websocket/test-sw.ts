@@ -22,7 +22,7 @@ import {
 } from '../../sw/cookie-bridge.ts';
 import { CookieJar } from '../../sw/cookie-jar.ts';
 import { trackUpload } from '../../sw/upload-progress.ts';
-import { bridgeWebSocket, type OpenWebSocket } from '../../sw/websocket-bridge.ts';
+import { bridgeWebSocket, type OpenWebSocket, pageAliveOf } from '../../sw/websocket-bridge.ts';
 
 // Type-checked with the Node/DOM config (tsconfig.node.json), so the worker types are spelled out.
 interface ExtendableEventLike extends Event {
@@ -40,7 +40,7 @@ interface SwFetchEvent extends ExtendableEventLike {
 const sw = self as unknown as {
   location: Location;
   skipWaiting(): Promise<void>;
-  clients: { claim(): Promise<void> };
+  clients: { claim(): Promise<void>; get(id: string): Promise<unknown> };
   addEventListener(type: string, fn: (e: never) => void): void;
 };
 
@@ -92,7 +92,12 @@ sw.addEventListener('message', (event: SwMessageEvent) => {
     const port = event.ports[0];
     if (dead) return;
     bridgePorts.add(port);
-    event.waitUntil(bridgeWebSocket(port, open).finally(() => bridgePorts.delete(port)));
+    const pageAlive = pageAliveOf(sw.clients, event.source);
+    event.waitUntil(
+      bridgeWebSocket(port, open, pageAlive ? { pageAlive } : {}).finally(() =>
+        bridgePorts.delete(port),
+      ),
+    );
   } else if (isCookieBridgeRequest(data)) {
     event.waitUntil(
       jar

@@ -13,9 +13,14 @@
  *   events). The SW reads the next message from the tunnel only while its credit is positive (a
  *   message may overdraw it), so a slow page stops the tunnel instead of growing the SW's memory.
  *
- * Liveness: the page sends `hb` every `HEARTBEAT_INTERVAL_MS` and the SW echoes it. A page that
- * hears nothing for `HEARTBEAT_TIMEOUT_MS` treats the SW as gone (stopped by the browser) and
- * closes the socket with 1006; a SW that hears nothing from the page as long closes the tunnel.
+ * Liveness: the page sends `hb` every `HEARTBEAT_INTERVAL_MS` and the SW echoes it. Silence alone
+ * proves nothing: a page running a long task, or a background tab whose timers the browser runs
+ * once a minute, sends nothing, and after such a pause a timer may run before the answers that
+ * queued meanwhile. So the page treats the SW as gone (stopped by the browser; close 1006) only
+ * when its heartbeats stayed unanswered for `HEARTBEAT_TIMEOUT_MS` and over
+ * `HEARTBEAT_TIMEOUT_MS / HEARTBEAT_INTERVAL_MS` of its own timer turns; a SW that hears nothing
+ * from the page as long asks the browser whether the page still exists, and closes the tunnel
+ * (1001) only when it does not.
  */
 
 export const HEARTBEAT_INTERVAL_MS = 1000;
