@@ -213,9 +213,7 @@ self.addEventListener('message', (event) => {
       openTunnelledWebSocket(state, url, protocols),
     );
     const pageAlive = pageAliveOf(self.clients, event.source);
-    event.waitUntil(
-      bridgeWebSocket(port, counted.open, pageAlive ? { pageAlive } : {}).finally(counted.closed),
-    );
+    event.waitUntil(bridgeWebSocket(port, counted.open, { pageAlive }).finally(counted.closed));
   } else if (isKeepAliveFetchMessage(data)) {
     // The event lasts until the request is carried, even when the page unloads right after.
     event.waitUntil(

@@ -36,7 +36,7 @@ export interface WebSocketBridgeOptions {
    * does is only busy or throttled, and keeps its socket; one that does not, or silence without
    * this answer, closes the tunnel (1001).
    */
-  pageAlive?: () => Promise<boolean>;
+  pageAlive?: (() => Promise<boolean>) | undefined;
 }
 
 /**

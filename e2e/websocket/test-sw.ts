@@ -94,9 +94,7 @@ sw.addEventListener('message', (event: SwMessageEvent) => {
     bridgePorts.add(port);
     const pageAlive = pageAliveOf(sw.clients, event.source);
     event.waitUntil(
-      bridgeWebSocket(port, open, pageAlive ? { pageAlive } : {}).finally(() =>
-        bridgePorts.delete(port),
-      ),
+      bridgeWebSocket(port, open, { pageAlive }).finally(() => bridgePorts.delete(port)),
     );
   } else if (isCookieBridgeRequest(data)) {
     event.waitUntil(
