@@ -121,18 +121,15 @@ export function bridgeWebSocket(
       if (asking || Date.now() - lastHeard <= timeoutMs) return;
       if (!options.pageAlive) return pageGone();
       asking = true;
-      options.pageAlive().then(
-        (alive) => {
+      options
+        .pageAlive()
+        .catch(() => false)
+        .then((alive) => {
           asking = false;
           // Slow, not gone: ask again after another silent period.
-          if (alive) lastHeard = Math.max(lastHeard, Date.now());
+          if (alive) lastHeard = Date.now();
           else pageGone();
-        },
-        () => {
-          asking = false;
-          pageGone();
-        },
-      );
+        });
     },
     Math.max(50, timeoutMs / 4),
   );
