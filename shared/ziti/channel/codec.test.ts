@@ -25,9 +25,18 @@ import {
 } from '../edge/messages.ts';
 import { ZitiProtocolError } from '../errors.ts';
 import { encodeMessage, MessageDecoder } from './codec.ts';
-import { EdgeErrorCode, EdgeFlag } from './constants.ts';
+import { ContentType, EdgeErrorCode, EdgeFlag } from './constants.ts';
 import { encodeHello, encodeHelloResult } from './hello.ts';
-import { getHeaderBool, getHeaderI32, getHeaderString, type Message, u16Bytes } from './message.ts';
+import {
+  bodyParts,
+  getHeaderBool,
+  getHeaderI32,
+  getHeaderString,
+  joinPieces,
+  type Message,
+  newMessage,
+  u16Bytes,
+} from './message.ts';
 
 const ascii = (s: string) => toHex(new TextEncoder().encode(s));
 const KEY_A = Array.from({ length: 32 }, (_, i) => (i + 1).toString(16).padStart(2, '0')).join('');
@@ -274,6 +283,13 @@ describe('incremental decoding', () => {
     ...Object.values(golden).map(([h]) => hex(h)),
     ...vectors.frames.map((f) => hex(f.frameHex)),
   ];
+  /** What a reader of `body` sees (a body received in pieces is joined when read). */
+  const plain = ({ contentType, sequence, headers, body }: Message): Message => ({
+    contentType,
+    sequence,
+    headers,
+    body,
+  });
 
   it('decodes every frame split at every byte boundary', () => {
     for (const frame of all) {
@@ -281,10 +297,30 @@ describe('incremental decoding', () => {
       for (let cut = 0; cut <= frame.length; cut++) {
         const d = new MessageDecoder();
         const got = [...d.push(frame.slice(0, cut)), ...d.push(frame.slice(cut))];
-        expect(got).toEqual([want]);
+        expect(got.map(plain)).toEqual([want]);
+        expect(joinPieces(bodyParts(got[0]!))).toEqual(want.body);
         expect(d.bufferedBytes).toBe(0);
       }
     }
+  });
+
+  it('hands a body split across chunks over as views of those chunks, joined only when read', () => {
+    const body = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    const frame = encodeMessage({ ...newMessage(ContentType.Data), body });
+    const chunks = [frame.slice(0, 100), frame.slice(100, 250), frame.slice(250)];
+    const d = new MessageDecoder();
+    const [msg] = chunks.flatMap((c) => d.push(c));
+    const pieces = msg!.bodyPieces!;
+    expect(pieces.map((p) => p.buffer)).toEqual(chunks.map((c) => c.buffer));
+    expect(pieces.map((p) => p.length)).toEqual([80, 150, 70]);
+    expect(bodyParts(msg!)).toBe(pieces);
+    expect(msg!.body).toEqual(body);
+    expect(msg!.body).toBe(msg!.body); // joined once
+    // A body inside one chunk is a plain view, without pieces.
+    const whole = new MessageDecoder().push(frame)[0]!;
+    expect(whole.bodyPieces).toBeUndefined();
+    expect(whole.body.buffer).toBe(frame.buffer);
+    expect(bodyParts(whole)).toEqual([whole.body]);
   });
 
   it('decodes all frames concatenated, fed in 1..7-byte slices and in one piece', () => {
@@ -300,7 +336,7 @@ describe('incremental decoding', () => {
       const d = new MessageDecoder();
       const got: Message[] = [];
       for (let i = 0; i < joined.length; i += step) got.push(...d.push(joined.slice(i, i + step)));
-      expect(got).toEqual(want);
+      expect(got.map(plain)).toEqual(want);
     }
   });
 });

@@ -12,7 +12,7 @@ import {
   HELLO_MAX_HEADERS_BYTES,
   MAGIC_V2,
 } from './constants.ts';
-import type { Message } from './message.ts';
+import { joinPieces, type Message } from './message.ts';
 
 /** Bytes of one frame on the wire. */
 export function encodeMessage(msg: Message): Uint8Array {
@@ -65,7 +65,8 @@ export interface MessageDecoderOptions {
 
 /**
  * Incremental decoder: `push()` bytes in any slicing, get complete messages back. Messages may
- * alias the pushed chunks (no copy when a frame lies inside one chunk). After the first protocol
+ * alias the pushed chunks: a body inside one chunk is a view of it, a body split across chunks
+ * comes as `bodyPieces` (views) and is joined only if `body` is read. After the first protocol
  * error the decoder is dead and every later `push()` throws the same error.
  */
 export class MessageDecoder {
@@ -145,8 +146,40 @@ export class MessageDecoder {
     if (this.#buffered < p.headers + p.body) return undefined;
     this.#pending = undefined;
     const headers = decodeHeaders(this.#take(p.headers));
-    const body = this.#take(p.body);
-    return { contentType: p.contentType, sequence: p.sequence, headers, body };
+    const { contentType, sequence } = p;
+    const pieces = this.#takePieces(p.body);
+    if (pieces.length === 1) return { contentType, sequence, headers, body: pieces[0]! };
+    let joined: Uint8Array | undefined;
+    return {
+      contentType,
+      sequence,
+      headers,
+      bodyPieces: pieces,
+      get body() {
+        joined ??= joinPieces(pieces);
+        return joined;
+      },
+    };
+  }
+
+  /** Removes `n` bytes from the front of the queue as views of the chunks they lie in. */
+  #takePieces(n: number): Uint8Array[] {
+    if (n === 0) return [new Uint8Array(0)];
+    this.#buffered -= n;
+    const pieces: Uint8Array[] = [];
+    for (let left = n; left > 0; ) {
+      const c = this.#chunks[0]!;
+      if (c.length <= left) {
+        pieces.push(c);
+        this.#chunks.shift();
+        left -= c.length;
+      } else {
+        pieces.push(c.subarray(0, left));
+        this.#chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    return pieces;
   }
 
   /** Removes `n` bytes from the front of the queue (caller checked they are there). */

@@ -11,6 +11,31 @@ export interface Message {
   sequence: number;
   headers: Map<number, Uint8Array>;
   body: Uint8Array;
+  /**
+   * Set by the decoder when a received body arrived split across transport chunks: its pieces in
+   * order, and `body` joins them only when first read. A reader that can take pieces (the edge's
+   * decryption copies them into its own memory anyway) uses `bodyParts()` and saves that copy.
+   */
+  readonly bodyPieces?: readonly Uint8Array[];
+}
+
+/** The body as pieces, without joining a body the decoder received in several. */
+export function bodyParts(msg: Message): readonly Uint8Array[] {
+  return msg.bodyPieces ?? [msg.body];
+}
+
+/** Pieces as one array (the piece itself when there is one). */
+export function joinPieces(pieces: readonly Uint8Array[]): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -132,6 +132,26 @@ describe('secretstream states', () => {
     expect(() => pull.pull(sealed)).toThrow(/failed authentication/);
   });
 
+  it('open a message from the pieces it arrived in, split anywhere, as if it were whole', () => {
+    const key = sodium.crypto_secretstream_xchacha20poly1305_keygen();
+    const push = new lib.SecretStreamEncryptor(key);
+    const pull = new lib.SecretStreamDecryptor(push.header, key);
+    const message = Uint8Array.from({ length: 40_000 }, (_, i) => (i * 7) & 0xff);
+    for (const cuts of [[], [1], [16_384, 32_768], [39_990, 40_000, 40_016]]) {
+      const sealed = push.push(message);
+      const bounds = [0, ...cuts, sealed.length];
+      const pieces = bounds.slice(1).map((end, i) => sealed.subarray(bounds[i]!, end));
+      expect(pull.pull(pieces)).toEqual(message);
+    }
+    // Pieces too short together, and a forged byte in a later piece, are refused as whole ones are.
+    expect(() => pull.pull([new Uint8Array(8), new Uint8Array(8)])).toThrow(/too short/);
+    const sealed = push.push(message);
+    sealed[sealed.length - 3]! ^= 1;
+    expect(() => pull.pull([sealed.subarray(0, 100), sealed.subarray(100)])).toThrow(
+      /failed authentication/,
+    );
+  });
+
   it('X25519 refuses a low-order point, as libsodium does', () => {
     const { privateKey } = lib.kxKeyPair();
     expect(() => lib.scalarmult(privateKey, new Uint8Array(32))).toThrow(/weak public key/);

@@ -339,23 +339,35 @@ export class SecretStreamDecryptor extends StreamState {
       input.fill(0);
     }
   }
-  /** Opens one Data body; the tag is ignored, as the C SDK does. */
-  pull(cipher: Uint8Array): Uint8Array {
-    if (cipher.length < SECRETSTREAM_ABYTES) throw new ZitiE2EError('encrypted message too short');
+  /**
+   * Opens one Data body, given whole or as the pieces it arrived in (each is copied into the
+   * WebAssembly heap, so joining them first would only add a copy). The tag is ignored, as the C
+   * SDK does.
+   */
+  pull(cipher: Uint8Array | readonly Uint8Array[]): Uint8Array {
+    const pieces = cipher instanceof Uint8Array ? [cipher] : cipher;
+    let cLen = 0;
+    for (const piece of pieces) cLen += piece.length;
+    if (cLen < SECRETSTREAM_ABYTES) throw new ZitiE2EError('encrypted message too short');
     const mod = this.mod;
     const state = this.ptr;
-    const mLen = cipher.length - SECRETSTREAM_ABYTES;
-    const c = scratch(mod, cipher.length + mLen + 1);
-    const m = c + cipher.length;
+    const mLen = cLen - SECRETSTREAM_ABYTES;
+    const c = scratch(mod, cLen + mLen + 1);
+    const m = c + cLen;
     const tag = m + mLen;
-    mod.HEAPU8.set(cipher, c);
+    const heap = mod.HEAPU8;
+    let at = c;
+    for (const piece of pieces) {
+      heap.set(piece, at);
+      at += piece.length;
+    }
     const rc = mod._crypto_secretstream_xchacha20poly1305_pull(
       state,
       m,
       0,
       tag,
       c,
-      cipher.length,
+      cLen,
       0,
       0,
       0,

@@ -1,8 +1,10 @@
 import sodium, { type StateAddress } from 'libsodium-wrappers';
 import { describe, expect, it, vi } from 'vitest';
+import { duplexPair } from '../../streams/pair.ts';
 import { channelPair, concat, readAll } from '../_test/fixtures.ts';
 import type { Channel } from '../channel/channel.ts';
 import { ContentType, EdgeErrorCode, EdgeFlag, HeaderId } from '../channel/constants.ts';
+import { acceptChannel, openChannel } from '../channel/hello.ts';
 import { type Message, setHeaderBool, setHeaderString, u32Bytes } from '../channel/message.ts';
 import {
   ZitiChannelClosedError,
@@ -277,6 +279,37 @@ describe('dial', () => {
       expect((await c.closed).initiator).toBe('channel');
       await expect(c.readable.getReader().read()).rejects.toBeInstanceOf(ZitiChannelClosedError);
     }
+  });
+});
+
+describe('Data split across transport chunks', () => {
+  it('is decrypted from the pieces it arrived in, whatever the cut', async () => {
+    // The router's bytes reach the client in 1000-byte chunks: each 32 KiB Data body is in pieces.
+    const [a, b] = duplexPair();
+    const rechunk = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        for (let i = 0; i < chunk.length; i += 1000) controller.enqueue(chunk.slice(i, i + 1000));
+      },
+    });
+    const [client, router] = await Promise.all([
+      openChannel(
+        { readable: a.readable.pipeThrough(rechunk), writable: a.writable },
+        { sessionToken: 'api-session', latencyIntervalMs: 0 },
+      ),
+      acceptChannel(b),
+    ]);
+    hostingRouter(router, echo);
+    const conn = await dialService(client, {
+      sessionToken: 'dial-token',
+      encryptionRequired: true,
+      appData: { dst_protocol: 'tcp', dst_hostname: 'app.ziti', dst_port: '80' },
+    });
+    const sent = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 31) & 0xff);
+    const w = conn.writable.getWriter();
+    await w.write(sent);
+    await w.close();
+    expect(await readAll(conn.readable)).toEqual(sent);
+    await client.close();
   });
 });
 

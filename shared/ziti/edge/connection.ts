@@ -28,7 +28,7 @@
  */
 import type { Channel, ChannelCloseInfo } from '../channel/channel.ts';
 import { ContentType, EdgeFlag, MAX_DATA_BODY_BYTES } from '../channel/constants.ts';
-import { type Message, u32Bytes } from '../channel/message.ts';
+import { bodyParts, joinPieces, type Message, u32Bytes } from '../channel/message.ts';
 import {
   SECRETSTREAM_ABYTES,
   SecretStreamDecryptor,
@@ -324,7 +324,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       this.#fail(err as Error);
       return;
     }
-    return this.#onBody(data.body, data.flags);
+    return this.#onBody(bodyParts(msg), data.flags);
   }
 
   /** One in-order payload of a flow-controlled connection; end flags end the reading side. */
@@ -349,30 +349,35 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     if (payload.flags & (PayloadFlag.EOF | PayloadFlag.CircuitEnd)) flags |= EdgeFlag.FIN;
     if (payload.data.length === 0 && !(flags & EdgeFlag.FIN)) return; // CircuitStart, empty
     if (this.#finReceived) return; // EOF after FIN
-    void this.#onBody(payload.data, flags);
+    void this.#onBody([payload.data], flags);
   }
 
-  /** One body in order (Data, or a payload's data), with the edge Flags it came with. */
-  #onBody(body: Uint8Array, dataFlags: number): void | Promise<void> {
+  /**
+   * One body in order (Data, or a payload's data), as the pieces it arrived in, with the edge
+   * Flags it came with.
+   */
+  #onBody(pieces: readonly Uint8Array[], dataFlags: number): void | Promise<void> {
     let parts: Uint8Array[];
     const fin = (dataFlags & EdgeFlag.FIN) !== 0;
     try {
-      if (this.#finReceived && body.length > 0) {
+      let length = 0;
+      for (const piece of pieces) length += piece.length;
+      if (this.#finReceived && length > 0) {
         // A peer that sends after its FIN lost or reordered bytes: say so instead of dropping them.
         throw new ZitiProtocolError(
           'unexpected-message',
           `connection ${this.connId}: Data after FIN`,
         );
       }
-      let plain = body;
-      if (this.encrypted && plain.length > 0) {
-        if (!this.#decryptor) {
-          // The peer's first Data is its secretstream header, alone (reference §4).
-          this.#decryptor = new SecretStreamDecryptor(plain, this.#rx!);
-          plain = new Uint8Array(0);
-        } else {
-          plain = this.#decryptor.pull(plain);
-        }
+      let plain: Uint8Array;
+      if (!this.encrypted || length === 0) plain = joinPieces(pieces);
+      else if (!this.#decryptor) {
+        // The peer's first Data is its secretstream header, alone (reference §4).
+        this.#decryptor = new SecretStreamDecryptor(joinPieces(pieces), this.#rx!);
+        plain = new Uint8Array(0);
+      } else {
+        // Straight from the pieces into libsodium's memory: no joined copy of the body.
+        plain = this.#decryptor.pull(pieces);
       }
       this.bytesIn += plain.length;
       const multipart = (dataFlags & EdgeFlag.MULTIPART_MSG) !== 0;

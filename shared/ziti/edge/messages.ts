@@ -269,7 +269,8 @@ export interface DataInfo {
   flags: number;
   fin: boolean;
   multipart: boolean;
-  body: Uint8Array;
+  /** The message's body (read lazily: a body received in pieces is joined only when read). */
+  readonly body: Uint8Array;
 }
 
 export function encodeData(p: DataParams): Message {
@@ -288,7 +289,9 @@ export function decodeData(msg: Message): DataInfo {
     flags,
     fin: (flags & EdgeFlag.FIN) !== 0,
     multipart: (flags & EdgeFlag.MULTIPART_MSG) !== 0,
-    body: msg.body,
+    get body() {
+      return msg.body;
+    },
   };
 }
 
