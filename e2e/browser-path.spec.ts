@@ -28,6 +28,21 @@ test('a new user opens a deep link, signs in, and the app appears there over the
   expect(site.slice(1).filter((p) => !isOwnPath(p))).toEqual([]);
 });
 
+test('page loads take the shim from the worker precache, without asking the origin for it', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt, '/start');
+  const before = zt.siteRequests.length;
+  for (let i = 0; i < 3; i++) {
+    await page.reload();
+    await expect(page.locator('#probe')).toHaveText('dark /start');
+    // The worker's answer: the shim with the routing context it writes in front of it.
+    expect(await page.evaluate(() => '__ztRoutes' in window)).toBe(true);
+  }
+  expect(zt.siteRequests.slice(before).filter((p) => p.startsWith('/__zt/shim.js'))).toEqual([]);
+});
+
 test('every app request after login goes through the tunnel, none to the open network', async ({
   page,
   zt,
