@@ -61,6 +61,8 @@ export async function pipelineThroughput(direction: 'download' | 'upload', bytes
             if (n >= wireBytes) done();
           },
         }),
+        // As the product's router transport: a WebSocket copies each write (ByteDuplex).
+        writesCopied: true,
       },
       secret,
     );

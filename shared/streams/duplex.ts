@@ -8,8 +8,12 @@
  * - a write to `writable` resolves only once the layer below has accepted the bytes.
  * - closing `writable` is a half-close (the peer sees end of stream); aborting either side, or
  *   `close()`, tears the whole stream down.
+ * - `writesCopied`, when true, promises that a resolved write has copied its chunk (a WebSocket's
+ *   `send` does), so the writer may refill the same buffer. Otherwise a written chunk may still be
+ *   read later (a Node socket queues it) and must not change.
  */
 export interface ByteDuplex {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
+  readonly writesCopied?: boolean;
 }

@@ -138,5 +138,6 @@ export async function webSocketDuplex(
       if (ws.readyState < CLOSING) ws.close(1000);
     },
   });
-  return { readable, writable };
+  // send() copies the chunk before it returns, and a write resolves only after it.
+  return { readable, writable, writesCopied: true };
 }

@@ -41,6 +41,8 @@ const settle = (p: Promise<{ type: number; content: Uint8Array }>): Promise<Open
 export class TlsConnectionImpl implements ByteDuplex {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
+  /** `write` copies every chunk into the open record before it resolves. */
+  readonly writesCopied = true;
   readonly cipherSuite: string;
   readonly group: string;
   readonly peerCertificates: Uint8Array[];
