@@ -412,3 +412,61 @@ describe('requests, replies, probes, close', () => {
     expect(info.error).toBeInstanceOf(ZitiProtocolError);
   });
 });
+
+describe('frames on the transport', () => {
+  /** A channel pair whose client transport logs every write, and says whether it copies them. */
+  async function loggedPair(writesCopied: boolean) {
+    const [a, b] = duplexPair({ highWaterMarkBytes: 1 << 20 });
+    const writes: Uint8Array[] = [];
+    const writer = a.writable.getWriter();
+    const writable = new WritableStream<Uint8Array>({
+      write(chunk) {
+        writes.push(chunk);
+        return writer.write(chunk.slice());
+      },
+    });
+    const [client, router] = await Promise.all([
+      openChannel(
+        { readable: a.readable, writable, writesCopied },
+        { sessionToken: 'api-session', latencyIntervalMs: 0 },
+      ),
+      acceptChannel(b, {}),
+    ]);
+    writes.length = 0;
+    return { client, router, writes };
+  }
+  const big = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
+
+  it('a transport that copies its writes gets a large body as a write of its own, after its head; frames sent together stay whole', async () => {
+    const { client, router, writes } = await loggedPair(true);
+    const got: Message[] = [];
+    router.handle(60999, (m) => void got.push(m));
+    const bodies = [big(32 * 1024, 1), big(100, 2), big(5000, 3), big(32 * 1024, 4)];
+    await Promise.all(bodies.map((body) => client.send(newMessage(60999, new Map(), body))));
+    await vi.waitFor(() => expect(got).toHaveLength(4));
+    expect(got.map((m) => toHex(m.body))).toEqual(bodies.map(toHex));
+    // The large bodies were handed over as they were, each right behind its own head.
+    expect(writes).toHaveLength(7);
+    for (const i of [0, 3]) {
+      const at = writes.indexOf(bodies[i]!);
+      expect(at).toBeGreaterThan(0);
+      expect(new MessageDecoder().push(concat([writes[at - 1]!, writes[at]!]))).toHaveLength(1);
+    }
+    await client.close();
+  });
+
+  it('any other transport gets one whole frame per write', async () => {
+    const { client, router, writes } = await loggedPair(false);
+    const got: Message[] = [];
+    router.handle(60999, (m) => void got.push(m));
+    const body = big(32 * 1024, 5);
+    await client.send(newMessage(60999, new Map(), body));
+    await vi.waitFor(() => expect(got).toHaveLength(1));
+    expect(toHex(got[0]!.body)).toBe(toHex(body));
+    expect(writes).toHaveLength(1);
+    expect(toHex(writes[0]!)).toBe(
+      toHex(encodeMessage({ ...newMessage(60999, new Map(), body), sequence: got[0]!.sequence })),
+    );
+    await client.close();
+  });
+});

@@ -18,7 +18,7 @@ import {
   ZitiProtocolError,
   ZitiTimeoutError,
 } from '../errors.ts';
-import { encodeMessage, type MessageDecoder } from './codec.ts';
+import { encodeMessage, encodeMessageHead, type MessageDecoder } from './codec.ts';
 import { ContentType, HeaderId } from './constants.ts';
 import {
   getHeaderBool,
@@ -35,6 +35,8 @@ import {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 /** Edge SDKs probe latency about every 30 s (reference §2.5). */
 export const DEFAULT_LATENCY_INTERVAL_MS = 30_000;
+/** Bodies at least this large leave in a write of their own on a transport that copies writes. */
+const SEPARATE_BODY_BYTES = 4096;
 
 /** How and why a channel ended. `closed` resolves with this and never rejects. */
 export interface ChannelCloseInfo {
@@ -104,6 +106,8 @@ export class Channel {
   readonly #requestTimeoutMs: number;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** The transport copies each write (TLS does): large bodies go out as writes of their own. */
+  readonly #writesCopied: boolean;
   readonly #decoder: MessageDecoder;
   readonly #backlog: Message[];
   readonly #handlers = new Map<number, MessageHandler>();
@@ -129,6 +133,7 @@ export class Channel {
     this.#requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#reader = init.reader;
     this.#writer = init.writer;
+    this.#writesCopied = init.transport.writesCopied === true;
     this.#decoder = init.decoder;
     this.#backlog = init.backlog;
     this.#sequence = init.sequence ?? 0;
@@ -272,9 +277,16 @@ export class Channel {
 
   async #write(msg: Message): Promise<void> {
     if (this.#closeInfo) throw this.#closedError();
-    const frame = encodeMessage(msg);
     try {
-      await this.#writer.write(frame);
+      if (this.#writesCopied && msg.body.length >= SEPARATE_BODY_BYTES) {
+        // Both writes are queued at once, so no other frame comes between them. The transport
+        // copies the body where a whole frame would have had a new buffer filled: in browsers
+        // filling new memory costs as much again as copying into memory already used.
+        this.#writer.write(encodeMessageHead(msg)).catch(() => {}); // fails the body's write too
+        await this.#writer.write(msg.body);
+      } else {
+        await this.#writer.write(encodeMessage(msg));
+      }
     } catch (cause) {
       const err = new ZitiChannelClosedError('channel transport failed on write', { cause });
       this.#fail(err);

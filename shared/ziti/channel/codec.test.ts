@@ -24,7 +24,7 @@ import {
   encodeStateConnected,
 } from '../edge/messages.ts';
 import { ZitiProtocolError } from '../errors.ts';
-import { encodeMessage, MessageDecoder } from './codec.ts';
+import { encodeMessage, encodeMessageHead, MessageDecoder } from './codec.ts';
 import { ContentType, EdgeErrorCode, EdgeFlag } from './constants.ts';
 import { encodeHello, encodeHelloResult } from './hello.ts';
 import {
@@ -187,6 +187,16 @@ describe('golden frames (hand-written from the reference)', () => {
       for (const [id, v] of want.headers) expect(got.headers.get(id)).toEqual(v);
     });
   }
+
+  it('a frame head followed by its body is the whole frame, byte for byte', () => {
+    for (const [name, [frameHex, build]] of Object.entries(golden)) {
+      const msg = build();
+      const whole = hex(frameHex);
+      const head = encodeMessageHead(msg);
+      expect(toHex(head), name).toBe(toHex(whole.subarray(0, whole.length - msg.body.length)));
+      expect(toHex(msg.body), name).toBe(toHex(whole.subarray(head.length)));
+    }
+  });
 
   it('parsers read the typed fields', () => {
     const sc = decodeStateConnected(decodeOne(hex(golden.StateConnected![0])));

@@ -16,14 +16,33 @@ import { joinPieces, type Message } from './message.ts';
 
 /** Bytes of one frame on the wire. */
 export function encodeMessage(msg: Message): Uint8Array {
-  let headersLength = 0;
-  for (const value of msg.headers.values()) headersLength += 8 + value.length;
-  const out = new Uint8Array(FRAME_PREFIX_BYTES + headersLength + msg.body.length);
-  const view = new DataView(out.buffer);
+  const out = new Uint8Array(frameHeadLength(msg) + msg.body.length);
+  out.set(msg.body, writeFrameHead(msg, out));
+  return out;
+}
+
+/**
+ * The bytes of a frame before its body (the prefix, with the body's length, and the headers): sent
+ * right before the body itself, the frame needs no copy of the body.
+ */
+export function encodeMessageHead(msg: Message): Uint8Array {
+  const out = new Uint8Array(frameHeadLength(msg));
+  writeFrameHead(msg, out);
+  return out;
+}
+
+function frameHeadLength(msg: Message): number {
+  let length = FRAME_PREFIX_BYTES;
+  for (const value of msg.headers.values()) length += 8 + value.length;
+  return length;
+}
+
+/** Writes the prefix and headers of `msg` at the start of `out`; returns where the body goes. */
+function writeFrameHead(msg: Message, out: Uint8Array): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out.set(MAGIC_V2, 0);
   view.setInt32(4, msg.contentType, true);
   view.setInt32(8, msg.sequence, true);
-  view.setInt32(12, headersLength, true);
   view.setInt32(16, msg.body.length, true);
   let at = FRAME_PREFIX_BYTES;
   for (const [id, value] of msg.headers) {
@@ -32,8 +51,8 @@ export function encodeMessage(msg: Message): Uint8Array {
     out.set(value, at + 8);
     at += 8 + value.length;
   }
-  out.set(msg.body, at);
-  return out;
+  view.setInt32(12, at - FRAME_PREFIX_BYTES, true);
+  return at;
 }
 
 /** Parses the header section of a frame. */
