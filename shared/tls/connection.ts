@@ -53,7 +53,9 @@ export class TlsConnectionImpl implements ByteDuplex {
   private readDone = false;
   private writeDone = false;
   private failure?: TlsError;
-  private readonly writesPending = new Set<Promise<void>>();
+  /** Records sealed and not yet taken by the transport, and a write waiting for one to be. */
+  private recordsPending = 0;
+  private recordTaken?: () => void;
   /** The TLSInnerPlaintext of the next record: application data not yet sealed, then its type. */
   private readonly openRecord = new Uint8Array(MAX_PLAINTEXT + 1);
   private openLength = 0;
@@ -223,9 +225,11 @@ export class TlsConnectionImpl implements ByteDuplex {
       i += n;
       if (this.openLength === MAX_PLAINTEXT) this.sealOpenRecord();
     }
-    if (this.writesPending.size === 0) this.sealOpenRecord();
-    while (this.writesPending.size >= this.recordsInFlight) {
-      await Promise.race(this.writesPending);
+    if (this.recordsPending === 0) this.sealOpenRecord();
+    while (this.recordsPending >= this.recordsInFlight && !this.failure) {
+      await new Promise<void>((resolve) => {
+        this.recordTaken = resolve;
+      });
     }
     if (this.failure) throw this.failure;
   }
@@ -235,25 +239,24 @@ export class TlsConnectionImpl implements ByteDuplex {
     if (this.openLength === 0 || this.failure) return;
     if (++this.recordsSinceKeyUpdate >= KEY_UPDATE_AFTER_RECORDS) this.updateWriteKeys(false);
     this.openRecord[this.openLength] = ContentType.applicationData;
-    const sent = this.layer.sendInner(this.openRecord.subarray(0, this.openLength + 1));
+    this.recordsPending++;
+    this.layer.sendInner(this.openRecord.subarray(0, this.openLength + 1), this.onRecordSent);
     this.openLength = 0;
-    this.writesPending.add(sent);
-    sent.then(
-      () => {
-        this.writesPending.delete(sent);
-        if (this.writesPending.size === 0) this.sealOpenRecord();
-      },
-      (err) => {
-        this.writesPending.delete(sent);
-        this.fail(asTlsError(err), false);
-      },
-    );
   }
+
+  private readonly onRecordSent = (error?: unknown) => {
+    this.recordsPending--;
+    if (error !== undefined) void this.fail(asTlsError(error), false);
+    else if (this.recordsPending === 0) this.sealOpenRecord();
+    const taken = this.recordTaken;
+    this.recordTaken = undefined;
+    taken?.();
+  };
 
   private async closeWrite() {
     if (this.writeDone) return;
     this.sealOpenRecord();
-    await Promise.all(this.writesPending);
+    await this.layer.flush();
     if (this.failure) throw this.failure;
     this.writeDone = true;
     await this.layer.sendAlert(AlertDescription.closeNotify);
@@ -265,7 +268,7 @@ export class TlsConnectionImpl implements ByteDuplex {
     if (!this.writeDone && !this.failure) {
       try {
         this.sealOpenRecord();
-        await Promise.allSettled(this.writesPending);
+        await this.layer.flush();
         this.writeDone = true;
         await this.layer.sendAlert(AlertDescription.closeNotify);
         await this.layer.closeWrite();
@@ -289,6 +292,9 @@ export class TlsConnectionImpl implements ByteDuplex {
   private async fail(error: TlsError, sendAlert: boolean) {
     if (this.failure) return;
     this.failure = error;
+    const taken = this.recordTaken; // a write waiting for room fails now
+    this.recordTaken = undefined;
+    taken?.();
     if (
       sendAlert &&
       error.alert !== undefined &&

@@ -4,7 +4,7 @@
  * other transport (a Node socket, which may still hold a write it accepted) keeps every write
  * exactly as it was handed over.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ByteDuplex } from '../streams/duplex.ts';
 import { connectNode, type Listening, startNodeTlsServer } from './_test/node-peer.ts';
 import { createPki, type TestPki } from './_test/pki.ts';
@@ -104,5 +104,46 @@ describe('the buffers records are written in', () => {
     expect(changed).toEqual([]);
     await conn.close();
     expect(server.errors).toEqual([]);
+  });
+});
+
+describe('writes waiting for room', () => {
+  it('fail with the connection when the transport stops taking writes and the peer goes away', async () => {
+    let serverSide!: import('node:tls').TLSSocket;
+    const peer = await startNodeTlsServer({
+      key: pki.serverEc.keyPem!,
+      cert: pki.serverEc.chainPem,
+      onSecureConnection: (s) => {
+        serverSide = s;
+      },
+    });
+    try {
+      const socket = await connectNode(peer.port);
+      let stalled = false;
+      const writer = socket.writable.getWriter();
+      const writable = new WritableStream<Uint8Array>({
+        // Once stalled, a write is never taken: as a transport whose peer stopped reading.
+        write: (chunk) => (stalled ? new Promise<void>(() => {}) : writer.write(chunk)),
+      });
+      const conn = await connectTls(
+        { readable: socket.readable, writable },
+        { trustedCertificates: [pki.root.der], serverName: 'localhost' },
+      );
+      stalled = true;
+      const reading = conn.readable.getReader().read();
+      reading.catch(() => {});
+      const w = conn.writable.getWriter();
+      const writes = Array.from({ length: 12 }, () => w.write(new Uint8Array(MAX_PLAINTEXT)));
+      for (const p of writes) p.catch(() => {});
+      await vi.waitFor(() => expect(serverSide).toBeDefined());
+      serverSide.destroy();
+      const last = await writes[11]!.then(
+        () => 'written',
+        (e: { code?: string }) => e.code,
+      );
+      expect(last).toBe('ERR_TLS_TRANSPORT_CLOSED');
+    } finally {
+      await peer.close();
+    }
   });
 });
