@@ -24,19 +24,15 @@ import { encodeKeyUpdate, parseAlert, parseKeyUpdate } from './messages.ts';
 import type { TlsRecord } from './record.ts';
 import { type Epoch, type RecordLayer, transportClosed } from './record-layer.ts';
 
-type Opened = { ok: true; type: number; content: Uint8Array } | { ok: false; error: unknown };
-
 interface InFlight {
   record: TlsRecord;
   epoch: Epoch;
-  result: Promise<Opened>;
+  /** Which decryption of the record counts: a KeyUpdate starts another with the new keys. */
+  attempt: number;
+  /** Set once that decryption settled. */
+  opened?: { type: number; content: Uint8Array };
+  error?: unknown;
 }
-
-const settle = (p: Promise<{ type: number; content: Uint8Array }>): Promise<Opened> =>
-  p.then(
-    ({ type, content }) => ({ ok: true, type, content }),
-    (error) => ({ ok: false, error }),
-  );
 
 export class TlsConnectionImpl implements ByteDuplex {
   readonly readable: ReadableStream<Uint8Array>;
@@ -49,6 +45,9 @@ export class TlsConnectionImpl implements ByteDuplex {
 
   private readonly inFlight: InFlight[] = [];
   private transportRead?: Promise<void>;
+  private transportError?: unknown;
+  /** Wakes `pull()` when a record's decryption settles or a transport read ends. */
+  private progress?: () => void;
   private readController!: ReadableStreamDefaultController<Uint8Array>;
   private readDone = false;
   private writeDone = false;
@@ -94,8 +93,39 @@ export class TlsConnectionImpl implements ByteDuplex {
     while (this.inFlight.length < this.recordsInFlight) {
       const record = this.layer.records.next();
       if (!record) return;
-      this.inFlight.push({ record, epoch, result: settle(this.layer.open(epoch, record)) });
+      const entry: InFlight = { record, epoch, attempt: 0 };
+      this.inFlight.push(entry);
+      this.open(entry);
     }
+  }
+
+  /**
+   * Starts the record's decryption; its result is kept on the entry and wakes `pull()`. No
+   * promise per record beyond the decryption's own: in Firefox each promise and reaction costs
+   * microseconds, a race of several about ten.
+   */
+  private open(entry: InFlight) {
+    const attempt = ++entry.attempt;
+    entry.opened = undefined;
+    entry.error = undefined;
+    this.layer.open(entry.epoch, entry.record).then(
+      (opened) => {
+        if (entry.attempt !== attempt) return;
+        entry.opened = opened;
+        this.wake();
+      },
+      (error) => {
+        if (entry.attempt !== attempt) return;
+        entry.error = error ?? new TlsClosedError('ERR_TLS_INTERNAL', 'record decryption failed');
+        this.wake();
+      },
+    );
+  }
+
+  private wake() {
+    const progress = this.progress;
+    this.progress = undefined;
+    progress?.();
   }
 
   private startTransportRead() {
@@ -103,14 +133,15 @@ export class TlsConnectionImpl implements ByteDuplex {
     this.transportRead = this.layer.fill().then(
       () => {
         this.transportRead = undefined;
+        this.wake();
       },
       (err) => {
         this.transportRead = undefined;
         this.layer.eof = true;
-        throw err;
+        this.transportError = err;
+        this.wake();
       },
     );
-    this.transportRead.catch(() => {}); // observed by pull(); never unhandled
   }
 
   private async pull(): Promise<void> {
@@ -120,33 +151,33 @@ export class TlsConnectionImpl implements ByteDuplex {
         this.dispatch();
         if (this.inFlight.length < this.recordsInFlight) this.startTransportRead();
         const head = this.inFlight[0];
-        if (!head) {
-          if (this.transportRead) {
-            await this.transportRead;
-            continue;
+        if (head?.error !== undefined) throw head.error;
+        const opened = head?.opened;
+        if (!opened) {
+          if (this.transportError !== undefined) throw this.transportError;
+          if (!head && !this.transportRead) {
+            // End of stream without close_notify: possibly a truncation attack (RFC 8446 §6.1).
+            throw transportClosed(
+              this.layer.records.bufferedBytes > 0
+                ? 'inside a record (truncated)'
+                : 'before close_notify',
+            );
           }
-          // End of stream without close_notify: possibly a truncation attack (RFC 8446 §6.1).
-          throw transportClosed(
-            this.layer.records.bufferedBytes > 0
-              ? 'inside a record (truncated)'
-              : 'before close_notify',
-          );
+          // The head's decryption or more bytes, whichever comes first.
+          await new Promise<void>((resolve) => {
+            this.progress = resolve;
+          });
+          continue;
         }
-        const next = this.transportRead
-          ? await Promise.race([head.result, this.transportRead.then(() => undefined)])
-          : await head.result;
-        if (next === undefined) continue; // more bytes arrived: dispatch them first
-        if (this.readDone) return; // close() or a failure ended the stream meanwhile
         this.inFlight.shift();
-        if (!next.ok) throw next.error;
-        if (next.type === ContentType.applicationData) {
-          if (next.content.length > 0) {
-            this.readController.enqueue(next.content);
+        if (opened.type === ContentType.applicationData) {
+          if (opened.content.length > 0) {
+            this.readController.enqueue(opened.content);
             return;
           }
           continue;
         }
-        await this.onControlRecord(next.type, next.content);
+        await this.onControlRecord(opened.type, opened.content);
         // After a KeyUpdate every record still in flight was dispatched under the old keys (none
         // were dispatched since `head` was taken): decrypt them again, in order, with the new ones.
         if (this.layer.read !== head.epoch) this.redispatch();
@@ -160,7 +191,7 @@ export class TlsConnectionImpl implements ByteDuplex {
     const epoch = this.layer.read!;
     for (const entry of this.inFlight) {
       entry.epoch = epoch;
-      entry.result = settle(this.layer.open(epoch, entry.record));
+      this.open(entry);
     }
   }
 
