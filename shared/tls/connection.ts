@@ -173,7 +173,8 @@ export class TlsConnectionImpl implements ByteDuplex {
         if (opened.type === ContentType.applicationData) {
           if (opened.content.length > 0) {
             this.readController.enqueue(opened.content);
-            return;
+            // Go on while the stream wants more: each return costs the stream a call back here.
+            if ((this.readController.desiredSize ?? 0) <= 0) return;
           }
           continue;
         }

@@ -98,22 +98,23 @@ export class RecordLayer {
   }
 
   /** Reads one transport chunk into the record parser; false at end of stream. */
-  async fill(): Promise<boolean> {
-    if (this.eof) return false;
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await this.reader.read();
-    } catch (cause) {
-      this.eof = true;
-      throw new TlsClosedError('ERR_TLS_TRANSPORT_CLOSED', 'transport failed', { cause });
-    }
-    const { value, done } = chunk;
-    if (done) {
-      this.eof = true;
-      return false;
-    }
-    this.records.push(value);
-    return true;
+  fill(): Promise<boolean> {
+    if (this.eof) return Promise.resolve(false);
+    // One reaction per chunk (not an async function's): the router sends each record alone.
+    return this.reader.read().then(
+      ({ value, done }) => {
+        if (done) {
+          this.eof = true;
+          return false;
+        }
+        this.records.push(value);
+        return true;
+      },
+      (cause) => {
+        this.eof = true;
+        throw new TlsClosedError('ERR_TLS_TRANSPORT_CLOSED', 'transport failed', { cause });
+      },
+    );
   }
 
   /** The next raw record, reading the transport as needed; throws at end of stream. */
