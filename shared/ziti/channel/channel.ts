@@ -202,7 +202,8 @@ export class Channel {
 
   /**
    * Sends a message with the channel's next sequence (the message object is not changed).
-   * Resolves once the transport accepted the frame; rejects with ZitiChannelClosedError.
+   * Resolves once the transport accepted the frame, its body copied (so the caller may reuse the
+   * body's buffer); rejects with ZitiChannelClosedError.
    */
   async send(msg: Message): Promise<void> {
     await this.#write({ ...msg, sequence: this.#takeSequence() });

@@ -152,6 +152,29 @@ describe('secretstream states', () => {
     );
   });
 
+  it('seal into one reused buffer with pushTransient, opening as push does', () => {
+    const key = sodium.crypto_secretstream_xchacha20poly1305_keygen();
+    const push = new lib.SecretStreamEncryptor(key);
+    const pull = new lib.SecretStreamDecryptor(push.header, key);
+    const messages = [40_000, 3, 32_751, 0, 70_000].map((n, k) =>
+      Uint8Array.from({ length: n }, (_, i) => (i * 7 + k) & 0xff),
+    );
+    const buffers = new Set<ArrayBufferLike>();
+    for (const [k, message] of messages.entries()) {
+      // Either kind of push continues the same stream.
+      const sealed = k === 1 ? push.push(message) : push.pushTransient(message);
+      if (k !== 1) buffers.add(sealed.buffer);
+      expect(sealed.length).toBe(message.length + 17);
+      expect(pull.pull(sealed)).toEqual(message);
+    }
+    // One buffer until a message outgrew it (70 000 bytes is more than its first 64 KiB).
+    expect(buffers.size).toBe(2);
+    const first = push.pushTransient(messages[0]!);
+    const copy = first.slice();
+    push.pushTransient(messages[2]!);
+    expect(first).not.toEqual(copy); // overwritten by the next: the caller must be done with it
+  });
+
   it('X25519 refuses a low-order point, as libsodium does', () => {
     const { privateKey } = lib.kxKeyPair();
     expect(() => lib.scalarmult(privateKey, new Uint8Array(32))).toThrow(/weak public key/);

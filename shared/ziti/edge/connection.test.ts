@@ -313,6 +313,46 @@ describe('Data split across transport chunks', () => {
   });
 });
 
+describe('bodies sealed into a reused buffer', () => {
+  it('arrive intact over a transport that copies its writes only when it gets to them', async () => {
+    const [a, b] = duplexPair({ highWaterMarkBytes: 1 << 20 });
+    const pairWriter = a.writable.getWriter();
+    const bodyBuffers: ArrayBufferLike[] = [];
+    // As our TLS: each write is copied when the sink gets to it, and later writes wait in the
+    // stream's queue meanwhile (here for a timer, as behind records being encrypted).
+    const writable = new WritableStream<Uint8Array>({
+      async write(chunk) {
+        const copy = chunk.slice();
+        if (chunk.length > 4096) bodyBuffers.push(chunk.buffer);
+        await new Promise((r) => setTimeout(r, 1));
+        await pairWriter.write(copy);
+      },
+    });
+    const [client, router] = await Promise.all([
+      openChannel(
+        { readable: a.readable, writable, writesCopied: true },
+        { sessionToken: 'api-session', latencyIntervalMs: 0 },
+      ),
+      acceptChannel(b),
+    ]);
+    hostingRouter(router, echo);
+    const conn = await dialService(client, {
+      sessionToken: 'dial-token',
+      encryptionRequired: true,
+      appData: { dst_protocol: 'tcp', dst_hostname: 'app.ziti', dst_port: '80' },
+    });
+    const sent = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 31 + (i >>> 9)) & 0xff);
+    const w = conn.writable.getWriter();
+    await Promise.all([w.write(sent.subarray(0, 150_000)), w.write(sent.subarray(150_000))]);
+    await w.close();
+    expect(Buffer.compare(await readAll(conn.readable), sent)).toBe(0);
+    // Every sealed body went out of the one buffer.
+    expect(bodyBuffers.length).toBeGreaterThan(8);
+    expect(new Set(bodyBuffers).size).toBe(1);
+    await client.close();
+  });
+});
+
 describe('E2E against a hand-written libsodium terminator', () => {
   /**
    * A router whose terminator uses libsodium directly (not our e2e module): StateConnected with its

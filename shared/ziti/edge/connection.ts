@@ -443,11 +443,22 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       for (let at = 0; at < chunk.length; at += max) {
         if (this.#closeInfo) throw new ZitiConnectionClosedError('connection is closed');
         const slice = chunk.subarray(at, Math.min(chunk.length, at + max));
-        await this.#sendData(this.#encryptor ? this.#encryptor.push(slice) : slice, 0);
+        await this.#sendData(this.#seal(slice), 0);
       }
     };
     this.#inflight = run();
     await this.#inflight;
+  }
+
+  /**
+   * The Data body of `slice`: sealed when end-to-end encrypted. Data framing may seal into the
+   * encryptor's reused buffer, because the channel has copied a body when its send resolves and
+   * the next slice is sealed only after that; flow control keeps every payload until the far end
+   * acknowledges it, so there each body gets a buffer of its own.
+   */
+  #seal(slice: Uint8Array): Uint8Array {
+    if (!this.#encryptor) return slice;
+    return this.#xg ? this.#encryptor.push(slice) : this.#encryptor.pushTransient(slice);
   }
 
   #sendData(body: Uint8Array, flags: number): Promise<void> {
