@@ -1,5 +1,6 @@
 import sodium, { type StateAddress } from 'libsodium-wrappers';
 import { describe, expect, it, vi } from 'vitest';
+import type { ByteDuplex } from '../../streams/duplex.ts';
 import { duplexPair } from '../../streams/pair.ts';
 import { channelPair, concat, readAll } from '../_test/fixtures.ts';
 import type { Channel } from '../channel/channel.ts';
@@ -62,6 +63,21 @@ async function echo(conn: EdgeConnection): Promise<void> {
   const w = conn.writable.getWriter();
   await w.write(data);
   await w.close();
+}
+
+/** An encrypted connection to an echo, its channel's client over `transport` to `routerSide`. */
+async function encryptedEcho(transport: ByteDuplex, routerSide: ByteDuplex) {
+  const [client, router] = await Promise.all([
+    openChannel(transport, { sessionToken: 'api-session', latencyIntervalMs: 0 }),
+    acceptChannel(routerSide),
+  ]);
+  hostingRouter(router, echo);
+  const conn = await dialService(client, {
+    sessionToken: 'dial-token',
+    encryptionRequired: true,
+    appData: { dst_protocol: 'tcp', dst_hostname: 'app.ziti', dst_port: '80' },
+  });
+  return { client, conn };
 }
 
 /** Records every message the router receives of the given types (wraps the mux). */
@@ -291,19 +307,10 @@ describe('Data split across transport chunks', () => {
         for (let i = 0; i < chunk.length; i += 1000) controller.enqueue(chunk.slice(i, i + 1000));
       },
     });
-    const [client, router] = await Promise.all([
-      openChannel(
-        { readable: a.readable.pipeThrough(rechunk), writable: a.writable },
-        { sessionToken: 'api-session', latencyIntervalMs: 0 },
-      ),
-      acceptChannel(b),
-    ]);
-    hostingRouter(router, echo);
-    const conn = await dialService(client, {
-      sessionToken: 'dial-token',
-      encryptionRequired: true,
-      appData: { dst_protocol: 'tcp', dst_hostname: 'app.ziti', dst_port: '80' },
-    });
+    const { client, conn } = await encryptedEcho(
+      { readable: a.readable.pipeThrough(rechunk), writable: a.writable },
+      b,
+    );
     const sent = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 31) & 0xff);
     const w = conn.writable.getWriter();
     await w.write(sent);
@@ -328,19 +335,10 @@ describe('bodies sealed into a reused buffer', () => {
         await pairWriter.write(copy);
       },
     });
-    const [client, router] = await Promise.all([
-      openChannel(
-        { readable: a.readable, writable, writesCopied: true },
-        { sessionToken: 'api-session', latencyIntervalMs: 0 },
-      ),
-      acceptChannel(b),
-    ]);
-    hostingRouter(router, echo);
-    const conn = await dialService(client, {
-      sessionToken: 'dial-token',
-      encryptionRequired: true,
-      appData: { dst_protocol: 'tcp', dst_hostname: 'app.ziti', dst_port: '80' },
-    });
+    const { client, conn } = await encryptedEcho(
+      { readable: a.readable, writable, writesCopied: true },
+      b,
+    );
     const sent = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 31 + (i >>> 9)) & 0xff);
     const w = conn.writable.getWriter();
     await Promise.all([w.write(sent.subarray(0, 150_000)), w.write(sent.subarray(150_000))]);
