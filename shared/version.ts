@@ -1,4 +1,4 @@
-/** The build's version, shared by the page, the service worker and the shim so they can detect a mismatch. */
+/** The build's version: reported in the worker's status and `x-zt-sw` header and to the controller. */
 export const BUILD_VERSION = '0.1.0';
 
 /** Our own assets live under this prefix; it is never forwarded to the dark app. */

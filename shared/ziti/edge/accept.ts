@@ -1,7 +1,8 @@
 /**
  * Router side of a Connect for a router-hosted terminator (reference §3.5, last paragraph): the
- * router answers StateConnected with its own per-circuit key and acts as the E2E server. For the
- * dev fabric's edge router; a relaying router uses the builders in messages.ts instead.
+ * router answers StateConnected with its own per-circuit key and acts as the E2E server. The far
+ * side of a dial in tests and benchmarks; the dev fabric's router and tunneler build their
+ * messages with the builders in messages.ts instead.
  */
 import type { Channel } from '../channel/channel.ts';
 import type { Message } from '../channel/message.ts';

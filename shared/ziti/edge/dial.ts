@@ -1,8 +1,9 @@
 /**
  * Client dial (reference §3.4): register the connection, send Connect (with our X25519 key when
- * the service requires encryption, and asking for SDK flow control), wait for StateConnected or
- * StateClosed, then start E2E. A router that grants flow control (v1.7 and later) carries the bytes
- * as xgress payloads with acknowledgements and windows; an older one keeps Data.
+ * the service requires encryption, and asking for SDK flow control when `flowControl` is set),
+ * wait for StateConnected or StateClosed, then start E2E. A router that grants flow control (v1.7
+ * and later) carries the bytes as xgress payloads with acknowledgements and windows; otherwise, and
+ * by default, the bytes go as Data.
  */
 import type { Channel } from '../channel/channel.ts';
 import { ContentType } from '../channel/constants.ts';
