@@ -8,9 +8,9 @@
  * - a write to `writable` resolves only once the layer below has accepted the bytes.
  * - closing `writable` is a half-close (the peer sees end of stream); aborting either side, or
  *   `close()`, tears the whole stream down.
- * - `writesCopied`, when true, promises that a resolved write has copied its chunk (a WebSocket's
- *   `send` does), so the writer may refill the same buffer. Otherwise a written chunk may still be
- *   read later (a Node socket queues it) and must not change.
+ * - `writesCopied`, when true, promises that a resolved write has copied its chunk (a browser's
+ *   WebSocket `send` does), so the writer may refill the same buffer. Otherwise a written chunk may
+ *   still be read later (a Node socket queues it, `ws` compresses it later) and must not change.
  */
 export interface ByteDuplex {
   readonly readable: ReadableStream<Uint8Array>;

@@ -50,7 +50,10 @@ export async function openWebSocketDuplex(url: string): Promise<ByteDuplex & { c
   const Ctor = WebSocketStreamImpl();
   if (!Ctor) {
     const ws = new WebSocket(url);
-    const duplex = await webSocketDuplex(ws, { maxQueuedBytes: CLASSIC_WEBSOCKET_QUEUE_BYTES });
+    const duplex = await webSocketDuplex(ws, {
+      maxQueuedBytes: CLASSIC_WEBSOCKET_QUEUE_BYTES,
+      sendCopies: true, // the browser's WebSocket
+    });
     return { ...duplex, close: () => ws.close(1000) };
   }
   const wss = new Ctor(url);

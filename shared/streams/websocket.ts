@@ -18,6 +18,13 @@ export interface WebSocketDuplexOptions {
   maxQueuedBytes?: number;
   writeHighWaterMark?: number;
   drainPollMs?: number;
+  /**
+   * The socket's `send` copies its data before it returns, so the duplex may say `writesCopied`. A
+   * browser's WebSocket does (HTML: `send` takes a copy of the bytes). Not the default: Node's `ws`
+   * package reads the data later when it compresses (permessage-deflate), so a writer that refilled
+   * its buffer would change bytes not yet sent.
+   */
+  sendCopies?: boolean;
 }
 
 /** The socket closed before it opened, or failed. */
@@ -138,6 +145,5 @@ export async function webSocketDuplex(
       if (ws.readyState < CLOSING) ws.close(1000);
     },
   });
-  // send() copies the chunk before it returns, and a write resolves only after it.
-  return { readable, writable, writesCopied: true };
+  return { readable, writable, ...(options.sendCopies ? { writesCopied: true } : {}) };
 }

@@ -4,8 +4,12 @@
  * other transport (a Node socket, which may still hold a write it accepted) keeps every write
  * exactly as it was handed over.
  */
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { ByteDuplex } from '../streams/duplex.ts';
+import { webSocketDuplex } from '../streams/websocket.ts';
 import { connectNode, type Listening, startNodeTlsServer } from './_test/node-peer.ts';
 import { createPki, type TestPki } from './_test/pki.ts';
 import { MAX_PLAINTEXT } from './constants.ts';
@@ -104,6 +108,36 @@ describe('the buffers records are written in', () => {
     expect(changed).toEqual([]);
     await conn.close();
     expect(server.errors).toEqual([]);
+  });
+});
+
+describe("over Node's `ws` with permessage-deflate", () => {
+  it('records arrive intact: `ws` compresses a send later, so its writes are not reused', async () => {
+    // A WebSocket bridge to the TLS server, compressing as OpenZiti's router may negotiate.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
+    await once(wss, 'listening');
+    wss.on('connection', (ws) => {
+      const tcp = net.connect(server.port, '127.0.0.1');
+      ws.on('message', (data: Buffer) => tcp.write(data));
+      tcp.on('data', (data) => ws.send(data));
+      ws.on('close', () => tcp.destroy());
+      tcp.on('close', () => ws.close());
+    });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+      const transport = await webSocketDuplex(ws as unknown as globalThis.WebSocket);
+      expect(ws.extensions).toContain('permessage-deflate');
+      const conn = await connectTls(transport, {
+        trustedCertificates: [pki.root.der],
+        serverName: 'localhost',
+      });
+      const data = pattern(1 << 20);
+      expect(Buffer.compare(await echo(conn, data), data)).toBe(0);
+      await conn.close();
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((r) => wss.close(r));
+    }
   });
 });
 
