@@ -1,8 +1,8 @@
 /**
  * The buffers our records leave in, checked against Node's TLS server (OpenSSL) echoing them: a
- * transport that copies its writes (a WebSocket) gets the same buffer again and again, and any
- * other transport (a Node socket, which may still hold a write it accepted) keeps every write
- * exactly as it was handed over.
+ * transport that copies its writes (a browser's WebSocket) gets the same buffer again and again;
+ * any other transport (a Node socket, which may still hold a write it accepted; Node's `ws`, which
+ * compresses later) keeps every write exactly as it was handed over.
  */
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
