@@ -271,8 +271,8 @@ export class TlsConnectionImpl implements ByteDuplex {
     if (this.openLength === 0 || this.failure) return;
     if (++this.recordsSinceKeyUpdate >= KEY_UPDATE_AFTER_RECORDS) this.updateWriteKeys(false);
     this.openRecord[this.openLength] = ContentType.applicationData;
-    this.recordsPending++;
     this.layer.sendInner(this.openRecord.subarray(0, this.openLength + 1), this.onRecordSent);
+    this.recordsPending++; // after: a record that could not be sent is not waited for
     this.openLength = 0;
   }
 

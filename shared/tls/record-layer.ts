@@ -180,8 +180,9 @@ export class RecordLayer {
     const epoch = this.write;
     if (!epoch) throw new TlsError('ERR_TLS_INTERNAL', 'sendInner before the write keys are set');
     const header = encodeRecordHeader(ContentType.applicationData, inner.length + AEAD_TAG_LENGTH);
+    const sealing = epoch.cipher.seal(epoch.seq++, header, inner); // a throw queues nothing
     const entry = this.enqueue(undefined, sent);
-    epoch.cipher.seal(epoch.seq++, header, inner).then(
+    sealing.then(
       (sealed) => {
         entry.parts = [header, sealed];
         this.pumpOutgoing();
