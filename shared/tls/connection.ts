@@ -18,7 +18,7 @@ import {
   KEY_UPDATE_AFTER_RECORDS,
   MAX_PLAINTEXT,
 } from './constants.ts';
-import { asTlsError, TlsClosedError, type TlsError, unexpectedMessage } from './errors.ts';
+import { asTlsError, TlsClosedError, TlsError, unexpectedMessage } from './errors.ts';
 import type { HandshakeReader, HandshakeResult } from './handshake.ts';
 import { encodeKeyUpdate, parseAlert, parseKeyUpdate } from './messages.ts';
 import type { TlsRecord } from './record.ts';
@@ -116,7 +116,7 @@ export class TlsConnectionImpl implements ByteDuplex {
       },
       (error) => {
         if (entry.attempt !== attempt) return;
-        entry.error = error ?? new TlsClosedError('ERR_TLS_INTERNAL', 'record decryption failed');
+        entry.error = error ?? new TlsError('ERR_TLS_INTERNAL', 'record decryption failed');
         this.wake();
       },
     );
