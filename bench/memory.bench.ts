@@ -15,22 +15,18 @@
  * - in Chromium, the service worker's own V8 heap over its DevTools target (`Runtime.getHeapUsage`):
  *   used size plus the ArrayBuffer backing stores, where queued bytes live.
  * The upload sends a file picked in a file input (a sparse file on disk), as a user's upload is:
- * the body is not held in the page's memory. With more than one of ROUNDS, every figure is the
- * median, each round running the three transfers in a different order.
+ * the body is not held in the page's memory. Each transfer runs in a browser of its own. Firefox is
+ * driven over WebDriver BiDi directly (`support/firefox-bidi.ts`): driven by Playwright it keeps a
+ * copy of every response body in its parent process. With more than one of ROUNDS, every figure is
+ * the median, each round running the three transfers in a different order.
  */
 import { open, readdir, readFile, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from '@playwright/test';
 import { PROBE_TITLE } from '../e2e/support/probe-app.ts';
 import { type Bench, type BenchResult, median, step, withGoal } from './harness.ts';
-import {
-  BENCH_BROWSERS,
-  type BenchBrowser,
-  launchBrowser,
-  signedInPage,
-} from './support/browsers.ts';
+import { type BareBrowser, launchBareBrowser } from './support/bare-browsers.ts';
+import { BENCH_BROWSERS, type BenchBrowser } from './support/browsers.ts';
 import { type DevTools, serviceWorkerTarget } from './support/devtools.ts';
 import { type BenchNetwork, eachNetwork } from './support/network.ts';
 
@@ -86,27 +82,6 @@ function descendants(children: Map<number, number[]>, root: number): number[] {
   return out;
 }
 
-/** The processes this one started itself. */
-const ownChildren = async () => new Set((await childrenByPid()).get(process.pid) ?? []);
-
-/**
- * The browser's main process: the one child this process gained while launching it (Playwright
- * spawns the browser itself; the network's processes and helpers were there before).
- */
-async function launchWithPid(
-  name: BenchBrowser,
-  extraArgs: string[],
-): Promise<{ browser: Browser; pid: number }> {
-  const before = await ownChildren();
-  const browser = await launchBrowser(name, extraArgs);
-  const added = [...(await ownChildren())].filter((pid) => !before.has(pid));
-  if (added.length !== 1) {
-    await browser.close();
-    throw new Error(`expected one new ${name} process, found ${added.length}`);
-  }
-  return { browser, pid: added[0]! };
-}
-
 /** PSS (MiB) summed over `root` and all its descendants. */
 async function treePssMiB(root: number): Promise<number> {
   const pids = descendants(await childrenByPid(), root);
@@ -130,16 +105,6 @@ async function workerHeap(worker: DevTools): Promise<{ used: number; backing: nu
   return { used: h.usedSize / MiB, backing: (h.backingStorageSize ?? 0) / MiB };
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-
 /** One transfer's figures: MB/s, and peak growth (MiB) of the tree and of the worker's heap. */
 interface Watched {
   mbps: number;
@@ -154,7 +119,7 @@ interface Watched {
  * transfer that fails in the page still yields its memory figures, with the failure.
  */
 async function watch(
-  page: Page,
+  page: BareBrowser,
   root: number,
   worker: DevTools | undefined,
   transfer: () => Promise<number>,
@@ -197,7 +162,10 @@ async function watch(
     }
     if (!timedOut && performance.now() - started > TRANSFER_LIMIT_MS) {
       timedOut = true;
-      await page.evaluate(() => (window as { benchAbort?: AbortController }).benchAbort?.abort());
+      await page.evaluate(
+        () => (window as { benchAbort?: AbortController }).benchAbort?.abort(),
+        undefined,
+      );
     }
     await sleep(Math.max(0, SAMPLE_MS - (performance.now() - t)));
   }
@@ -212,7 +180,7 @@ async function watch(
 }
 
 /** Downloads `n` bytes in the page; with `pauseMs`, waits that long after every MiB read. */
-const download = (page: Page, n: number, pauseMs: number) =>
+const download = (page: BareBrowser, n: number, pauseMs: number) =>
   page.evaluate(
     async ({ n, pauseMs, mib }) => {
       const abort = new AbortController();
@@ -228,8 +196,10 @@ const download = (page: Page, n: number, pauseMs: number) =>
         if (done) break;
         got += value.length;
         if (pauseMs > 0 && got >= nextPause) {
-          nextPause += mib;
-          await new Promise((r) => setTimeout(r, pauseMs));
+          // One pause per MiB read, however many MiB one read returned (Firefox's reads grow).
+          const mibs = Math.floor((got - nextPause) / mib) + 1;
+          nextPause += mibs * mib;
+          await new Promise((r) => setTimeout(r, mibs * pauseMs));
         }
       }
       if (got !== n) throw new Error(`got ${got} of ${n}`);
@@ -241,7 +211,7 @@ const download = (page: Page, n: number, pauseMs: number) =>
 const FILE_INPUT = 'memory-bench-file';
 
 /** Uploads the file picked in the page's file input. */
-const upload = (page: Page, n: number) =>
+const upload = (page: BareBrowser, n: number) =>
   page.evaluate(
     async ({ n, id }) => {
       const file = (document.getElementById(id) as HTMLInputElement).files![0]!;
@@ -261,103 +231,124 @@ const upload = (page: Page, n: number) =>
 type Kind = 'down' | 'up' | 'slow';
 const KINDS: Kind[] = ['down', 'up', 'slow'];
 
+/** A new browser, signed in to the probe app. */
+async function signedIn(name: BenchBrowser, net: BenchNetwork): Promise<BareBrowser> {
+  const browser = await launchBareBrowser(name);
+  try {
+    await browser.signIn(net, '/shell', '#probe');
+    return browser;
+  } catch (err) {
+    await browser.close();
+    throw err;
+  }
+}
+
+/**
+ * One transfer in a browser of its own, signed in and warmed up: a browser does not give back at
+ * once what an earlier transfer used (Firefox's level stayed 800 MiB up after a failed download),
+ * so transfers in one browser would each start from the one before.
+ */
+async function measureTransfer(
+  name: BenchBrowser,
+  net: BenchNetwork,
+  file: string,
+  kind: Kind,
+  suite: string,
+): Promise<Watched> {
+  const tab = await step(`${suite}: sign in`, signedIn(name, net));
+  let worker: DevTools | undefined;
+  try {
+    const title = await tab.evaluate(() => document.title, undefined);
+    if (title !== PROBE_TITLE) throw new Error('not the probe app');
+    if (kind === 'up') {
+      await tab.evaluate((id) => {
+        const input = document.createElement('input');
+        input.type = 'file';
+        input.id = id;
+        document.body.append(input);
+      }, FILE_INPUT);
+      await tab.setInputFile(`#${FILE_INPUT}`, file);
+    }
+    // Connections, pool and code warm before the first level is taken.
+    await step(`${suite}: warm-up`, download(tab, 16 * MiB, 0));
+    if (tab.debuggingPort) worker = await serviceWorkerTarget(tab.debuggingPort);
+    const transfer =
+      kind === 'down'
+        ? () => download(tab, BULK, 0)
+        : kind === 'up'
+          ? () => upload(tab, BULK)
+          : () => download(tab, SLOW, SLOW_PAUSE_MS);
+    // No step timeout here: watch() aborts a transfer past TRANSFER_LIMIT_MS itself.
+    return await watch(tab, tab.pid, worker, transfer);
+  } finally {
+    worker?.close();
+    await tab.close();
+  }
+}
+
 async function measure(
   name: BenchBrowser,
   net: BenchNetwork,
   file: string,
 ): Promise<BenchResult[]> {
   const suite = `memory/${net.kind}/${name}`;
-  const port = name === 'chromium' ? await freePort() : 0;
-  const { browser, pid: root } = await launchWithPid(
-    name,
-    port ? [`--remote-debugging-port=${port}`] : [],
-  );
-  let worker: DevTools | undefined;
-  try {
-    const { page } = await step(
-      `${suite}: sign in`,
-      signedInPage(browser, net, '/shell', '#probe'),
-    );
-    if ((await page.title()) !== PROBE_TITLE) throw new Error('not the probe app');
-    await page.evaluate((id) => {
-      const input = document.createElement('input');
-      input.type = 'file';
-      input.id = id;
-      document.body.append(input);
-    }, FILE_INPUT);
-    await page.setInputFiles(`#${FILE_INPUT}`, file);
-    // Connections, pool and code warm before the first level is taken.
-    await step(`${suite}: warm-up`, download(page, 16 * MiB, 0));
-    if (port) worker = await serviceWorkerTarget(port);
-
-    const runs: Record<Kind, Watched[]> = { down: [], up: [], slow: [] };
-    for (let i = 0; i < ROUNDS; i++) {
-      const order = [...KINDS.slice(i % 3), ...KINDS.slice(0, i % 3)];
-      for (const kind of order) {
-        const transfer =
-          kind === 'down'
-            ? () => download(page, BULK, 0)
-            : kind === 'up'
-              ? () => upload(page, BULK)
-              : () => download(page, SLOW, SLOW_PAUSE_MS);
-        // No step timeout here: watch() aborts a transfer past TRANSFER_LIMIT_MS itself.
-        process.stderr.write(`  ${suite}: ${kind} round ${i + 1}…\n`);
-        const w = await watch(page, root, worker, transfer);
-        process.stderr.write(
-          `    ${w.mbps.toFixed(1)} MB/s, tree +${w.tree.toFixed(0)} MiB` +
-            (w.heap ? `, worker heap +${w.heap.total.toFixed(0)} MiB` : '') +
-            (w.failure ? `, failed: ${w.failure}` : '') +
-            '\n',
-        );
-        runs[kind].push(w);
-      }
+  const runs: Record<Kind, Watched[]> = { down: [], up: [], slow: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    const order = [...KINDS.slice(i % 3), ...KINDS.slice(0, i % 3)];
+    for (const kind of order) {
+      process.stderr.write(`  ${suite}: ${kind} round ${i + 1}…\n`);
+      const w = await measureTransfer(name, net, file, kind, suite);
+      process.stderr.write(
+        `    ${w.mbps.toFixed(1)} MB/s, tree +${w.tree.toFixed(0)} MiB` +
+          (w.heap ? `, worker heap +${w.heap.total.toFixed(0)} MiB` : '') +
+          (w.failure ? `, failed: ${w.failure}` : '') +
+          '\n',
+      );
+      runs[kind].push(w);
     }
+  }
 
-    const rows: BenchResult[] = [];
-    const label: Record<Kind, string> = {
-      down: `download ${BULK / MiB} MiB, page reads at full speed`,
-      up: `upload ${BULK / MiB} MiB from a file`,
-      slow: `download ${SLOW / MiB} MiB, page reads <= ${1000 / SLOW_PAUSE_MS} MiB/s`,
+  const rows: BenchResult[] = [];
+  const label: Record<Kind, string> = {
+    down: `download ${BULK / MiB} MiB, page reads at full speed`,
+    up: `upload ${BULK / MiB} MiB from a file`,
+    slow: `download ${SLOW / MiB} MiB, page reads <= ${1000 / SLOW_PAUSE_MS} MiB/s`,
+  };
+  for (const kind of KINDS) {
+    const ws = runs[kind];
+    const failed = ws.filter((w) => w.failure);
+    const done = ws.filter((w) => !w.failure);
+    const speed = done.length
+      ? `${median(done.map((w) => w.mbps)).toFixed(1)} MB/s`
+      : 'no transfer completed';
+    const failures = failed.length
+      ? `; ${failed.length} of ${ws.length} failed: ${failed[0]!.failure}`
+      : '';
+    const row = (what: string, value: number, note: string): BenchResult => {
+      const r: BenchResult = { suite, name: `${label[kind]}: ${what}`, value, unit: 'MiB', note };
+      if (kind === 'slow') return r;
+      const g = withGoal(r, GOAL);
+      return failed.length ? { ...g, met: false } : g;
     };
-    for (const kind of KINDS) {
-      const ws = runs[kind];
-      const failed = ws.filter((w) => w.failure);
-      const done = ws.filter((w) => !w.failure);
-      const speed = done.length
-        ? `${median(done.map((w) => w.mbps)).toFixed(1)} MB/s`
-        : 'no transfer completed';
-      const failures = failed.length
-        ? `; ${failed.length} of ${ws.length} failed: ${failed[0]!.failure}`
-        : '';
-      const row = (what: string, value: number, note: string): BenchResult => {
-        const r: BenchResult = { suite, name: `${label[kind]}: ${what}`, value, unit: 'MiB', note };
-        if (kind === 'slow') return r;
-        const g = withGoal(r, GOAL);
-        return failed.length ? { ...g, met: false } : g;
-      };
+    rows.push(
+      row(
+        'browser process tree PSS growth',
+        median(ws.map((w) => w.tree)),
+        `${speed}; before ${median(ws.map((w) => w.treeBefore)).toFixed(0)} MiB${failures}`,
+      ),
+    );
+    if (ws.every((w) => w.heap)) {
+      const heap = ws.map((w) => w.heap!);
       rows.push(
         row(
-          'browser process tree PSS growth',
-          median(ws.map((w) => w.tree)),
-          `${speed}; before ${median(ws.map((w) => w.treeBefore)).toFixed(0)} MiB${failures}`,
+          'service worker heap growth (V8 used + ArrayBuffers)',
+          median(heap.map((h) => h.total)),
+          `used +${median(heap.map((h) => h.used)).toFixed(1)}, ArrayBuffers +${median(heap.map((h) => h.backing)).toFixed(1)} MiB; before ${median(heap.map((h) => h.before)).toFixed(0)} MiB${failures}`,
         ),
       );
-      if (worker) {
-        const heap = ws.map((w) => w.heap!);
-        rows.push(
-          row(
-            'service worker heap growth (V8 used + ArrayBuffers)',
-            median(heap.map((h) => h.total)),
-            `used +${median(heap.map((h) => h.used)).toFixed(1)}, ArrayBuffers +${median(heap.map((h) => h.backing)).toFixed(1)} MiB; before ${median(heap.map((h) => h.before)).toFixed(0)} MiB${failures}`,
-          ),
-        );
-      }
     }
-    return rows;
-  } finally {
-    worker?.close();
-    await browser.close();
   }
+  return rows;
 }
 
 const bench: Bench = async () => {
