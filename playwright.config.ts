@@ -14,6 +14,7 @@ import type { NetworkOptions } from './e2e/support/fabric.ts';
  */
 const OPENZITI_SPECS = [
   'browser-path',
+  'resumed-download.chromium',
   'mattermost-tunnel',
   'mattermost-real',
   'router-outage',
@@ -57,7 +58,8 @@ export default defineConfig<NetworkOptions>({
     { name: 'chromium', testIgnore: CONFORMANCE, grepInvert: /@openziti-only/, use: chromium },
     {
       name: 'firefox',
-      // `*.chromium.spec.ts` drive what only Chromium exposes (CDP), e.g. stopping a service worker.
+      // `*.chromium.spec.ts` show what only Chromium exposes (CDP, e.g. stopping a service worker)
+      // or does (a worker's response waits for its page).
       testIgnore: ['**/*.chromium.spec.ts', CONFORMANCE],
       grepInvert: /@openziti-only/,
       use: firefox,

@@ -25,12 +25,20 @@ export interface ProbeRequest {
   /** `Referer` as received ('' when absent). */
   referer: string;
   remoteAddress: string;
+  /** `Range` and `If-Range` as received ('' when absent). */
+  range: string;
+  ifRange: string;
+  /** `/file`: whether the whole response was sent, or the connection ended before (`cut`). */
+  sent?: 'whole' | 'cut';
 }
 
 /** The `/basic/*` pages' account and realm. */
 export const BASIC_USER = 'alice';
 export const BASIC_PASSWORD = 'wonderland';
 export const BASIC_REALM = 'probe';
+
+/** Word `i` of `/file`: computed from its position, so any range can be produced and checked. */
+export const fileWord = (i: number): number => Math.imul(i ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
 
 /** The xorshift32 stream both sides can produce and check without storing it. */
 export function fillXorshift(out: Uint32Array, seed: number): number {
@@ -63,6 +71,8 @@ export async function startProbeApp(host: string) {
       authorization: req.headers.authorization ?? '',
       referer: req.headers.referer ?? '',
       remoteAddress: req.socket.remoteAddress ?? '',
+      range: req.headers.range ?? '',
+      ifRange: String(req.headers['if-range'] ?? ''),
     });
   const server = createServer(async (req: IncomingMessage, res) => {
     record(req);
@@ -88,6 +98,56 @@ export async function startProbeApp(host: string) {
           if (!res.write(new Uint8Array(words.buffer)))
             await new Promise((r) => res.once('drain', r));
           if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+        }
+        res.end();
+        return;
+      }
+      case '/file': {
+        // n bytes (a multiple of 4) of `fileWord`, served as a file server serves a file: length,
+        // a strong ETag, `Accept-Ranges`, and `Range: bytes=from-` honoured when `If-Range` still
+        // matches (a stale one gets the whole file, as RFC 9110 says). With `cutAt`, a response
+        // from the start loses its connection after that many bytes (a server or network gone).
+        const n = Number(url.searchParams.get('n') ?? 0) & ~3;
+        const cutAt = Number(url.searchParams.get('cutAt') ?? n);
+        const etag = `"file-${n}"`;
+        const entry = requests[requests.length - 1]!;
+        const ranged = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+        const from = ranged && (req.headers['if-range'] ?? etag) === etag ? Number(ranged[1]) : 0;
+        if (from >= n && n > 0) {
+          res.writeHead(416, { 'content-range': `bytes */${n}` });
+          res.end();
+          return;
+        }
+        res.writeHead(from > 0 ? 206 : 200, {
+          'content-type': 'application/octet-stream',
+          'content-length': n - from,
+          'accept-ranges': 'bytes',
+          etag,
+          ...(from > 0 && { 'content-range': `bytes ${from}-${n - 1}/${n}` }),
+        });
+        res.once('close', () => {
+          entry.sent = res.writableFinished ? 'whole' : 'cut';
+        });
+        const end = from === 0 ? Math.min(n, cutAt) : n;
+        for (let word = Math.floor(from / 4); word * 4 < end && !res.destroyed; ) {
+          const words = new Uint32Array(Math.min(CHUNK_WORDS, n / 4 - word));
+          for (let i = 0; i < words.length; i++) words[i] = fileWord(word + i);
+          const bytes = new Uint8Array(words.buffer);
+          const skip = word * 4 < from ? from - word * 4 : 0;
+          const at = word * 4;
+          word += words.length;
+          if (at + bytes.length >= end && end < n) {
+            res.write(bytes.subarray(skip, end - at), () => req.socket.end());
+            return;
+          }
+          if (!res.write(bytes.subarray(skip)))
+            await new Promise<void>((r) => {
+              const go = () => {
+                res.off('drain', go).off('close', go);
+                r();
+              };
+              res.on('drain', go).on('close', go);
+            });
         }
         res.end();
         return;

@@ -39,6 +39,7 @@ import {
 import { StreamingKeepAlive, untilDelivered } from './delivery.ts';
 import { classifyFailure, isSessionRefusal } from './errors.ts';
 import { failClosedResponse } from './fail-closed.ts';
+import { resumable, resumeValidator } from './resumable.ts';
 import type { Tunnel } from './tunnel.ts';
 import type { WorkerState } from './worker-state.ts';
 
@@ -411,7 +412,23 @@ async function exchange(
       mayRetry: attempt === 0 && body === null,
       mayAuthenticate: !pageAuthorization && !omitCredentials,
     });
-    if (outcome.kind === 'pass') return response;
+    if (outcome.kind === 'pass') {
+      const validator = resumeValidator(request.method, request.headers, response);
+      if (validator === undefined) return response;
+      const credentials = sent;
+      return resumable(
+        response,
+        validator,
+        async (from, ifRange) => {
+          const head = headFor(credentials);
+          head.headers.push(['Range', `bytes=${from}-`], ['If-Range', ifRange]);
+          const next = await pool.request({ ...head, signal: request.signal });
+          if (next.setCookies.length > 0) await jar.setFromResponse(url.href, next.setCookies);
+          return next;
+        },
+        (why) => console.warn(`[zt] ${url.href}: the download stopped and cannot go on: ${why}`),
+      );
+    }
     // The 401 is answered by us: its cookies still count, its body is not needed.
     if (response.setCookies.length > 0) await jar.setFromResponse(url.href, response.setCookies);
     await response.body?.cancel().catch(() => {});

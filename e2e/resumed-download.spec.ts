@@ -1,0 +1,35 @@
+/**
+ * A download whose connection is lost half-way goes on with a Range request from the byte where it
+ * stopped, when the server offers byte ranges of it (sw/tunnel/resumable.ts): the page reads one
+ * unbroken, intact body. Before, its read failed. `resumed-download.chromium.spec.ts` loses the
+ * connection the other way, in the worker.
+ *
+ * Fabric only: when the app's server ends its response early, OpenZiti v1.7.2's `ziti tunnel host`
+ * tells the dialer nothing (the circuit stays open, no FIN and no close: measured from Node against
+ * the real router and tunneler), so there the body just stops and nothing can notice.
+ */
+import { enterApp } from './support/enter-app.ts';
+import { expect, test } from './support/fabric.ts';
+import { readFileBody } from './support/file-body.ts';
+import type { ProbeRequest } from './support/probe-app.ts';
+
+const SIZE = 64 * 1024 * 1024;
+/** Where the app's server ends the first response's connection (not on a word boundary). */
+const CUT = 20 * 1024 * 1024 + 4 * 3001 + 2;
+
+test('a download whose server connection ends half-way goes on where it stopped, every byte intact @fabric-only', async ({
+  page,
+  zt,
+}) => {
+  await enterApp(page, zt);
+  const from = zt.appRequests.length;
+  const got = await page.evaluate(readFileBody, { url: `/file?n=${SIZE}&cutAt=${CUT}` });
+  expect(got).toEqual({ status: 200, length: SIZE, firstWrong: -1 });
+  const files = (zt.appRequests.slice(from) as unknown as readonly ProbeRequest[]).filter((r) =>
+    r.url.startsWith('/file?'),
+  );
+  expect(files.map((r) => [r.range, r.ifRange, r.sent])).toEqual([
+    ['', '', 'cut'],
+    [`bytes=${CUT}-`, `"file-${SIZE}"`, 'whole'],
+  ]);
+});
