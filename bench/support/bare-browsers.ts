@@ -148,7 +148,7 @@ abstract class Driven implements BareBrowser {
 
   async close(): Promise<void> {
     const exited = new Promise((r) => this.process.once('exit', r));
-    if (this.process.exitCode === null) {
+    if (this.process.exitCode === null && this.process.signalCode === null) {
       await this.quit().catch(() => {});
       const timer = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
       await exited;
