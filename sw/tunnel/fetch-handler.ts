@@ -39,7 +39,7 @@ import {
 import { StreamingKeepAlive, untilDelivered } from './delivery.ts';
 import { classifyFailure, isSessionRefusal } from './errors.ts';
 import { failClosedResponse } from './fail-closed.ts';
-import { resumable, resumeValidator } from './resumable.ts';
+import { resumable, resumePlan } from './resumable.ts';
 import type { Tunnel } from './tunnel.ts';
 import type { WorkerState } from './worker-state.ts';
 
@@ -413,15 +413,20 @@ async function exchange(
       mayAuthenticate: !pageAuthorization && !omitCredentials,
     });
     if (outcome.kind === 'pass') {
-      const validator = resumeValidator(request.method, request.headers, response);
-      if (validator === undefined) return response;
+      const plan = resumePlan(request.method, request.headers, response);
+      if (plan === undefined) return response;
       const credentials = sent;
       return resumable(
         response,
-        validator,
+        plan,
         async (from, ifRange) => {
           const head = headFor(credentials);
-          head.headers.push(['Range', `bytes=${from}-`], ['If-Range', ifRange]);
+          head.headers = head.headers.filter(([name]) => name.toLowerCase() !== 'accept-encoding');
+          head.headers.push(
+            ['Range', `bytes=${from}-`],
+            ['If-Range', ifRange],
+            ['Accept-Encoding', 'identity'],
+          );
           const next = await pool.request({ ...head, signal: request.signal });
           if (next.setCookies.length > 0) await jar.setFromResponse(url.href, next.setCookies);
           return next;

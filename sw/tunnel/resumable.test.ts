@@ -1,29 +1,35 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
 import {
   HttpAbortError,
   HttpConnectionClosedError,
   type HttpResponse,
 } from '../../shared/http/index.ts';
-import { resumable, resumeValidator } from './resumable.ts';
+import { type ResumePlan, resumable, resumePlan } from './resumable.ts';
 
 const BYTES = Uint8Array.from({ length: 100 }, (_, i) => i);
 const ETAG = '"v1"';
+const PLAIN: ResumePlan = { validator: ETAG, decoded: false };
 
-/** A response whose body sends `bytes` in chunks of 10, then ends or fails with `end`. */
+/** A response whose body sends `bytes` in chunks of `chunk`, then ends or fails with `end`. */
 function response(
   status: number,
   headers: Record<string, string>,
   bytes: Uint8Array,
   end?: Error,
+  chunk = 10,
 ): HttpResponse {
   let at = 0;
   const body = new ReadableStream<Uint8Array>({
-    pull(c) {
+    async pull(c) {
       if (at < bytes.length) {
-        c.enqueue(bytes.slice(at, at + 10));
-        at += 10;
-      } else if (end) c.error(end);
-      else c.close();
+        c.enqueue(bytes.slice(at, at + chunk));
+        at += chunk;
+      } else if (end) {
+        // A connection ends after its bytes have gone their way (through a decoder, too).
+        await new Promise((settled) => setTimeout(settled, 20));
+        c.error(end);
+      } else c.close();
     },
   });
   return {
@@ -47,12 +53,26 @@ async function readAll(r: HttpResponse): Promise<Uint8Array> {
   return new Uint8Array(await new Response(r.body).arrayBuffer());
 }
 
-describe('resumeValidator', () => {
+describe('resumePlan', () => {
   const get = (headers: Record<string, string>, method = 'GET', request = new Headers()) =>
-    resumeValidator(method, request, response(200, headers, BYTES));
+    resumePlan(method, request, response(200, headers, BYTES))?.validator;
 
   it('takes a strong ETag', () => {
     expect(get(full)).toBe(ETAG);
+  });
+
+  it('takes a body it decodes, preferring Last-Modified: an entity tag names the encoded bytes', () => {
+    const modified = 'Tue, 01 Dec 2026 10:00:00 GMT';
+    const gzip = { 'content-encoding': 'gzip', date: 'Tue, 01 Dec 2026 10:00:05 GMT' };
+    const plan = (headers: Record<string, string>) =>
+      resumePlan('GET', new Headers(), response(200, headers, BYTES));
+    expect(plan({ ...gzip, 'last-modified': modified, etag: ETAG })).toEqual({
+      validator: modified,
+      decoded: true,
+    });
+    expect(plan({ ...gzip, etag: ETAG })).toEqual({ validator: ETAG, decoded: true });
+    expect(plan(gzip)).toBeUndefined();
+    expect(plan({ ...gzip, 'content-encoding': 'br', etag: ETAG })).toBeUndefined();
   });
 
   it('takes a Last-Modified only when it is at least a second before Date', () => {
@@ -67,11 +87,10 @@ describe('resumeValidator', () => {
     expect(get({ ...full, etag: 'W/"v1"' })).toBeUndefined();
     expect(get({ ...full, 'accept-ranges': 'none' })).toBeUndefined();
     expect(get({ 'accept-ranges': 'bytes', etag: ETAG })).toBeUndefined(); // no length
-    expect(get({ ...full, 'content-encoding': 'gzip' })).toBeUndefined();
     expect(get(full, 'POST')).toBeUndefined();
     expect(get(full, 'GET', new Headers({ range: 'bytes=0-9' }))).toBeUndefined();
     expect(
-      resumeValidator('GET', new Headers(), response(206, full, BYTES.subarray(0, 10))),
+      resumePlan('GET', new Headers(), response(206, full, BYTES.subarray(0, 10))),
     ).toBeUndefined();
   });
 });
@@ -79,7 +98,7 @@ describe('resumeValidator', () => {
 describe('resumable', () => {
   it('goes on with a Range request from the byte where the connection ended', async () => {
     const resend = vi.fn(async (from: number) => partial(from));
-    const r = resumable(response(200, full, BYTES.subarray(0, 40), lost()), ETAG, resend);
+    const r = resumable(response(200, full, BYTES.subarray(0, 40), lost()), PLAIN, resend);
     expect(await readAll(r)).toEqual(BYTES);
     expect(resend.mock.calls).toEqual([[40, ETAG]]);
   });
@@ -95,7 +114,7 @@ describe('resumable', () => {
           )
         : partial(from),
     );
-    const r = resumable(response(200, full, BYTES.subarray(0, 20), lost()), ETAG, resend);
+    const r = resumable(response(200, full, BYTES.subarray(0, 20), lost()), PLAIN, resend);
     expect(await readAll(r)).toEqual(BYTES);
     expect(resend.mock.calls.map(([from]) => from)).toEqual([20, 40, 60, 80]);
   });
@@ -106,7 +125,7 @@ describe('resumable', () => {
     const changed = response(200, full, BYTES);
     const r = resumable(
       response(200, full, BYTES.subarray(0, 30), error),
-      ETAG,
+      PLAIN,
       async () => changed,
       onLost,
     );
@@ -119,7 +138,7 @@ describe('resumable', () => {
     const onLost = vi.fn();
     const r = resumable(
       response(200, full, BYTES.subarray(0, 30), lost()),
-      ETAG,
+      PLAIN,
       async () => partial(20),
       onLost,
     );
@@ -132,7 +151,7 @@ describe('resumable', () => {
       response(206, { 'content-range': `bytes ${from}-99/100` }, new Uint8Array(0), lost()),
     );
     const onLost = vi.fn();
-    const r = resumable(response(200, full, BYTES.subarray(0, 50), lost()), ETAG, resend, onLost);
+    const r = resumable(response(200, full, BYTES.subarray(0, 50), lost()), PLAIN, resend, onLost);
     await expect(readAll(r)).rejects.toThrow('reader behind');
     expect(resend).toHaveBeenCalledTimes(2);
     expect(onLost).toHaveBeenCalledWith('stopped again at 50 of 100 bytes');
@@ -141,12 +160,12 @@ describe('resumable', () => {
   it('passes on every other failure, and a failed resend, without more requests', async () => {
     const aborted = new HttpAbortError();
     const resend = vi.fn(async (from: number) => partial(from));
-    const r = resumable(response(200, full, BYTES.subarray(0, 30), aborted), ETAG, resend);
+    const r = resumable(response(200, full, BYTES.subarray(0, 30), aborted), PLAIN, resend);
     await expect(readAll(r)).rejects.toBe(aborted);
     expect(resend).not.toHaveBeenCalled();
 
     const error = lost();
-    const failing = resumable(response(200, full, BYTES.subarray(0, 30), error), ETAG, () =>
+    const failing = resumable(response(200, full, BYTES.subarray(0, 30), error), PLAIN, () =>
       Promise.reject(new Error('no router')),
     );
     await expect(readAll(failing)).rejects.toBe(error);
@@ -158,10 +177,132 @@ describe('resumable', () => {
       ...response(200, full, BYTES),
       body: new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(1)), cancel }),
     };
-    const r = resumable(source, ETAG, async (from) => partial(from));
+    const r = resumable(source, PLAIN, async (from) => partial(from));
     const reader = r.body!.getReader();
     await reader.read();
     await reader.cancel('page left');
     expect(cancel).toHaveBeenCalledWith('page left');
+  });
+});
+
+describe('resumable, a body decoded here', () => {
+  // Incompressible, so that the encoded stream ends somewhere in the middle of the decoded one.
+  const DATA = new Uint8Array(300_000);
+  let x = 0x2545f491;
+  for (let i = 0; i < DATA.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    DATA[i] = x & 255;
+  }
+  const GZIPPED = new Uint8Array(gzipSync(DATA));
+  const MODIFIED = 'Tue, 01 Dec 2026 10:00:00 GMT';
+  const PLAN: ResumePlan = { validator: MODIFIED, decoded: true };
+  const gzipped = (cutAt: number, error = lost()) =>
+    response(
+      200,
+      {
+        'content-encoding': 'gzip',
+        'content-length': String(GZIPPED.length),
+        'last-modified': MODIFIED,
+      },
+      GZIPPED.subarray(0, cutAt),
+      error,
+      4096,
+    );
+  const plainFrom = (bytes: Uint8Array) => (from: number) =>
+    response(
+      206,
+      { 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` },
+      bytes.subarray(from),
+      undefined,
+      4096,
+    );
+
+  it('goes on with the plain bytes, repeating up to 64 KiB of what the page had', async () => {
+    const resend = vi.fn(async (from: number, _validator: string) => plainFrom(DATA)(from));
+    const r = resumable(gzipped(150_000), PLAN, resend);
+    expect(r.headers.has('content-encoding')).toBe(false);
+    expect(r.headers.has('content-length')).toBe(false);
+    expect(r.rawHeaders.map(([name]) => name)).toEqual(['last-modified']);
+    expect(await readAll(r)).toEqual(DATA);
+    expect(resend).toHaveBeenCalledTimes(1);
+    const [from, validator] = resend.mock.calls[0]!;
+    expect(validator).toBe(MODIFIED);
+    // It asked from 64 KiB before what the page had, which was some of the 150 000 bytes sent.
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThan(150_000 - 65_536);
+  });
+
+  it('holds every continuation to the length the first one gave', async () => {
+    const resend = vi.fn(async (from: number) =>
+      resend.mock.calls.length === 1
+        ? response(
+            206,
+            { 'content-range': `bytes ${from}-299999/300000` },
+            DATA.subarray(from, from + 100_000),
+            lost(),
+            4096,
+          )
+        : plainFrom(new Uint8Array(400_000))(from),
+    );
+    const onLost = vi.fn();
+    await expect(readAll(resumable(gzipped(150_000), PLAN, resend, onLost))).rejects.toThrow(
+      'reader behind',
+    );
+    expect(resend).toHaveBeenCalledTimes(2);
+    expect(onLost.mock.calls[0]![0]).toMatch(
+      /^the server sent bytes \d+-399999\/400000, not bytes \d+-299999\/300000$/,
+    );
+  });
+
+  it('ends with the original error when the plain bytes are not the decoded ones', async () => {
+    // As a server sends a `.gz` file it labelled `Content-Encoding: gzip`: the compressed file.
+    const onLost = vi.fn();
+    const error = lost();
+    const r = resumable(
+      gzipped(150_000, error),
+      PLAN,
+      async (from) => plainFrom(GZIPPED)(from),
+      onLost,
+    );
+    await expect(readAll(r)).rejects.toBe(error);
+    expect(onLost.mock.calls[0]![0]).toMatch(
+      /^the plain bytes from \d+ differ from the decoded ones the page had$/,
+    );
+  });
+
+  it('refuses to go on before 1 KiB arrived, or with encoded bytes', async () => {
+    const resend = vi.fn(async (from: number) => plainFrom(DATA)(from));
+    const onLost = vi.fn();
+    await expect(readAll(resumable(gzipped(200), PLAN, resend, onLost))).rejects.toThrow(
+      'reader behind',
+    );
+    expect(resend).not.toHaveBeenCalled();
+    expect(onLost.mock.calls[0]![0]).toMatch(/too few to check/);
+
+    const encoded = (from: number) =>
+      response(
+        206,
+        { 'content-range': `bytes ${from}-299999/300000`, 'content-encoding': 'gzip' },
+        DATA.subarray(from),
+      );
+    await expect(
+      readAll(resumable(gzipped(150_000), PLAN, async (from) => encoded(from), onLost)),
+    ).rejects.toThrow('reader behind');
+    expect(onLost).toHaveBeenLastCalledWith('the server sent the bytes with Content-Encoding gzip');
+  });
+
+  it('passes on a failure of the encoding itself', async () => {
+    const broken = GZIPPED.slice(0, 150_000);
+    broken[3]! = 0xff; // reserved flags: not gzip
+    const resend = vi.fn();
+    const r = resumable(
+      response(200, { 'content-encoding': 'gzip' }, broken, lost(), 4096),
+      PLAN,
+      resend,
+    );
+    await expect(readAll(r)).rejects.toThrow();
+    expect(resend).not.toHaveBeenCalled();
   });
 });

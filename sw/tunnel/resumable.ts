@@ -10,40 +10,79 @@
  * connection lost for any other reason (a router gone) resumes the same way, on a new connection.
  *
  * Only what cannot change under us resumes (RFC 9110 §14): a GET the page sent without Range, a
- * 200 with `Accept-Ranges: bytes`, a Content-Length, no Content-Encoding, and a strong validator
- * for `If-Range` (a strong ETag, or a Last-Modified at least a second before the response's Date).
- * The continuation must be a 206 for exactly the missing bytes of the same length; anything else
- * (the resource changed: a 200) ends the body with the original error.
+ * 200 with a strong validator for `If-Range` (a strong ETag, or a Last-Modified at least a second
+ * before the response's Date), and either
+ * - plain bytes: `Accept-Ranges: bytes`, a Content-Length, no Content-Encoding; the continuation
+ *   must be a 206 for exactly the missing bytes of the same length; or
+ * - a body we decode (`content-decoding.ts`; Mattermost gzips whole file downloads, without
+ *   ranges). The page has had decoded bytes, so the continuation asks for the plain
+ *   representation from the decoded count. Nothing in the headers proves that plain bytes equal
+ *   the decoded ones (a server that labels a `.gz` file `Content-Encoding: gzip` would send the
+ *   compressed file), so the continuation starts up to 64 KiB early and goes on only if those
+ *   bytes equal the last ones the page had.
+ * Anything else (the resource changed: a 200) ends the body with the original error.
  */
 import type { HttpResponse } from '../../shared/http/index.ts';
+import { canDecode, decodeBody } from '../content-decoding.ts';
 
 /** Resumes at most this many times in a row without a byte delivered in between. */
 const MAX_RESUMES_WITHOUT_PROGRESS = 2;
+/** A decoded body's continuation repeats up to this many of the bytes the page had… */
+const OVERLAP = 64 * 1024;
+/** …and at least this many: fewer would not tell plain bytes from encoded ones. */
+const MIN_OVERLAP = 1024;
 
-/** Sends the request again for the bytes from `from` on, with `If-Range: validator`. */
+/** How a response may resume: the `If-Range` value, and whether its body is decoded here. */
+export interface ResumePlan {
+  validator: string;
+  decoded: boolean;
+}
+
+/**
+ * Sends the request again for the plain bytes from `from` on (`Range`, `If-Range: validator`,
+ * `Accept-Encoding: identity`).
+ */
 export type Resend = (from: number, validator: string) => Promise<HttpResponse>;
 
-/** The `If-Range` value that makes `response` safe to resume, or undefined when it is not. */
-export function resumeValidator(
+/** How `response` may resume, or undefined when it may not. */
+export function resumePlan(
   method: string,
   requestHeaders: Headers,
   response: HttpResponse,
-): string | undefined {
+): ResumePlan | undefined {
   if (method !== 'GET' || requestHeaders.has('range') || response.status !== 200) return undefined;
   const h = response.headers;
+  if (!plain(h)) {
+    // An entity tag names one representation (RFC 9110 §8.8.3), and the continuation asks for
+    // another; a modification date is the resource's.
+    const validator = strongDate(h) ?? strongTag(h);
+    return validator !== undefined && canDecode(h) ? { validator, decoded: true } : undefined;
+  }
   const ranges = (h.get('accept-ranges') ?? '').toLowerCase().split(',');
   if (!ranges.some((r) => r.trim() === 'bytes')) return undefined;
   if (contentLength(h) === undefined) return undefined;
-  const encoding = h.get('content-encoding');
-  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') return undefined;
+  const validator = strongTag(h) ?? strongDate(h);
+  return validator === undefined ? undefined : { validator, decoded: false };
+}
+
+const plain = (h: Headers): boolean =>
+  (h.get('content-encoding') ?? '')
+    .split(',')
+    .every((c) => c.trim() === '' || c.trim().toLowerCase() === 'identity');
+
+/** A strong ETag (W/"…" is weak: never for If-Range). */
+function strongTag(h: Headers): string | undefined {
   const etag = h.get('etag')?.trim();
-  if (etag?.startsWith('"')) return etag; // W/"…" is weak: never for If-Range
+  return etag?.startsWith('"') ? etag : undefined;
+}
+
+/** A Last-Modified at least a second before Date (RFC 9110 §13.1.5). */
+function strongDate(h: Headers): string | undefined {
   const modified = Date.parse(h.get('last-modified') ?? '');
   const date = Date.parse(h.get('date') ?? '');
-  if (Number.isFinite(modified) && Number.isFinite(date) && date - modified >= 1000) {
-    return h.get('last-modified')!;
-  }
-  return undefined;
+  return Number.isFinite(modified) && Number.isFinite(date) && date - modified >= 1000
+    ? h.get('last-modified')!
+    : undefined;
 }
 
 const contentLength = (h: Headers): number | undefined => {
@@ -57,73 +96,189 @@ function contentRange(h: Headers): { first: number; last: number; complete: numb
   return m ? { first: Number(m[1]), last: Number(m[2]), complete: Number(m[3]) } : undefined;
 }
 
-/** Why a continuation cannot follow the bytes so far, or undefined when it can. */
-function unfit(next: HttpResponse, from: number, complete: number): string | undefined {
+/**
+ * Why a continuation cannot carry the bytes from `from` to the end, or undefined when it can;
+ * `complete` is the full length when known.
+ */
+function unfit(next: HttpResponse, from: number, complete: number | undefined): string | undefined {
   if (next.status !== 206) return `the server answered ${next.status}, not 206`;
+  if (!plain(next.headers))
+    return `the server sent the bytes with Content-Encoding ${next.headers.get('content-encoding')}`;
   const range = contentRange(next.headers);
-  if (!range || range.first !== from || range.last !== complete - 1 || range.complete !== complete)
-    return `the server sent ${next.headers.get('content-range') ?? 'no Content-Range'}, not bytes ${from}-${complete - 1}/${complete}`;
+  const fits =
+    range !== undefined &&
+    range.first === from &&
+    range.last === range.complete - 1 &&
+    (complete === undefined || range.complete === complete);
+  if (!fits) {
+    const wanted =
+      complete === undefined ? `bytes ${from}-` : `bytes ${from}-${complete - 1}/${complete}`;
+    return `the server sent ${next.headers.get('content-range') ?? 'no Content-Range'}, not ${wanted}`;
+  }
   if (!next.body) return 'the server sent no body';
   return undefined;
 }
 
+/** The last `size` bytes of a stream, by their offset in it. */
+class Tail {
+  private readonly ring: Uint8Array;
+  private written = 0;
+  constructor(private readonly size: number) {
+    this.ring = new Uint8Array(size);
+  }
+  push(bytes: Uint8Array): void {
+    const kept = bytes.subarray(Math.max(0, bytes.length - this.size));
+    const at = (this.written + bytes.length - kept.length) % this.size;
+    const first = Math.min(kept.length, this.size - at);
+    this.ring.set(kept.subarray(0, first), at);
+    this.ring.set(kept.subarray(first), 0);
+    this.written += bytes.length;
+  }
+  /** Whether `bytes`, found at `offset` of the stream, equal what was there (all within the tail). */
+  equals(bytes: Uint8Array, offset: number): boolean {
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] !== this.ring[(offset + i) % this.size]) return false;
+    }
+    return true;
+  }
+}
+
+const connectionClosed = (err: unknown): boolean =>
+  (err as { code?: unknown } | null)?.code === 'ERR_HTTP_CONNECTION_CLOSED';
+
 /**
  * `response` with a body that resumes through `resend` when its connection ends early
- * (`ERR_HTTP_CONNECTION_CLOSED`); `validator` from `resumeValidator`. `onLost` hears why a
- * download could not go on.
+ * (`ERR_HTTP_CONNECTION_CLOSED`); `plan` from `resumePlan`. A decoded plan's response comes back
+ * decoded, without Content-Encoding and Content-Length. `onLost` hears why a download could not
+ * go on.
  */
 export function resumable(
   response: HttpResponse,
-  validator: string,
+  plan: ResumePlan,
   resend: Resend,
   onLost: (why: string) => void = () => {},
 ): HttpResponse {
-  const first = response.body;
-  const complete = contentLength(response.headers);
-  if (!first || complete === undefined) return response;
-  let reader = first.getReader();
+  if (!response.body) return response;
+  let complete = plan.decoded ? undefined : contentLength(response.headers);
+  // The decoder may report its source's end in its own words: the source says why it ended.
+  let sourceLost: unknown;
+  let headers = response.headers;
+  let rawHeaders = response.rawHeaders;
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  if (plan.decoded) {
+    const source = response.body.getReader();
+    const watched = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          try {
+            const r = await source.read();
+            if (r.done) controller.close();
+            else controller.enqueue(r.value);
+          } catch (err) {
+            if (connectionClosed(err)) sourceLost = err;
+            throw err;
+          }
+        },
+        cancel: (reason) => source.cancel(reason),
+      },
+      { highWaterMark: 0 },
+    );
+    const decoded = decodeBody(response.headers, watched);
+    headers = decoded.headers;
+    rawHeaders = rawHeaders.filter(([name]) => headers.has(name));
+    reader = decoded.body!.getReader();
+  } else {
+    reader = response.body.getReader();
+  }
+  const tail = plan.decoded ? new Tail(OVERLAP) : undefined;
   let delivered = 0;
   let resumesWithoutProgress = 0;
+  /** Bytes the continuation must repeat before new ones come: [offset, end). */
+  let repeat = { at: 0, end: 0 };
+  /** The error the connection ended with, for the page if the continuation fails. */
+  let lostWith: unknown;
+
+  const deliver = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+    delivered += bytes.length;
+    resumesWithoutProgress = 0;
+    tail?.push(bytes);
+    controller.enqueue(bytes);
+  };
+
+  /** Opens the continuation, or throws `err` after saying why it cannot go on. */
+  const resume = async (err: unknown): Promise<void> => {
+    lostWith = err;
+    if (++resumesWithoutProgress > MAX_RESUMES_WITHOUT_PROGRESS) {
+      onLost(
+        `stopped again at ${delivered}${complete === undefined ? '' : ` of ${complete}`} bytes`,
+      );
+      throw err;
+    }
+    const overlap = tail ? Math.min(delivered, OVERLAP) : 0;
+    if (tail && overlap < MIN_OVERLAP) {
+      onLost(`only ${delivered} bytes had arrived: too few to check plain bytes against`);
+      throw err;
+    }
+    const from = delivered - overlap;
+    let next: HttpResponse;
+    try {
+      next = await resend(from, plan.validator);
+    } catch (cause) {
+      onLost(`the request for bytes ${from}- failed: ${String(cause)}`);
+      throw err;
+    }
+    const why = unfit(next, from, complete);
+    if (why) {
+      await next.body?.cancel().catch(() => {});
+      onLost(why);
+      throw err;
+    }
+    complete = contentRange(next.headers)!.complete;
+    reader = next.body!.getReader();
+    repeat = { at: from, end: delivered };
+  };
+
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         for (;;) {
+          let r: ReadableStreamReadResult<Uint8Array>;
           try {
-            const r = await reader.read();
-            if (r.done) {
-              controller.close();
-              return;
-            }
-            delivered += r.value.length;
-            resumesWithoutProgress = 0;
-            controller.enqueue(r.value);
-            return;
+            r = await reader.read();
           } catch (err) {
-            if ((err as { code?: unknown }).code !== 'ERR_HTTP_CONNECTION_CLOSED') throw err;
-            if (++resumesWithoutProgress > MAX_RESUMES_WITHOUT_PROGRESS) {
-              onLost(`stopped again at ${delivered} of ${complete} bytes`);
-              throw err;
-            }
-            let next: HttpResponse;
-            try {
-              next = await resend(delivered, validator);
-            } catch (cause) {
-              onLost(`the request for bytes ${delivered}- failed: ${String(cause)}`);
-              throw err;
-            }
-            const why = unfit(next, delivered, complete);
-            if (why) {
-              await next.body?.cancel().catch(() => {});
-              onLost(why);
-              throw err;
-            }
-            reader = next.body!.getReader();
+            const lost = connectionClosed(err) ? err : sourceLost;
+            if (lost === undefined) throw err;
+            sourceLost = undefined;
+            await resume(lost);
+            continue;
           }
+          if (r.done) {
+            if (repeat.at < repeat.end) {
+              onLost('the continuation ended before the bytes it repeats');
+              throw lostWith;
+            }
+            controller.close();
+            return;
+          }
+          let bytes = r.value;
+          if (repeat.at < repeat.end) {
+            const n = Math.min(bytes.length, repeat.end - repeat.at);
+            if (!tail!.equals(bytes.subarray(0, n), repeat.at)) {
+              await reader.cancel().catch(() => {});
+              onLost(`the plain bytes from ${repeat.at} differ from the decoded ones the page had`);
+              throw lostWith;
+            }
+            repeat.at += n;
+            bytes = bytes.subarray(n);
+            if (bytes.length === 0) continue;
+          }
+          deliver(controller, bytes);
+          return;
         }
       },
       cancel: (reason) => reader.cancel(reason),
     },
     { highWaterMark: 0 },
   );
-  return { ...response, body };
+  return { ...response, headers, rawHeaders, body };
 }
