@@ -17,6 +17,7 @@ const OPENZITI_SPECS = [
   'resumed-download.chromium',
   'mattermost-tunnel',
   'mattermost-real',
+  'mattermost-real.chromium',
   'router-outage',
   'identity-lifecycle',
   'openziti-conformance',

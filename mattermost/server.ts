@@ -345,7 +345,12 @@ export function mattermostConfig(opts: {
       EnableSentry: false,
     },
     NotificationLogSettings: { EnableConsole: false, EnableFile: false },
-    FileSettings: { DriverName: 'local', Directory: join(opts.dir, 'files') },
+    // Room for the e2e downloads that must outrun the worker's 256 MiB per connection.
+    FileSettings: {
+      DriverName: 'local',
+      Directory: join(opts.dir, 'files'),
+      MaxFileSize: 512 * 1024 * 1024,
+    },
     EmailSettings: {
       SendEmailNotifications: false,
       RequireEmailVerification: false,

@@ -20,7 +20,7 @@ import {
 } from './flows.ts';
 
 /** A page that went through the bootstrap (IdP login, enrollment) and now runs the app over the tunnel. */
-async function tunnelledPage(context: BrowserContext, zt: FabricFixture): Promise<Page> {
+export async function tunnelledPage(context: BrowserContext, zt: FabricFixture): Promise<Page> {
   const page = await context.newPage();
   await page.goto(`${zt.siteOrigin}/login`);
   await signInAtIdp(page, zt.user);

@@ -22,6 +22,8 @@ export interface AppRequestRecord {
   headers: Record<string, string>;
   upgrade: boolean;
   time: number;
+  /** Whether the answer reached the client whole, once its connection closed. */
+  sent?: 'whole' | 'cut';
 }
 
 export interface E2eMattermost {
@@ -41,7 +43,16 @@ export function mattermostUnavailable(): string | undefined {
   return undefined;
 }
 
-const RECORDED = ['origin', 'host', 'cookie', 'x-csrf-token', 'x-requested-with', 'range'];
+const RECORDED = [
+  'origin',
+  'host',
+  'cookie',
+  'x-csrf-token',
+  'x-requested-with',
+  'range',
+  'if-range',
+  'accept-encoding',
+];
 
 function record(req: IncomingMessage, upgrade: boolean): AppRequestRecord {
   const headers: Record<string, string> = {};
@@ -71,7 +82,11 @@ export async function startE2eMattermost(listen: {
   });
   const requests: AppRequestRecord[] = [];
   const proxy = createServer((req, res) => {
-    requests.push(record(req, false));
+    const entry = record(req, false);
+    requests.push(entry);
+    // `cutAt=N` in the query (Mattermost ignores it): a 200 loses its connection after N bytes of
+    // its body as the server sent it, as when a server or network goes away.
+    const cutAt = new URL(req.url ?? '/', 'http://x').searchParams.get('cutAt');
     const upstream = request(
       {
         host: server.host,
@@ -81,8 +96,30 @@ export async function startE2eMattermost(listen: {
         headers: req.headers,
       },
       (answer) => {
+        res.on('close', () => {
+          entry.sent = res.writableFinished ? 'whole' : 'cut';
+        });
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-        answer.pipe(res);
+        if (cutAt === null || answer.statusCode !== 200) {
+          answer.pipe(res);
+          return;
+        }
+        let left = Number(cutAt);
+        answer.on('data', (chunk: Buffer) => {
+          if (left < 0) return;
+          if (chunk.length < left) {
+            left -= chunk.length;
+            if (!res.write(chunk)) {
+              answer.pause();
+              res.once('drain', () => answer.resume());
+            }
+            return;
+          }
+          answer.destroy();
+          res.write(chunk.subarray(0, left), () => req.socket.end());
+          left = -1;
+        });
+        answer.on('end', () => res.end());
       },
     );
     upstream.on('error', () => res.destroy());
