@@ -143,6 +143,13 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
         more();
         return;
       }
+      const cut = /^\/cut\/(\d+)$/.exec(req.url ?? '');
+      if (cut) {
+        const n = Number(cut[1]);
+        res.writeHead(200, { 'content-length': 2 * n });
+        res.write(countedBytes(0, n), () => req.socket.end());
+        return;
+      }
       if (req.method === 'POST' && req.url === '/sha256') {
         const hash = createHash('sha256');
         let length = 0;
@@ -473,6 +480,47 @@ describe('OIDC API session end to end on OpenZiti v1.7.2', () => {
       await ch.close();
     }
     expect(await get(chA, dial1.token, '/after-vanished-dialers')).toMatchObject({ status: 200 });
+  });
+
+  it('5e. an app that ends its response early: a dialer with SDK flow control hears the end, one with Data framing nothing', async () => {
+    // `ziti tunnel host` half-closes the circuit when its app closes (tunnel/tunnel.go myCopy,
+    // CloseWrite). Its SDK sends that as an xgress EOF, and the router's xgress for a dialer
+    // without SDK flow control stops there without telling it (sdk-golang xgress.go tx: no
+    // SignalConnection in router/xgress_edge). So such a dialer cannot see a truncated body end.
+    const cutRead = async (flowControl: boolean) => {
+      const conn = await dialService(chA, {
+        sessionToken: dial1.token,
+        encryptionRequired: service.encryptionRequired,
+        flowControl,
+      });
+      const writer = conn.writable.getWriter();
+      await writer.write(new TextEncoder().encode('GET /cut/1000 HTTP/1.1\r\nhost: x\r\n\r\n'));
+      const reader = conn.readable.getReader();
+      let length = 0;
+      for (;;) {
+        const next = await Promise.race([
+          reader.read(),
+          new Promise<'silent'>((r) => setTimeout(() => r('silent'), 3000)),
+        ]);
+        if (next === 'silent') {
+          void conn.close();
+          return { length, end: 'none after 3 s' };
+        }
+        if (next.done) {
+          void conn.close();
+          return { length, end: 'FIN' };
+        }
+        length += next.value.length;
+      }
+    };
+    const head = 'HTTP/1.1 200 OK\r\ncontent-length: 2000\r\n'.length;
+    const flowControlled = await cutRead(true);
+    const framed = await cutRead(false);
+    expect(flowControlled.length).toBeGreaterThan(head + 1000);
+    expect([flowControlled.end, framed]).toEqual([
+      'FIN',
+      { length: flowControlled.length, end: 'none after 3 s' },
+    ]);
   });
 
   it('5d. a dial written right behind the hello, before its answer, is read after the session check and connects', async () => {
