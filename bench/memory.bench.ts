@@ -179,7 +179,11 @@ async function watch(
   };
 }
 
-/** Downloads `n` bytes in the page; with `pauseMs`, waits that long after every MiB read. */
+/**
+ * Downloads a file of `n` bytes in the page; with `pauseMs`, waits that long after every MiB read.
+ * The probe app's `/file` offers byte ranges and a strong ETag, as a file server or a Mattermost
+ * attachment does, so a connection the worker closes 256 MiB behind resumes (`resumable.ts`).
+ */
 const download = (page: BareBrowser, n: number, pauseMs: number) =>
   page.evaluate(
     async ({ n, pauseMs, mib }) => {
@@ -187,7 +191,7 @@ const download = (page: BareBrowser, n: number, pauseMs: number) =>
       (window as { benchAbort?: AbortController }).benchAbort = abort;
       const started = performance.now();
       const reader = (
-        await fetch(`/bytes?n=${n}`, { cache: 'no-store', signal: abort.signal })
+        await fetch(`/file?n=${n}`, { cache: 'no-store', signal: abort.signal })
       ).body!.getReader();
       let got = 0;
       let nextPause = mib;
