@@ -42,8 +42,10 @@ test('an attachment download whose connection ends half-way goes on with the pla
   // Date (RFC 9110 §13.1.5); Mattermost dates the file by its upload.
   await page.waitForTimeout(1100);
   const from = zt.appRequests.length;
-  const got = await downloadHash(page, `/api/v4/files/${file.fileId}?download=1&cutAt=${CUT}`);
-  expect(got).toEqual({ status: 200, length: SIZE, hash: file.generatedHash });
+  const got = await downloadHash(page, {
+    url: `/api/v4/files/${file.fileId}?download=1&cutAt=${CUT}`,
+  });
+  expect(got).toMatchObject({ status: 200, length: SIZE, hash: file.generatedHash });
 
   const [whole, rest, ...more] = (
     zt.appRequests.slice(from) as unknown as readonly AppRequestRecord[]
