@@ -5,7 +5,7 @@ import {
   HttpConnectionClosedError,
   type HttpResponse,
 } from '../../shared/http/index.ts';
-import { type ResumePlan, resumable, resumePlan } from './resumable.ts';
+import { type ResumePlan, resumable, resumePlan, Tail } from './resumable.ts';
 
 const BYTES = Uint8Array.from({ length: 100 }, (_, i) => i);
 const ETAG = '"v1"';
@@ -304,5 +304,37 @@ describe('resumable, a body decoded here', () => {
     );
     await expect(readAll(r)).rejects.toThrow();
     expect(resend).not.toHaveBeenCalled();
+  });
+});
+
+describe('Tail', () => {
+  it('answers for any run of the last bytes, however the stream was chunked', () => {
+    const stream = Uint8Array.from({ length: 5000 }, (_, i) => (i * 31 + (i >> 8)) & 255);
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let round = 0; round < 50; round++) {
+      const tail = new Tail(1000);
+      for (let at = 0; at < stream.length; ) {
+        const n = Math.min(1 + random(700), stream.length - at);
+        tail.push(stream.subarray(at, at + n));
+        at += n;
+      }
+      for (let check = 0; check < 20; check++) {
+        const offset = stream.length - 1000 + random(1000);
+        const length = random(stream.length - offset + 1);
+        const run = stream.slice(offset, offset + length);
+        expect(tail.equals(run, offset)).toBe(true);
+        if (length > 0) {
+          run[random(length)] ^= 1;
+          expect(tail.equals(run, offset)).toBe(false);
+        }
+      }
+      // Bytes it no longer holds, or never had, are never equal.
+      expect(tail.equals(stream.subarray(0, 10), 0)).toBe(false);
+      expect(tail.equals(new Uint8Array(1), stream.length)).toBe(false);
+    }
   });
 });

@@ -119,27 +119,37 @@ function unfit(next: HttpResponse, from: number, complete: number | undefined): 
   return undefined;
 }
 
-/** The last `size` bytes of a stream, by their offset in it. */
-class Tail {
-  private readonly ring: Uint8Array;
-  private written = 0;
-  constructor(private readonly size: number) {
-    this.ring = new Uint8Array(size);
-  }
+/**
+ * At least the last `size` bytes of a stream, by their offset in it: the chunks themselves, not
+ * copies (a chunk handed to the browser is read, not transferred; one that was would only make a
+ * comparison fail, never pass).
+ */
+export class Tail {
+  private readonly chunks: Uint8Array[] = [];
+  /** The stream offset of the first chunk kept, and of the end. */
+  private start = 0;
+  private end = 0;
+  constructor(private readonly size: number) {}
   push(bytes: Uint8Array): void {
-    const kept = bytes.subarray(Math.max(0, bytes.length - this.size));
-    const at = (this.written + bytes.length - kept.length) % this.size;
-    const first = Math.min(kept.length, this.size - at);
-    this.ring.set(kept.subarray(0, first), at);
-    this.ring.set(kept.subarray(first), 0);
-    this.written += bytes.length;
+    this.chunks.push(bytes);
+    this.end += bytes.length;
+    while (this.end - this.start - this.chunks[0]!.length >= this.size) {
+      this.start += this.chunks.shift()!.length;
+    }
   }
   /** Whether `bytes`, found at `offset` of the stream, equal what was there (all within the tail). */
   equals(bytes: Uint8Array, offset: number): boolean {
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i] !== this.ring[(offset + i) % this.size]) return false;
+    if (offset < this.start || offset + bytes.length > this.end) return false;
+    let i = 0;
+    let at = this.start;
+    for (const chunk of this.chunks) {
+      for (let j = Math.max(0, offset + i - at); j < chunk.length && i < bytes.length; j++, i++) {
+        if (chunk[j] !== bytes[i]) return false;
+      }
+      at += chunk.length;
+      if (i === bytes.length) break;
     }
-    return true;
+    return i === bytes.length;
   }
 }
 
