@@ -20,6 +20,11 @@ function codings(headers: Headers): string[] {
     .filter((c) => c && c !== 'identity');
 }
 
+/** True when the response names a content coding other than identity. */
+export function isEncoded(headers: Headers): boolean {
+  return codings(headers).length > 0;
+}
+
 /** True when every coding of the response can be undone here. */
 export function canDecode(headers: Headers): boolean {
   return codings(headers).every((c) => c in DECODERS);

@@ -1,4 +1,4 @@
-import { decodeBody } from './content-decoding.ts';
+import { decodeBody, isEncoded } from './content-decoding.ts';
 
 /** The one element we add to the app's HTML. */
 export const SHIM_TAG = '<script src="/__zt/shim.js"></script>';
@@ -337,11 +337,7 @@ function injectParts(
     return { headers, body, injected: false };
   }
   const decoded = decodeBody(headers, body);
-  if (
-    !decoded.decoded &&
-    headers.has('content-encoding') &&
-    (headers.get('content-encoding') ?? '').trim().toLowerCase() !== 'identity'
-  ) {
+  if (!decoded.decoded && isEncoded(headers)) {
     return { headers, body, injected: false };
   }
   const out = new Headers(decoded.headers);

@@ -23,7 +23,7 @@
  * Anything else (the resource changed: a 200) ends the body with the original error.
  */
 import type { HttpResponse } from '../../shared/http/index.ts';
-import { canDecode, decodeBody } from '../content-decoding.ts';
+import { canDecode, decodeBody, isEncoded } from '../content-decoding.ts';
 
 /** Resumes at most this many times in a row without a byte delivered in between. */
 const MAX_RESUMES_WITHOUT_PROGRESS = 2;
@@ -52,7 +52,7 @@ export function resumePlan(
 ): ResumePlan | undefined {
   if (method !== 'GET' || requestHeaders.has('range') || response.status !== 200) return undefined;
   const h = response.headers;
-  if (!plain(h)) {
+  if (isEncoded(h)) {
     // An entity tag names one representation (RFC 9110 §8.8.3), and the continuation asks for
     // another; a modification date is the resource's.
     const validator = strongDate(h) ?? strongTag(h);
@@ -64,11 +64,6 @@ export function resumePlan(
   const validator = strongTag(h) ?? strongDate(h);
   return validator === undefined ? undefined : { validator, decoded: false };
 }
-
-const plain = (h: Headers): boolean =>
-  (h.get('content-encoding') ?? '')
-    .split(',')
-    .every((c) => c.trim() === '' || c.trim().toLowerCase() === 'identity');
 
 /** A strong ETag (W/"…" is weak: never for If-Range). */
 function strongTag(h: Headers): string | undefined {
@@ -102,7 +97,7 @@ function contentRange(h: Headers): { first: number; last: number; complete: numb
  */
 function unfit(next: HttpResponse, from: number, complete: number | undefined): string | undefined {
   if (next.status !== 206) return `the server answered ${next.status}, not 206`;
-  if (!plain(next.headers))
+  if (isEncoded(next.headers))
     return `the server sent the bytes with Content-Encoding ${next.headers.get('content-encoding')}`;
   const range = contentRange(next.headers);
   const fits =
