@@ -165,36 +165,18 @@ export function resumable(
 ): HttpResponse {
   if (!response.body) return response;
   let complete = plan.decoded ? undefined : contentLength(response.headers);
-  // The decoder may report its source's end in its own words: the source says why it ended.
-  let sourceLost: unknown;
   let headers = response.headers;
   let rawHeaders = response.rawHeaders;
-  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  let source = response.body;
   if (plan.decoded) {
-    const source = response.body.getReader();
-    const watched = new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          try {
-            const r = await source.read();
-            if (r.done) controller.close();
-            else controller.enqueue(r.value);
-          } catch (err) {
-            if (connectionClosed(err)) sourceLost = err;
-            throw err;
-          }
-        },
-        cancel: (reason) => source.cancel(reason),
-      },
-      { highWaterMark: 0 },
-    );
-    const decoded = decodeBody(response.headers, watched);
+    // A decoder errors with its source's own error (pipeThrough aborts it with that reason; so
+    // do Chromium's and Firefox's DecompressionStream), so a lost connection still reads as one.
+    const decoded = decodeBody(response.headers, source);
     headers = decoded.headers;
     rawHeaders = rawHeaders.filter(([name]) => headers.has(name));
-    reader = decoded.body!.getReader();
-  } else {
-    reader = response.body.getReader();
+    source = decoded.body!;
   }
+  let reader = source.getReader();
   const tail = plan.decoded ? new Tail(OVERLAP) : undefined;
   let delivered = 0;
   let resumesWithoutProgress = 0;
@@ -251,10 +233,8 @@ export function resumable(
           try {
             r = await reader.read();
           } catch (err) {
-            const lost = connectionClosed(err) ? err : sourceLost;
-            if (lost === undefined) throw err;
-            sourceLost = undefined;
-            await resume(lost);
+            if (!connectionClosed(err)) throw err;
+            await resume(err);
             continue;
           }
           if (r.done) {
