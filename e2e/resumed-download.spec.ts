@@ -10,7 +10,7 @@
  */
 import { enterApp } from './support/enter-app.ts';
 import { expect, test } from './support/fabric.ts';
-import { readFileBody } from './support/file-body.ts';
+import { continuationStarts, readFileBody } from './support/file-body.ts';
 import type { ProbeRequest } from './support/probe-app.ts';
 
 const SIZE = 64 * 1024 * 1024;
@@ -28,8 +28,6 @@ test('a download whose server connection ends half-way goes on where it stopped,
   const files = (zt.appRequests.slice(from) as unknown as readonly ProbeRequest[]).filter((r) =>
     r.url.startsWith('/file?'),
   );
-  expect(files.map((r) => [r.range, r.ifRange, r.sent])).toEqual([
-    ['', '', 'cut'],
-    [`bytes=${CUT}-`, `"file-${SIZE}"`, 'whole'],
-  ]);
+  // Past 32 MiB behind a slow page the worker may cut it too (sw/tunnel/resumable.ts).
+  expect(continuationStarts(files, `"file-${SIZE}"`, SIZE)[0]).toBe(CUT);
 });

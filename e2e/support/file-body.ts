@@ -55,3 +55,38 @@ export async function holdFileBody(url: string): Promise<void> {
     status: response.status,
   };
 }
+
+/** What the app saw of one request for a download (the probe app's or Mattermost's records). */
+export interface DownloadRequest {
+  range: string;
+  ifRange: string;
+  sent?: 'whole' | 'cut';
+}
+
+/**
+ * Checks that `requests`, in order, are one download: the page's own request and then
+ * continuations, each a `bytes=N-` Range with `ifRange`, starting further on than the one before;
+ * every answer but the last cut short, the last sent whole. Returns where each continuation
+ * started. A worker may cut a download it can resume as often as its page falls behind, so tests
+ * say how many continuations they expect only when nothing else could cut.
+ */
+export function continuationStarts(
+  requests: readonly DownloadRequest[],
+  ifRange: string,
+  size: number,
+): number[] {
+  const [first, ...rest] = requests;
+  if (first?.range !== '' || rest.length === 0)
+    throw new Error(`not one resumed download: ${JSON.stringify(requests)}`);
+  const starts = rest.map((r) => {
+    const at = Number(/^bytes=(\d+)-$/.exec(r.range)?.[1] ?? Number.NaN);
+    if (r.ifRange !== ifRange || !(at > 0 && at < size))
+      throw new Error(`not a continuation of a ${size}-byte download: ${JSON.stringify(r)}`);
+    return at;
+  });
+  const sent = requests.map((r) => r.sent);
+  const ordered = starts.every((at, i) => i === 0 || at > starts[i - 1]!);
+  if (!ordered || sent.at(-1) !== 'whole' || sent.slice(0, -1).some((s) => s !== 'cut'))
+    throw new Error(`continuations out of order or not cut: ${JSON.stringify(requests)}`);
+  return starts;
+}

@@ -316,6 +316,32 @@ describe('HttpConnection against Node http', () => {
     expect(conn.state).toBe('closed');
   });
 
+  it('caps the backlog below a response only while its body is read', async () => {
+    const port = await httpServer((req, res) =>
+      res.end(req.url === '/big' ? 'x'.repeat(5000) : ''),
+    );
+    const duplex = await dialer(port)();
+    const caps: (number | undefined)[] = [];
+    const conn = new HttpConnection({ ...duplex, capBacklog: (n) => caps.push(n) });
+    const big = await conn.request({ method: 'GET', target: '/big', headers: host });
+    big.capBacklog!(1024);
+    expect(caps).toEqual([1024]);
+    expect(await text(big.body)).toHaveLength(5000);
+    expect(caps).toEqual([1024, undefined]); // restored when the body ended
+    big.capBacklog!(1024);
+    expect(caps).toEqual([1024, undefined]); // too late: the connection may carry another request
+    await tick(0);
+    const empty = await conn.request({ method: 'GET', target: '/empty', headers: host });
+    expect(empty.body).toBeNull();
+    expect(empty.capBacklog).toBeUndefined(); // nothing to read, nothing to cap
+    conn.close();
+    const plain = await open(port);
+    const res = await plain.conn.request({ method: 'GET', target: '/big', headers: host });
+    expect(res.capBacklog).toBeUndefined(); // the stream below cannot
+    await text(res.body);
+    plain.conn.close();
+  });
+
   it('applies backpressure to a streamed request body', async () => {
     const port = await httpServer((req) => {
       req.pause(); // never reads

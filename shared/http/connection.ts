@@ -202,8 +202,12 @@ export class HttpConnection {
       const trailers = new Promise<Headers>((res) => {
         resolveTrailers = res;
       });
+      // A cap lasts while this response's body is being read (`HttpResponse.capBacklog`).
+      let capped: boolean | 'over' = false;
       const finish = (complete: boolean) => {
         cleanup();
+        if (capped === true) this.#duplex.capBacklog?.(undefined);
+        capped = 'over';
         resolveTrailers(new Headers());
         if (this.#state !== 'busy') return;
         // Reuse only after a complete exchange both ways; a still-sending body means the server
@@ -274,7 +278,15 @@ export class HttpConnection {
         },
         { highWaterMark: 0 },
       );
-      return { upgraded: false, response: this.#makeResponse(h, body, trailers) };
+      const duplex = this.#duplex;
+      const capBacklog = duplex.capBacklog
+        ? (bytes: number) => {
+            if (capped === 'over') return;
+            capped = true;
+            duplex.capBacklog?.(bytes);
+          }
+        : undefined;
+      return { upgraded: false, response: this.#makeResponse(h, body, trailers, capBacklog) };
     } catch (e) {
       cleanup();
       this.#fail(e as HttpError);
@@ -286,8 +298,10 @@ export class HttpConnection {
     h: ResponseHead,
     body: ReadableStream<Uint8Array> | null,
     trailers: Promise<Headers>,
+    capBacklog?: (bytes: number) => void,
   ): HttpResponse {
     return {
+      ...(capBacklog ? { capBacklog } : {}),
       status: h.status,
       statusText: h.statusText,
       httpVersion: h.version,

@@ -13,6 +13,12 @@ export interface HttpResponse {
   readonly body: ReadableStream<Uint8Array> | null;
   /** Trailer fields of a chunked body, once it is read to the end (empty otherwise; never rejects). */
   readonly trailers: Promise<Headers>;
+  /**
+   * Present when the stream below can do it (`ByteDuplex.capBacklog`): until this body ends, its
+   * connection closes once more than `bytes` of it wait unread below; the body then errors with
+   * `ERR_HTTP_CONNECTION_CLOSED` after the bytes that had arrived.
+   */
+  readonly capBacklog?: (bytes: number) => void;
 }
 
 /** Builds a Headers object from raw fields (the parser has validated names and values). */

@@ -16,4 +16,11 @@ export interface ByteDuplex {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   readonly writesCopied?: boolean;
+  /**
+   * When present: from now on the stream ends (its readable errors once the bytes already queued
+   * are read) if more than `bytes` wait unread in it; `undefined` restores the stream's own limit.
+   * For a reader that loses little with the stream (a download that resumes), so a slow reader
+   * holds less than one that must not lose it.
+   */
+  capBacklog?(bytes: number | undefined): void;
 }

@@ -5,7 +5,7 @@ import {
   HttpConnectionClosedError,
   type HttpResponse,
 } from '../../shared/http/index.ts';
-import { type ResumePlan, resumable, resumePlan, Tail } from './resumable.ts';
+import { BACKLOG_BYTES, type ResumePlan, resumable, resumePlan, Tail } from './resumable.ts';
 
 const BYTES = Uint8Array.from({ length: 100 }, (_, i) => i);
 const ETAG = '"v1"';
@@ -117,6 +117,18 @@ describe('resumable', () => {
     const r = resumable(response(200, full, BYTES.subarray(0, 20), lost()), PLAIN, resend);
     expect(await readAll(r)).toEqual(BYTES);
     expect(resend.mock.calls.map(([from]) => from)).toEqual([20, 40, 60, 80]);
+  });
+
+  it('caps the backlog of the response and of every continuation, and of nothing else', async () => {
+    const caps: string[] = [];
+    const capped = (name: string, r: HttpResponse): HttpResponse => ({
+      ...r,
+      capBacklog: (bytes) => caps.push(`${name} ${bytes}`),
+    });
+    const resend = async (from: number) => capped(`from ${from}`, partial(from));
+    const first = capped('first', response(200, full, BYTES.subarray(0, 40), lost()));
+    expect(await readAll(resumable(first, PLAIN, resend))).toEqual(BYTES);
+    expect(caps).toEqual([`first ${BACKLOG_BYTES}`, `from 40 ${BACKLOG_BYTES}`]);
   });
 
   it('ends with the original error when the resource changed (a 200 to If-Range)', async () => {

@@ -7,7 +7,9 @@
  * queue in the worker until it is closed, 256 MiB behind (its queued bytes still reach the page).
  * Firefox hands a worker's response to its page more slowly than a fast network delivers even
  * when the page reads at full speed, and lost large downloads that way (`bench/README.md`). A
- * connection lost for any other reason (a router gone) resumes the same way, on a new connection.
+ * download that can resume loses only a request with its connection, so its connection is cut at
+ * `BACKLOG_BYTES` behind instead: that bounds what a slow page costs the worker. A connection
+ * lost for any other reason (a router gone) resumes the same way, on a new connection.
  *
  * Only what cannot change under us resumes (RFC 9110 §14): a GET the page sent without Range, a
  * 200 with a strong validator for `If-Range` (a strong ETag, or a Last-Modified at least a second
@@ -25,6 +27,12 @@
 import type { HttpResponse } from '../../shared/http/index.ts';
 import { canDecode, decodeBody, isEncoded } from '../content-decoding.ts';
 
+/**
+ * A resumable download's connection closes once this much of it waits unread in the worker. The
+ * bytes that were on their way when it closed are lost (a few MiB at most, `bench/README.md`),
+ * so the cut must be rare for a page that reads at full speed and keeps up.
+ */
+export const BACKLOG_BYTES = 32 * 1024 * 1024;
 /** Resumes at most this many times in a row without a byte delivered in between. */
 const MAX_RESUMES_WITHOUT_PROGRESS = 2;
 /** A decoded body's continuation repeats up to this many of the bytes the page had… */
@@ -164,6 +172,7 @@ export function resumable(
   onLost: (why: string) => void = () => {},
 ): HttpResponse {
   if (!response.body) return response;
+  response.capBacklog?.(BACKLOG_BYTES);
   let complete = plan.decoded ? undefined : contentLength(response.headers);
   let headers = response.headers;
   let rawHeaders = response.rawHeaders;
@@ -221,6 +230,7 @@ export function resumable(
       throw err;
     }
     complete = contentRange(next.headers)!.complete;
+    next.capBacklog?.(BACKLOG_BYTES);
     reader = next.body!.getReader();
     repeat = { at: from, end: delivered };
   };

@@ -35,7 +35,8 @@ const POOL_SIZE = 8;
  * paused: pausing would only move the backlog into its receive queue until the whole channel
  * overflows. There each connection may run up to 256 MiB ahead of its reader (a browser can hand a
  * worker's response to the page more slowly than the tunnel delivers it), and a reader further
- * behind loses only its own connection.
+ * behind loses only its own connection. A download that can resume is cut much earlier
+ * (`resumable.ts`).
  */
 const receivePolicy = () =>
   hasWebSocketStream()
@@ -263,6 +264,7 @@ export class Tunnel {
             readable: conn.readable,
             writable: conn.writable,
             close: () => void conn.close(),
+            capBacklog: (bytes: number | undefined) => conn.capBacklog(bytes),
           };
         },
         // The pool's default idle limit: see DEFAULT_IDLE_TIMEOUT_MS for why it is short.

@@ -131,4 +131,61 @@ describe('backpressure', () => {
     expect(total).toBe(TOTAL);
     await client.close();
   }, 60_000);
+
+  it('capBacklog: a reader that can afford to lose its connection loses it at its own cap, and lifting the cap restores the window', async () => {
+    const { client, router } = await channelPair({}, {}, TRANSPORT_HWM);
+    router.handle(ContentType.Connect, (msg) => {
+      void acceptConnect(router, msg).then(async (conn) => {
+        const w = conn.writable.getWriter();
+        try {
+          for (let sent = 0; sent < 16 * WINDOW; sent += CHUNK)
+            await w.write(new Uint8Array(CHUNK));
+        } catch {} // closed by the dialer's cap
+      });
+    });
+    /** Bytes a reader that started only after the close still gets, before the error. */
+    const readToError = async (conn: EdgeConnection) => {
+      const reader = conn.readable.getReader();
+      let got = 0;
+      const err = await (async () => {
+        for (;;) got += (await reader.read()).value!.length;
+      })().catch((e) => e);
+      expect(err).toBeInstanceOf(ZitiConnectionClosedError);
+      expect((err as Error).message).toMatch(/bytes behind/);
+      return got;
+    };
+    const dial = () =>
+      dialService(client, {
+        sessionToken: 't',
+        encryptionRequired: true,
+        receiveWindowBytes: 4 * WINDOW,
+        receiveOverflow: 'close',
+      }) as Promise<EdgeConnectionImpl>;
+
+    const capped = await dial();
+    capped.capBacklog(WINDOW / 2);
+    expect((await capped.closed).initiator).toBe('error');
+    const cappedGot = await readToError(capped);
+    expect(cappedGot).toBeGreaterThan(WINDOW / 2);
+    expect(cappedGot).toBeLessThanOrEqual(WINDOW / 2 + 32 * 1024);
+
+    const lifted = await dial();
+    lifted.capBacklog(WINDOW / 2);
+    lifted.capBacklog(undefined);
+    await lifted.closed;
+    const liftedGot = await readToError(lifted);
+    expect(liftedGot).toBeGreaterThan(4 * WINDOW);
+    expect(liftedGot).toBeLessThanOrEqual(4 * WINDOW + 32 * 1024);
+
+    // Under 'pause' a cap closes too: the reader asked to lose the connection rather than wait.
+    const paused = (await dialService(client, {
+      sessionToken: 't',
+      encryptionRequired: false,
+    })) as EdgeConnectionImpl;
+    paused.capBacklog(WINDOW / 2);
+    await paused.closed;
+    expect(await readToError(paused)).toBeLessThanOrEqual(WINDOW / 2 + 32 * 1024);
+    expect(client.isClosed).toBe(false);
+    await client.close();
+  }, 60_000);
 });

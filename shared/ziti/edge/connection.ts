@@ -95,6 +95,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   readonly #mux: EdgeMux;
   readonly #window: number;
   readonly #overflow: ReceiveOverflowPolicy;
+  /** Past this many queued bytes the connection closes (`capBacklog`); the window by default. */
+  #closeAbove: number;
   #readController!: ReadableStreamDefaultController<Uint8Array>;
   #writeController!: WritableStreamDefaultController;
   #drainWaiters: (() => void)[] = [];
@@ -128,6 +130,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     this.circuitId = init.circuitId;
     this.#window = init.receiveWindowBytes ?? DEFAULT_RECEIVE_WINDOW_BYTES;
     this.#overflow = init.receiveOverflow ?? 'pause';
+    this.#closeAbove = this.#overflow === 'close' ? this.#window : Number.POSITIVE_INFINITY;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -173,6 +176,16 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   get flowStats(): { retransmits: number; duplicates: number; held: number } | undefined {
     const xg = this.#xg;
     return xg && { retransmits: xg.retransmits, duplicates: xg.duplicates, held: xg.held };
+  }
+
+  /**
+   * Closes the connection once more than `bytes` wait unread (the reader still gets them, then
+   * the error), whatever the receive policy; `undefined` restores the policy's own limit. Not for
+   * flow-controlled connections, whose windows already bound the queue.
+   */
+  capBacklog(bytes: number | undefined): void {
+    this.#closeAbove =
+      bytes ?? (this.#overflow === 'close' ? this.#window : Number.POSITIVE_INFINITY);
   }
 
   /** Bytes waiting in the readable's queue (meaningful while the readable is open). */
@@ -399,18 +412,17 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       return;
     }
     if (this.#readEnded || this.#xg) return;
-    const room = this.#readController.desiredSize ?? 1;
-    if (this.#overflow === 'close') {
-      if (room < 0) {
-        this.#fail(
-          new ZitiConnectionClosedError(
-            `connection ${this.connId}: reader more than ${this.#window} bytes behind, closed`,
-          ),
-        );
-      }
+    if (this.queuedBytes > this.#closeAbove) {
+      this.#fail(
+        new ZitiConnectionClosedError(
+          `connection ${this.connId}: reader more than ${this.#closeAbove} bytes behind, closed`,
+        ),
+      );
       return;
     }
-    if (room <= 0) return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    const room = this.#readController.desiredSize ?? 1;
+    if (this.#overflow === 'pause' && room <= 0)
+      return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #onStateClosed(msg: Message): void {

@@ -46,6 +46,8 @@ export interface EdgeConnection extends ByteDuplex {
   /** Payload bytes received (after decryption) and written so far: plain counters, for statistics. */
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** See `ByteDuplex.capBacklog`; ignored under SDK flow control, whose windows bound the queue. */
+  capBacklog(bytes: number | undefined): void;
   /** Sends FIN once (empty, unencrypted Data); later calls resolve at once. */
   closeWrite(): Promise<void>;
   /** Sends StateClosed (unless already closed) and ends both directions. Idempotent. */
