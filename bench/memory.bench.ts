@@ -182,7 +182,7 @@ async function watch(
 /**
  * Downloads a file of `n` bytes in the page; with `pauseMs`, waits that long after every MiB read.
  * The probe app's `/file` offers byte ranges and a strong ETag, as a file server or a Mattermost
- * attachment does, so a connection the worker closes 256 MiB behind resumes (`resumable.ts`).
+ * attachment does, so a connection the worker closes 32 MiB behind resumes (`resumable.ts`).
  */
 const download = (page: BareBrowser, n: number, pauseMs: number) =>
   page.evaluate(

@@ -345,7 +345,7 @@ export function mattermostConfig(opts: {
       EnableSentry: false,
     },
     NotificationLogSettings: { EnableConsole: false, EnableFile: false },
-    // Room for the e2e downloads that must outrun the worker's 256 MiB per connection.
+    // Room for the e2e downloads that must outrun the worker's limit per connection.
     FileSettings: {
       DriverName: 'local',
       Directory: join(opts.dir, 'files'),
