@@ -4,6 +4,8 @@
  * on the fabric and on OpenZiti's network (`npm run test:e2e` and `test:real` build it first), and
  * what only the real server can show.
  */
+
+import { RANGE_BYTES } from '../sw/tunnel/resumable.ts';
 import { ALICE, downloadHash, loginViaUi, uploadGeneratedFile } from './mattermost/flows.ts';
 import { tunnelledPage, tunnelTests } from './mattermost/tunnel-tests.ts';
 import { expect, test } from './support/fabric.ts';
@@ -60,7 +62,11 @@ test('an attachment download whose connection ends half-way goes on with the pla
   expect(rest!.headers['if-range']).toMatch(/^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/);
   expect(rest!.sent).toBe('whole');
   // From at most 64 KiB before the decoded bytes the page had, which were fewer than were sent.
-  const resumedAt = Number(/^bytes=(\d+)-$/.exec(rest!.headers.range ?? '')?.[1]);
+  // One range of 16 MiB (sw/tunnel/resumable.ts) asks for all that is left of 8 MiB.
+  const [, resumedAt, last] = (/^bytes=(\d+)-(\d+)$/.exec(rest!.headers.range ?? '') ?? []).map(
+    Number,
+  );
   expect(resumedAt).toBeGreaterThan(0);
+  expect(last! - resumedAt! + 1).toBe(RANGE_BYTES);
   expect(resumedAt).toBeLessThan(CUT - 64 * 1024);
 });

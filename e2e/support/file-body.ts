@@ -64,11 +64,10 @@ export interface DownloadRequest {
 }
 
 /**
- * Checks that `requests`, in order, are one download: the page's own request and then
- * continuations, each a `bytes=N-` Range with `ifRange`, starting further on than the one before;
- * every answer but the last cut short, the last sent whole. Returns where each continuation
- * started. A worker may cut a download it can resume as often as its page falls behind, so tests
- * say how many continuations they expect only when nothing else could cut.
+ * Checks that `requests`, in order, are one download: the page's own request, cut short, and then
+ * the worker's continuations, each a `bytes=N-M` Range with `ifRange`. A continuation after one
+ * that was sent whole starts where that one's range ended; after one that was cut, somewhere
+ * before; the last is sent whole and reaches the end. Returns where each continuation started.
  */
 export function continuationStarts(
   requests: readonly DownloadRequest[],
@@ -76,17 +75,22 @@ export function continuationStarts(
   size: number,
 ): number[] {
   const [first, ...rest] = requests;
-  if (first?.range !== '' || rest.length === 0)
+  if (first?.range !== '' || first.sent !== 'cut' || rest.length === 0)
     throw new Error(`not one resumed download: ${JSON.stringify(requests)}`);
-  const starts = rest.map((r) => {
-    const at = Number(/^bytes=(\d+)-$/.exec(r.range)?.[1] ?? Number.NaN);
-    if (r.ifRange !== ifRange || !(at > 0 && at < size))
-      throw new Error(`not a continuation of a ${size}-byte download: ${JSON.stringify(r)}`);
+  let end = size; // where the answer before ends (exclusive)
+  let whole = false; // and whether it was sent whole
+  return rest.map((r, i) => {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(r.range);
+    const at = Number(m?.[1]);
+    const last = Math.min(Number(m?.[2]), size - 1);
+    const placed = whole ? at === end : at > 0 && at < end;
+    const final = i === rest.length - 1;
+    if (!m || r.ifRange !== ifRange || !placed || last < at || (final && last !== size - 1))
+      throw new Error(`not a continuation of a ${size}-byte download: ${JSON.stringify(requests)}`);
+    if (final && r.sent !== 'whole')
+      throw new Error(`the last continuation was cut: ${JSON.stringify(requests)}`);
+    end = last + 1;
+    whole = r.sent === 'whole';
     return at;
   });
-  const sent = requests.map((r) => r.sent);
-  const ordered = starts.every((at, i) => i === 0 || at > starts[i - 1]!);
-  if (!ordered || sent.at(-1) !== 'whole' || sent.slice(0, -1).some((s) => s !== 'cut'))
-    throw new Error(`continuations out of order or not cut: ${JSON.stringify(requests)}`);
-  return starts;
 }

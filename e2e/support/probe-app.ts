@@ -104,31 +104,35 @@ export async function startProbeApp(host: string) {
       }
       case '/file': {
         // n bytes (a multiple of 4) of `fileWord`, served as a file server serves a file: length,
-        // a strong ETag, `Accept-Ranges`, and `Range: bytes=from-` honoured when `If-Range` still
-        // matches (a stale one gets the whole file, as RFC 9110 says). With `cutAt`, a response
-        // from the start loses its connection after that many bytes (a server or network gone).
+        // a strong ETag, `Accept-Ranges`, and `Range: bytes=first-` or `bytes=first-last` honoured
+        // when `If-Range` still matches (a stale one gets the whole file, as RFC 9110 says). With
+        // `cutAt`, a response from the start loses its connection after that many bytes (a server
+        // or network gone).
         const n = Number(url.searchParams.get('n') ?? 0) & ~3;
         const cutAt = Number(url.searchParams.get('cutAt') ?? n);
         const etag = `"file-${n}"`;
         const entry = requests[requests.length - 1]!;
-        const ranged = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-        const from = ranged && (req.headers['if-range'] ?? etag) === etag ? Number(ranged[1]) : 0;
-        if (from >= n && n > 0) {
+        const ranged = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+        const valid = ranged && (req.headers['if-range'] ?? etag) === etag;
+        const from = valid ? Number(ranged[1]) : 0;
+        const last = valid && ranged[2] ? Math.min(Number(ranged[2]), n - 1) : n - 1;
+        if (valid && (from >= n || last < from)) {
           res.writeHead(416, { 'content-range': `bytes */${n}` });
           res.end();
           return;
         }
-        res.writeHead(from > 0 ? 206 : 200, {
+        res.writeHead(valid ? 206 : 200, {
           'content-type': 'application/octet-stream',
-          'content-length': n - from,
+          'content-length': last + 1 - from,
           'accept-ranges': 'bytes',
           etag,
-          ...(from > 0 && { 'content-range': `bytes ${from}-${n - 1}/${n}` }),
+          ...(valid && { 'content-range': `bytes ${from}-${last}/${n}` }),
         });
         res.once('close', () => {
           entry.sent = res.writableFinished ? 'whole' : 'cut';
         });
-        const end = from === 0 ? Math.min(n, cutAt) : n;
+        const cut = valid ? undefined : Math.min(n, cutAt);
+        const end = cut ?? last + 1;
         for (let word = Math.floor(from / 4); word * 4 < end && !res.destroyed; ) {
           const words = new Uint32Array(Math.min(CHUNK_WORDS, n / 4 - word));
           for (let i = 0; i < words.length; i++) words[i] = fileWord(word + i);
@@ -136,8 +140,12 @@ export async function startProbeApp(host: string) {
           const skip = word * 4 < from ? from - word * 4 : 0;
           const at = word * 4;
           word += words.length;
-          if (at + bytes.length >= end && end < n) {
-            res.write(bytes.subarray(skip, end - at), () => req.socket.end());
+          if (at + bytes.length >= end) {
+            if (cut !== undefined && cut < n) {
+              res.write(bytes.subarray(skip, end - at), () => req.socket.end());
+              return;
+            }
+            res.end(bytes.subarray(skip, end - at));
             return;
           }
           if (!res.write(bytes.subarray(skip)))

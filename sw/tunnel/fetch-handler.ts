@@ -419,11 +419,11 @@ async function exchange(
       return resumable(
         response,
         plan,
-        async (from, ifRange) => {
+        async (first, last, ifRange) => {
           const head = headFor(credentials);
           head.headers = head.headers.filter(([name]) => name.toLowerCase() !== 'accept-encoding');
           head.headers.push(
-            ['Range', `bytes=${from}-`],
+            ['Range', `bytes=${first}-${last}`],
             ['If-Range', ifRange],
             ['Accept-Encoding', 'identity'],
           );

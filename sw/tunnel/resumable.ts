@@ -8,14 +8,16 @@
  * Firefox hands a worker's response to its page more slowly than a fast network delivers even
  * when the page reads at full speed, and lost large downloads that way (`bench/README.md`). A
  * download that can resume loses only a request with its connection, so its connection is cut at
- * `BACKLOG_BYTES` behind instead: that bounds what a slow page costs the worker. A connection
- * lost for any other reason (a router gone) resumes the same way, on a new connection.
+ * `BACKLOG_BYTES` behind instead, and it goes on in ranges of `RANGE_BYTES`, each asked for when
+ * the page has had half of the one before: a range ends by itself, so a page that falls behind
+ * again costs no cut (whose bytes in flight would be lost) and holds at most one and a half ranges
+ * in the worker. A connection lost for any other reason (a router gone) resumes the same way.
  *
  * Only what cannot change under us resumes (RFC 9110 §14): a GET the page sent without Range, a
  * 200 with a strong validator for `If-Range` (a strong ETag, or a Last-Modified at least a second
  * before the response's Date), and either
- * - plain bytes: `Accept-Ranges: bytes`, a Content-Length, no Content-Encoding; the continuation
- *   must be a 206 for exactly the missing bytes of the same length; or
+ * - plain bytes: `Accept-Ranges: bytes`, a Content-Length, no Content-Encoding; each continuation
+ *   must be a 206 from exactly the next missing byte, of the same complete length; or
  * - a body we decode (`content-decoding.ts`; Mattermost gzips whole file downloads, without
  *   ranges). The page has had decoded bytes, so the continuation asks for the plain
  *   representation from the decoded count. Nothing in the headers proves that plain bytes equal
@@ -26,6 +28,7 @@
  */
 import type { HttpResponse } from '../../shared/http/index.ts';
 import { canDecode, decodeBody, isEncoded } from '../content-decoding.ts';
+import { TunnelError } from './errors.ts';
 
 /**
  * A resumable download's connection closes once this much of it waits unread in the worker. The
@@ -33,6 +36,11 @@ import { canDecode, decodeBody, isEncoded } from '../content-decoding.ts';
  * so the cut must be rare for a page that reads at full speed and keeps up.
  */
 export const BACKLOG_BYTES = 32 * 1024 * 1024;
+/**
+ * A continuation asks for this many bytes at a time (`resumable`): one request per 16 MiB, asked
+ * ahead, costs nothing measurable, and one and a half ranges stay well under `BACKLOG_BYTES`.
+ */
+export const RANGE_BYTES = 16 * 1024 * 1024;
 /** Resumes at most this many times in a row without a byte delivered in between. */
 const MAX_RESUMES_WITHOUT_PROGRESS = 2;
 /** A decoded body's continuation repeats up to this many of the bytes the page had… */
@@ -47,10 +55,10 @@ export interface ResumePlan {
 }
 
 /**
- * Sends the request again for the plain bytes from `from` on (`Range`, `If-Range: validator`,
- * `Accept-Encoding: identity`).
+ * Sends the request again for the plain bytes `first` to `last` (`Range: bytes=first-last`,
+ * `If-Range: validator`, `Accept-Encoding: identity`).
  */
-export type Resend = (from: number, validator: string) => Promise<HttpResponse>;
+export type Resend = (first: number, last: number, validator: string) => Promise<HttpResponse>;
 
 /** How `response` may resume, or undefined when it may not. */
 export function resumePlan(
@@ -100,8 +108,9 @@ function contentRange(h: Headers): { first: number; last: number; complete: numb
 }
 
 /**
- * Why a continuation cannot carry the bytes from `from` to the end, or undefined when it can;
- * `complete` is the full length when known.
+ * Why a continuation cannot carry bytes from `from` on, or undefined when it can; `complete` is the
+ * full length when known. A server may send fewer or more bytes than the range asked for (RFC 9110
+ * §14.2): whatever it sends from `from` on is taken.
  */
 function unfit(next: HttpResponse, from: number, complete: number | undefined): string | undefined {
   if (next.status !== 206) return `the server answered ${next.status}, not 206`;
@@ -111,16 +120,23 @@ function unfit(next: HttpResponse, from: number, complete: number | undefined): 
   const fits =
     range !== undefined &&
     range.first === from &&
-    range.last === range.complete - 1 &&
+    range.last >= from &&
+    range.last < range.complete &&
     (complete === undefined || range.complete === complete);
   if (!fits) {
-    const wanted =
-      complete === undefined ? `bytes ${from}-` : `bytes ${from}-${complete - 1}/${complete}`;
+    const wanted = `bytes ${from}-…/${complete ?? '…'}`;
     return `the server sent ${next.headers.get('content-range') ?? 'no Content-Range'}, not ${wanted}`;
   }
   if (!next.body) return 'the server sent no body';
   return undefined;
 }
+
+/** The failure of a download whose next range could not be had (no connection was lost). */
+const stopped = (at: number, complete: number | undefined) =>
+  new TunnelError(
+    'upstream-error',
+    `the download stopped at ${at}${complete === undefined ? '' : ` of ${complete}`} bytes`,
+  );
 
 /**
  * At least the last `size` bytes of a stream, by their offset in it: the chunks themselves, not
@@ -161,7 +177,10 @@ const connectionClosed = (err: unknown): boolean =>
 
 /**
  * `response` with a body that resumes through `resend` when its connection ends early
- * (`ERR_HTTP_CONNECTION_CLOSED`); `plan` from `resumePlan`. A decoded plan's response comes back
+ * (`ERR_HTTP_CONNECTION_CLOSED`); `plan` from `resumePlan`. The continuation asks for
+ * `rangeBytes` at a time, and for the next range once the page has had half of the one before:
+ * a range ends by itself, so nothing is cut and nothing in flight is lost, and the worker holds at
+ * most one and a half ranges of a page that falls behind. A decoded plan's response comes back
  * decoded, without Content-Encoding and Content-Length. `onLost` hears why a download could not
  * go on.
  */
@@ -170,6 +189,7 @@ export function resumable(
   plan: ResumePlan,
   resend: Resend,
   onLost: (why: string) => void = () => {},
+  rangeBytes = RANGE_BYTES,
 ): HttpResponse {
   if (!response.body) return response;
   response.capBacklog?.(BACKLOG_BYTES);
@@ -193,15 +213,71 @@ export function resumable(
   let repeat = { at: 0, end: 0 };
   /** The error the connection ended with, for the page if the continuation fails. */
   let lostWith: unknown;
+  /** Where the range being read ends (exclusive); undefined while the page's own response is. */
+  let rangeEnd: number | undefined;
+  /** The next range, asked for while the one before is still being read. */
+  let ahead: { from: number; response: Promise<HttpResponse> } | undefined;
+  /** The page cancelled the body: a range that arrives after is cancelled too. */
+  let cancelled: unknown;
+
+  const ask = (from: number) => resend(from, from + rangeBytes - 1, plan.validator);
+  const dropAhead = () => {
+    void ahead?.response.then((r) => r.body?.cancel()).catch(() => {});
+    ahead = undefined;
+  };
 
   const deliver = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
     delivered += bytes.length;
     resumesWithoutProgress = 0;
     tail?.push(bytes);
     controller.enqueue(bytes);
+    if (
+      rangeEnd !== undefined &&
+      rangeEnd < complete! &&
+      !ahead &&
+      rangeEnd - delivered <= rangeBytes / 2
+    ) {
+      const next = ask(rangeEnd);
+      next.catch(() => {}); // awaited when its turn comes
+      ahead = { from: rangeEnd, response: next };
+    }
   };
 
-  /** Opens the continuation, or throws `err` after saying why it cannot go on. */
+  /** Reads on from the range at `from` (the one asked ahead when it starts there), or throws `failWith`. */
+  const openRange = async (from: number, failWith: unknown): Promise<void> => {
+    let asked: Promise<HttpResponse>;
+    if (ahead?.from === from) {
+      asked = ahead.response;
+      ahead = undefined;
+    } else {
+      dropAhead();
+      asked = ask(from);
+    }
+    let next: HttpResponse;
+    try {
+      next = await asked;
+    } catch (cause) {
+      onLost(`the request for bytes ${from}- failed: ${String(cause)}`);
+      throw failWith;
+    }
+    if (cancelled !== undefined) {
+      await next.body?.cancel(cancelled).catch(() => {});
+      throw cancelled;
+    }
+    const why = unfit(next, from, complete);
+    if (why) {
+      await next.body?.cancel().catch(() => {});
+      onLost(why);
+      throw failWith;
+    }
+    const range = contentRange(next.headers)!;
+    complete = range.complete;
+    rangeEnd = range.last + 1;
+    next.capBacklog?.(BACKLOG_BYTES);
+    reader = next.body!.getReader();
+  };
+
+  /** Opens the continuation after a lost connection, or throws `err` after saying why it cannot. */
   const resume = async (err: unknown): Promise<void> => {
     lostWith = err;
     if (++resumesWithoutProgress > MAX_RESUMES_WITHOUT_PROGRESS) {
@@ -210,28 +286,14 @@ export function resumable(
       );
       throw err;
     }
-    const overlap = tail ? Math.min(delivered, OVERLAP) : 0;
-    if (tail && overlap < MIN_OVERLAP) {
+    // Only the switch from decoded to plain bytes needs checking; ranges are all plain.
+    const overlap = tail && rangeEnd === undefined ? Math.min(delivered, OVERLAP) : 0;
+    if (tail && rangeEnd === undefined && overlap < MIN_OVERLAP) {
       onLost(`only ${delivered} bytes had arrived: too few to check plain bytes against`);
       throw err;
     }
     const from = delivered - overlap;
-    let next: HttpResponse;
-    try {
-      next = await resend(from, plan.validator);
-    } catch (cause) {
-      onLost(`the request for bytes ${from}- failed: ${String(cause)}`);
-      throw err;
-    }
-    const why = unfit(next, from, complete);
-    if (why) {
-      await next.body?.cancel().catch(() => {});
-      onLost(why);
-      throw err;
-    }
-    complete = contentRange(next.headers)!.complete;
-    next.capBacklog?.(BACKLOG_BYTES);
-    reader = next.body!.getReader();
+    await openRange(from, err);
     repeat = { at: from, end: delivered };
   };
 
@@ -252,6 +314,14 @@ export function resumable(
               onLost('the continuation ended before the bytes it repeats');
               throw lostWith;
             }
+            if (rangeEnd !== undefined && delivered !== rangeEnd) {
+              onLost(`the range ended at ${delivered}, not at ${rangeEnd}`);
+              throw stopped(delivered, complete);
+            }
+            if (rangeEnd !== undefined && rangeEnd < complete!) {
+              await openRange(rangeEnd, stopped(delivered, complete));
+              continue;
+            }
             controller.close();
             return;
           }
@@ -271,7 +341,11 @@ export function resumable(
           return;
         }
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        cancelled = reason ?? 'cancelled';
+        dropAhead();
+        return reader.cancel(reason).catch(() => {}); // a lost connection has nothing to cancel
+      },
     },
     { highWaterMark: 0 },
   );
