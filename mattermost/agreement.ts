@@ -299,6 +299,20 @@ export function describeAgreement(name: string, start: () => Promise<AgreementTa
       expect(rest.headers['content-encoding']).toBeUndefined();
       expect(rest.headers['content-range']).toBe('bytes 123457-299999/300000');
       expect(new Uint8Array(rest.body)).toEqual(bytes.slice(123_457));
+      // It asks in ranges (16 MiB there): a range ends where asked, or at the end of the file.
+      for (const [range, contentRange, from, to] of [
+        ['bytes=123457-200000', 'bytes 123457-200000/300000', 123_457, 200_001],
+        ['bytes=200001-16977216', 'bytes 200001-299999/300000', 200_001, 300_000],
+      ] as const) {
+        const next = await raw('GET', path, {
+          Cookie: s.cookie,
+          'Accept-Encoding': 'identity',
+          Range: range,
+          'If-Range': modified,
+        });
+        expect([next.status, next.headers['content-range']]).toEqual([206, contentRange]);
+        expect(new Uint8Array(next.body)).toEqual(bytes.slice(from, to));
+      }
       const otherDate = new Date(Date.parse(modified) - 1000).toUTCString();
       const stale = await raw('GET', path, {
         Cookie: s.cookie,
