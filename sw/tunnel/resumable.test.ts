@@ -8,6 +8,7 @@ import {
 import {
   BACKLOG_BYTES,
   RANGE_BYTES,
+  type Resend,
   type ResumePlan,
   resumable,
   resumePlan,
@@ -140,6 +141,9 @@ describe('resumable', () => {
 
   describe('in ranges', () => {
     /** A server that honours `first-last`, as a file server does; each answer a spied body. */
+    /** The page's own response, its connection lost after 10 bytes; ranges of 20. */
+    const cutAt10 = (resend: Resend, onLost?: (why: string) => void) =>
+      resumable(response(200, full, BYTES.subarray(0, 10), lost()), PLAIN, resend, onLost, 20);
     const ranged = (first: number, last: number) =>
       response(
         206,
@@ -149,13 +153,7 @@ describe('resumable', () => {
 
     it('asks for one range at a time, the next once the page had half of the one before', async () => {
       const resend = vi.fn(async (first: number, last: number) => ranged(first, last));
-      const r = resumable(
-        response(200, full, BYTES.subarray(0, 10), lost()),
-        PLAIN,
-        resend,
-        undefined,
-        20,
-      );
+      const r = cutAt10(resend);
       const reader = r.body!.getReader();
       const seen: string[] = [];
       let got = 0;
@@ -190,13 +188,7 @@ describe('resumable', () => {
 
     it('takes a server that sends more than the range asked for', async () => {
       const resend = vi.fn(async (first: number) => partial(first));
-      const r = resumable(
-        response(200, full, BYTES.subarray(0, 10), lost()),
-        PLAIN,
-        resend,
-        undefined,
-        20,
-      );
+      const r = cutAt10(resend);
       expect(await readAll(r)).toEqual(BYTES);
       expect(resend).toHaveBeenCalledTimes(1);
     });
@@ -211,29 +203,17 @@ describe('resumable', () => {
         answers.push(answer);
         return answer;
       });
-      const r = resumable(
-        response(200, full, BYTES.subarray(0, 10), lost()),
-        PLAIN,
-        resend,
-        undefined,
-        20,
-      );
+      const r = cutAt10(resend);
       expect(await readAll(r)).toEqual(BYTES);
       expect(resend.mock.calls.map(([first]) => first)).toEqual([10, 30, 20, 40, 60, 80]);
       expect(answers[1]!.body!.locked).toBe(false); // 30-49, asked ahead, never read
       await expect(answers[1]!.body!.getReader().closed).resolves.toBeUndefined(); // cancelled
 
-      const page = resumable(
-        response(200, full, BYTES.subarray(0, 10), lost()),
-        PLAIN,
-        async (first, last) => {
-          const answer = ranged(first, last);
-          answers.push(answer);
-          return answer;
-        },
-        undefined,
-        20,
-      );
+      const page = cutAt10(async (first, last) => {
+        const answer = ranged(first, last);
+        answers.push(answer);
+        return answer;
+      });
       const reader = page.body!.getReader();
       for (let got = 0; got < 20; ) got += (await reader.read()).value!.length;
       await reader.cancel('page left');
@@ -244,12 +224,9 @@ describe('resumable', () => {
 
     it('ends the body with a failure of its own when the next range cannot be had', async () => {
       const onLost = vi.fn();
-      const r = resumable(
-        response(200, full, BYTES.subarray(0, 10), lost()),
-        PLAIN,
+      const r = cutAt10(
         async (first, last) => (first === 10 ? ranged(first, last) : response(200, full, BYTES)),
         onLost,
-        20,
       );
       await expect(readAll(r)).rejects.toMatchObject({
         code: 'upstream-error',
