@@ -14,6 +14,7 @@ import type { NetworkOptions } from './e2e/support/fabric.ts';
  */
 const OPENZITI_SPECS = [
   'browser-path',
+  'resumed-download',
   'resumed-download.chromium',
   'mattermost-tunnel',
   'mattermost-real',

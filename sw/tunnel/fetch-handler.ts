@@ -431,7 +431,10 @@ async function exchange(
           if (next.setCookies.length > 0) await jar.setFromResponse(url.href, next.setCookies);
           return next;
         },
-        (why) => console.warn(`[zt] ${url.href}: the download stopped and cannot go on: ${why}`),
+        {
+          onLost: (why) =>
+            console.warn(`[zt] ${url.href}: the download stopped and cannot go on: ${why}`),
+        },
       );
     }
     // The 401 is answered by us: its cookies still count, its body is not needed.

@@ -143,7 +143,10 @@ describe('resumable', () => {
     /** A server that honours `first-last`, as a file server does; each answer a spied body. */
     /** The page's own response, its connection lost after 10 bytes; ranges of 20. */
     const cutAt10 = (resend: Resend, onLost?: (why: string) => void) =>
-      resumable(response(200, full, BYTES.subarray(0, 10), lost()), PLAIN, resend, onLost, 20);
+      resumable(response(200, full, BYTES.subarray(0, 10), lost()), PLAIN, resend, {
+        ...(onLost ? { onLost } : {}),
+        rangeBytes: 20,
+      });
     const ranged = (first: number, last: number) =>
       response(
         206,
@@ -244,7 +247,7 @@ describe('resumable', () => {
       response(200, full, BYTES.subarray(0, 30), error),
       PLAIN,
       async () => changed,
-      onLost,
+      { onLost },
     );
     await expect(readAll(r)).rejects.toBe(error);
     expect(onLost).toHaveBeenCalledWith('the server answered 200, not 206');
@@ -257,7 +260,7 @@ describe('resumable', () => {
       response(200, full, BYTES.subarray(0, 30), lost()),
       PLAIN,
       async () => partial(20),
-      onLost,
+      { onLost },
     );
     await expect(readAll(r)).rejects.toThrow('reader behind');
     expect(onLost.mock.calls[0]![0]).toBe('the server sent bytes 20-99/100, not bytes 30-…/100');
@@ -268,7 +271,9 @@ describe('resumable', () => {
       response(206, { 'content-range': `bytes ${from}-99/100` }, new Uint8Array(0), lost()),
     );
     const onLost = vi.fn();
-    const r = resumable(response(200, full, BYTES.subarray(0, 50), lost()), PLAIN, resend, onLost);
+    const r = resumable(response(200, full, BYTES.subarray(0, 50), lost()), PLAIN, resend, {
+      onLost,
+    });
     await expect(readAll(r)).rejects.toThrow('reader behind');
     expect(resend).toHaveBeenCalledTimes(2);
     expect(onLost).toHaveBeenCalledWith('stopped again at 50 of 100 bytes');
@@ -299,6 +304,38 @@ describe('resumable', () => {
     await reader.read();
     await reader.cancel('page left');
     expect(cancel).toHaveBeenCalledWith('page left');
+  });
+
+  it('takes a connection silent while the page waits for lost, and only then', async () => {
+    const sleep = (ms: number) => new Promise((settled) => setTimeout(settled, ms));
+    /** 10 bytes per read, each `gapMs` after the last; silent for good after `upTo`. */
+    const trickle = (upTo: number, gapMs: number, cancel = vi.fn()): HttpResponse => {
+      let at = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          if (at >= 100) return c.close();
+          if (at >= upTo) return new Promise<void>(() => {}); // an app gone, a circuit silent
+          await sleep(gapMs);
+          c.enqueue(BYTES.slice(at, at + 10));
+          at += 10;
+        },
+        cancel,
+      });
+      return { ...response(200, full, BYTES), body };
+    };
+    const cancel = vi.fn();
+    const resend = vi.fn(async (first: number) => partial(first));
+    const silent = resumable(trickle(40, 0, cancel), PLAIN, resend, { stallMs: 200 });
+    expect(await readAll(silent)).toEqual(BYTES);
+    expect(resend.mock.calls.map(([first]) => first)).toEqual([40]);
+    expect(String(cancel.mock.calls[0]![0])).toMatch(/no byte for 0.2 s/);
+
+    // Bytes that keep coming, however slowly, and a page that waits long between its reads.
+    const alive = resumable(trickle(100, 20), PLAIN, resend, { stallMs: 200 });
+    expect(await readAll(alive)).toEqual(BYTES);
+    const reader = resumable(trickle(100, 0), PLAIN, resend, { stallMs: 200 }).body!.getReader();
+    for (let got = 0; got < 100; await sleep(300)) got += (await reader.read()).value!.length;
+    expect(resend).toHaveBeenCalledTimes(1);
   });
 
   it('cancels a continuation that arrives after the page cancelled', async () => {
@@ -382,7 +419,7 @@ describe('resumable, a body decoded here', () => {
         : plainFrom(new Uint8Array(400_000))(from),
     );
     const onLost = vi.fn();
-    await expect(readAll(resumable(gzipped(150_000), PLAN, resend, onLost))).rejects.toThrow(
+    await expect(readAll(resumable(gzipped(150_000), PLAN, resend, { onLost }))).rejects.toThrow(
       'reader behind',
     );
     expect(resend).toHaveBeenCalledTimes(2);
@@ -395,12 +432,9 @@ describe('resumable, a body decoded here', () => {
     // As a server sends a `.gz` file it labelled `Content-Encoding: gzip`: the compressed file.
     const onLost = vi.fn();
     const error = lost();
-    const r = resumable(
-      gzipped(150_000, error),
-      PLAN,
-      async (from) => plainFrom(GZIPPED)(from),
+    const r = resumable(gzipped(150_000, error), PLAN, async (from) => plainFrom(GZIPPED)(from), {
       onLost,
-    );
+    });
     await expect(readAll(r)).rejects.toBe(error);
     expect(onLost.mock.calls[0]![0]).toMatch(
       /^the plain bytes from \d+ differ from the decoded ones the page had$/,
@@ -410,7 +444,7 @@ describe('resumable, a body decoded here', () => {
   it('refuses to go on before 1 KiB arrived, or with encoded bytes', async () => {
     const resend = vi.fn(async (from: number) => plainFrom(DATA)(from));
     const onLost = vi.fn();
-    await expect(readAll(resumable(gzipped(200), PLAN, resend, onLost))).rejects.toThrow(
+    await expect(readAll(resumable(gzipped(200), PLAN, resend, { onLost }))).rejects.toThrow(
       'reader behind',
     );
     expect(resend).not.toHaveBeenCalled();
@@ -423,7 +457,7 @@ describe('resumable, a body decoded here', () => {
         DATA.subarray(from),
       );
     await expect(
-      readAll(resumable(gzipped(150_000), PLAN, async (from) => encoded(from), onLost)),
+      readAll(resumable(gzipped(150_000), PLAN, async (from) => encoded(from), { onLost })),
     ).rejects.toThrow('reader behind');
     expect(onLost).toHaveBeenLastCalledWith('the server sent the bytes with Content-Encoding gzip');
   });

@@ -11,7 +11,8 @@
  * `BACKLOG_BYTES` behind instead, and it goes on in ranges of `RANGE_BYTES`, each asked for when
  * the page has had half of the one before: a range ends by itself, so a page that falls behind
  * again costs no cut (whose bytes in flight would be lost) and holds at most one and a half ranges
- * in the worker. A connection lost for any other reason (a router gone) resumes the same way.
+ * in the worker. A connection lost for any other reason (a router gone) resumes the same way, and
+ * so does one silent for `STALL_MS` while the page waits for a byte.
  *
  * Only what cannot change under us resumes (RFC 9110 §14): a GET the page sent without Range, a
  * 200 with a strong validator for `If-Range` (a strong ETag, or a Last-Modified at least a second
@@ -26,7 +27,7 @@
  *   bytes equal the last ones the page had.
  * Anything else (the resource changed: a 200) ends the body with the original error.
  */
-import type { HttpResponse } from '../../shared/http/index.ts';
+import { HttpConnectionClosedError, type HttpResponse } from '../../shared/http/index.ts';
 import { canDecode, decodeBody, isEncoded } from '../content-decoding.ts';
 import { TunnelError } from './errors.ts';
 
@@ -41,6 +42,12 @@ export const BACKLOG_BYTES = 32 * 1024 * 1024;
  * ahead, costs nothing measurable, and one and a half ranges stay well under `BACKLOG_BYTES`.
  */
 export const RANGE_BYTES = 16 * 1024 * 1024;
+/**
+ * A download that gets no byte for this long while the page waits for one is taken for lost and
+ * goes on with a new request. OpenZiti v1.7.2's tunneler does not tell the worker when its app
+ * ended a response early (`docs/openziti-protocol.md` §3.4): the circuit just falls silent.
+ */
+export const STALL_MS = 30_000;
 /** Resumes at most this many times in a row without a byte delivered in between. */
 const MAX_RESUMES_WITHOUT_PROGRESS = 2;
 /** A decoded body's continuation repeats up to this many of the bytes the page had… */
@@ -175,6 +182,48 @@ export class Tail {
 const connectionClosed = (err: unknown): boolean =>
   (err as { code?: unknown } | null)?.code === 'ERR_HTTP_CONNECTION_CLOSED';
 
+export interface ResumableOptions {
+  /** Hears why a download could not go on. */
+  onLost?: (why: string) => void;
+  /** Bytes per continuation; `RANGE_BYTES`. */
+  rangeBytes?: number;
+  /** Silence, while the page waits, after which the connection is taken for lost; `STALL_MS`. */
+  stallMs?: number;
+}
+
+/**
+ * Calls `onStall` once a read has been pending for `ms`: one timer, re-armed when it fires early,
+ * not one per read (a download reads tens of thousands of chunks per GiB).
+ */
+function stallWatch(ms: number, onStall: () => void) {
+  let since: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    timer = undefined;
+    if (since === undefined) return;
+    const waited = performance.now() - since;
+    if (waited < ms) timer = setTimeout(check, ms - waited);
+    else {
+      since = undefined;
+      onStall();
+    }
+  };
+  return {
+    reading() {
+      since = performance.now();
+      timer ??= setTimeout(check, ms);
+    },
+    read() {
+      since = undefined;
+    },
+    stop() {
+      since = undefined;
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
 /**
  * `response` with a body that resumes through `resend` when its connection ends early
  * (`ERR_HTTP_CONNECTION_CLOSED`); `plan` from `resumePlan`. The continuation asks for
@@ -188,8 +237,7 @@ export function resumable(
   response: HttpResponse,
   plan: ResumePlan,
   resend: Resend,
-  onLost: (why: string) => void = () => {},
-  rangeBytes = RANGE_BYTES,
+  { onLost = () => {}, rangeBytes = RANGE_BYTES, stallMs = STALL_MS }: ResumableOptions = {},
 ): HttpResponse {
   if (!response.body) return response;
   response.capBacklog?.(BACKLOG_BYTES);
@@ -219,6 +267,12 @@ export function resumable(
   let ahead: { from: number; response: Promise<HttpResponse> } | undefined;
   /** The page cancelled the body: a range that arrives after is cancelled too. */
   let cancelled: unknown;
+  /** Why the connection being read was given up for silent (its read then ends as done). */
+  let stalled: HttpConnectionClosedError | undefined;
+  const watch = stallWatch(stallMs, () => {
+    stalled = new HttpConnectionClosedError(`no byte for ${stallMs / 1000} s`, false);
+    void reader.cancel(stalled).catch(() => {});
+  });
 
   const ask = (from: number) => resend(from, from + rangeBytes - 1, plan.validator);
   const dropAhead = () => {
@@ -301,12 +355,20 @@ export function resumable(
     {
       async pull(controller) {
         for (;;) {
-          let r: ReadableStreamReadResult<Uint8Array>;
+          let r: ReadableStreamReadResult<Uint8Array> | undefined;
+          let failure: unknown;
+          watch.reading();
           try {
             r = await reader.read();
           } catch (err) {
-            if (!connectionClosed(err)) throw err;
-            await resume(err);
+            failure = err;
+          }
+          watch.read();
+          // A silent connection was cancelled: its read ended, but the download did not.
+          if (stalled) [failure, stalled] = [stalled, undefined];
+          if (failure !== undefined || !r) {
+            if (!connectionClosed(failure)) throw failure;
+            await resume(failure);
             continue;
           }
           if (r.done) {
@@ -322,6 +384,7 @@ export function resumable(
               await openRange(rangeEnd, stopped(delivered, complete));
               continue;
             }
+            watch.stop();
             controller.close();
             return;
           }
@@ -343,6 +406,7 @@ export function resumable(
       },
       cancel: (reason) => {
         cancelled = reason ?? 'cancelled';
+        watch.stop();
         dropAhead();
         return reader.cancel(reason).catch(() => {}); // a lost connection has nothing to cancel
       },
