@@ -95,8 +95,8 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
   readonly #mux: EdgeMux;
   readonly #window: number;
   readonly #overflow: ReceiveOverflowPolicy;
-  /** Past this many queued bytes the connection closes (`capBacklog`); the window by default. */
-  #closeAbove: number;
+  /** The limit `capBacklog` set, when it did. */
+  #cap: number | undefined;
   #readController!: ReadableStreamDefaultController<Uint8Array>;
   #writeController!: WritableStreamDefaultController;
   #drainWaiters: (() => void)[] = [];
@@ -130,7 +130,6 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
     this.circuitId = init.circuitId;
     this.#window = init.receiveWindowBytes ?? DEFAULT_RECEIVE_WINDOW_BYTES;
     this.#overflow = init.receiveOverflow ?? 'pause';
-    this.#closeAbove = this.#overflow === 'close' ? this.#window : Number.POSITIVE_INFINITY;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -184,8 +183,7 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
    * flow-controlled connections, whose windows already bound the queue.
    */
   capBacklog(bytes: number | undefined): void {
-    this.#closeAbove =
-      bytes ?? (this.#overflow === 'close' ? this.#window : Number.POSITIVE_INFINITY);
+    this.#cap = bytes;
   }
 
   /** Bytes waiting in the readable's queue (meaningful while the readable is open). */
@@ -412,10 +410,13 @@ export class EdgeConnectionImpl implements EdgeConnection, EdgeSink {
       return;
     }
     if (this.#readEnded || this.#xg) return;
-    if (this.queuedBytes > this.#closeAbove) {
+    // Past the cap, or under 'close' past the window, the connection goes.
+    const limit =
+      this.#cap ?? (this.#overflow === 'close' ? this.#window : Number.POSITIVE_INFINITY);
+    if (this.queuedBytes > limit) {
       this.#fail(
         new ZitiConnectionClosedError(
-          `connection ${this.connId}: reader more than ${this.#closeAbove} bytes behind, closed`,
+          `connection ${this.connId}: reader more than ${limit} bytes behind, closed`,
         ),
       );
       return;
