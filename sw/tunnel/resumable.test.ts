@@ -225,6 +225,22 @@ describe('resumable', () => {
       await expect(ahead.body!.getReader().closed).resolves.toBeUndefined();
     });
 
+    it('drops the range asked ahead when the body fails for another reason', async () => {
+      const aborted = new HttpAbortError();
+      const answers: HttpResponse[] = [];
+      const r = cutAt10(async (first, last) => {
+        const answer =
+          first === 10
+            ? response(206, { 'content-range': 'bytes 10-29/100' }, BYTES.subarray(10, 20), aborted)
+            : ranged(first, last);
+        answers.push(answer);
+        return answer;
+      });
+      await expect(readAll(r)).rejects.toBe(aborted);
+      expect(answers[1]!.headers.get('content-range')).toBe('bytes 30-49/100');
+      await expect(answers[1]!.body!.getReader().closed).resolves.toBeUndefined(); // cancelled
+    });
+
     it('ends the body with a failure of its own when the next range cannot be had', async () => {
       const onLost = vi.fn();
       const r = cutAt10(

@@ -351,57 +351,69 @@ export function resumable(
     repeat = { at: from, end: delivered };
   };
 
+  /** Delivers the next bytes, going on through continuations and ranges as needed. */
+  const fill = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+    for (;;) {
+      let r: ReadableStreamReadResult<Uint8Array> | undefined;
+      let failure: unknown;
+      watch.reading();
+      try {
+        r = await reader.read();
+      } catch (err) {
+        failure = err;
+      }
+      watch.read();
+      // A silent connection was cancelled: its read ended, but the download did not.
+      if (stalled) [failure, stalled] = [stalled, undefined];
+      if (failure !== undefined || !r) {
+        if (!connectionClosed(failure)) throw failure;
+        await resume(failure);
+        continue;
+      }
+      if (r.done) {
+        if (repeat.at < repeat.end) {
+          onLost('the continuation ended before the bytes it repeats');
+          throw lostWith;
+        }
+        if (rangeEnd !== undefined && delivered !== rangeEnd) {
+          onLost(`the range ended at ${delivered}, not at ${rangeEnd}`);
+          throw stopped(delivered, complete);
+        }
+        if (rangeEnd !== undefined && rangeEnd < complete!) {
+          await openRange(rangeEnd, stopped(delivered, complete));
+          continue;
+        }
+        watch.stop();
+        controller.close();
+        return;
+      }
+      let bytes = r.value;
+      if (repeat.at < repeat.end) {
+        const n = Math.min(bytes.length, repeat.end - repeat.at);
+        if (!tail!.equals(bytes.subarray(0, n), repeat.at)) {
+          await reader.cancel().catch(() => {});
+          onLost(`the plain bytes from ${repeat.at} differ from the decoded ones the page had`);
+          throw lostWith;
+        }
+        repeat.at += n;
+        bytes = bytes.subarray(n);
+        if (bytes.length === 0) continue;
+      }
+      deliver(controller, bytes);
+      return;
+    }
+  };
+
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        for (;;) {
-          let r: ReadableStreamReadResult<Uint8Array> | undefined;
-          let failure: unknown;
-          watch.reading();
-          try {
-            r = await reader.read();
-          } catch (err) {
-            failure = err;
-          }
-          watch.read();
-          // A silent connection was cancelled: its read ended, but the download did not.
-          if (stalled) [failure, stalled] = [stalled, undefined];
-          if (failure !== undefined || !r) {
-            if (!connectionClosed(failure)) throw failure;
-            await resume(failure);
-            continue;
-          }
-          if (r.done) {
-            if (repeat.at < repeat.end) {
-              onLost('the continuation ended before the bytes it repeats');
-              throw lostWith;
-            }
-            if (rangeEnd !== undefined && delivered !== rangeEnd) {
-              onLost(`the range ended at ${delivered}, not at ${rangeEnd}`);
-              throw stopped(delivered, complete);
-            }
-            if (rangeEnd !== undefined && rangeEnd < complete!) {
-              await openRange(rangeEnd, stopped(delivered, complete));
-              continue;
-            }
-            watch.stop();
-            controller.close();
-            return;
-          }
-          let bytes = r.value;
-          if (repeat.at < repeat.end) {
-            const n = Math.min(bytes.length, repeat.end - repeat.at);
-            if (!tail!.equals(bytes.subarray(0, n), repeat.at)) {
-              await reader.cancel().catch(() => {});
-              onLost(`the plain bytes from ${repeat.at} differ from the decoded ones the page had`);
-              throw lostWith;
-            }
-            repeat.at += n;
-            bytes = bytes.subarray(n);
-            if (bytes.length === 0) continue;
-          }
-          deliver(controller, bytes);
-          return;
+        try {
+          await fill(controller);
+        } catch (err) {
+          // The body failed: nothing may stay open for it (a range asked ahead, the timer).
+          watch.stop();
+          dropAhead();
+          throw err;
         }
       },
       cancel: (reason) => {
