@@ -14,6 +14,9 @@
  *   the network process and the browser process;
  * - in Chromium, the service worker's own V8 heap over its DevTools target (`Runtime.getHeapUsage`):
  *   used size plus the ArrayBuffer backing stores, where queued bytes live.
+ * The download and the upload also run directly, at the dark app's own loopback origin with no
+ * worker, in a browser of their own: the control of the tree figure, as the page's own reading and
+ * the browser's network stack grow with any 1 GiB transfer.
  * The upload sends a file picked in a file input (a sparse file on disk), as a user's upload is:
  * the body is not held in the page's memory. Each transfer runs in a browser of its own. Firefox is
  * driven over WebDriver BiDi directly (`support/firefox-bidi.ts`): driven by Playwright it keeps a
@@ -234,12 +237,14 @@ const upload = (page: BareBrowser, n: number) =>
 
 type Kind = 'down' | 'up' | 'slow';
 const KINDS: Kind[] = ['down', 'up', 'slow'];
+/** The transfers with a goal also run directly, no worker: what the browser grows by itself. */
+const DIRECT_KINDS: Kind[] = ['down', 'up'];
 
-/** A new browser, signed in to the probe app. */
-async function signedIn(name: BenchBrowser, net: BenchNetwork): Promise<BareBrowser> {
+/** A new browser, with `go` done in its tab (the browser closed again if that fails). */
+async function launched(name: BenchBrowser, go: (b: BareBrowser) => Promise<void>) {
   const browser = await launchBareBrowser(name);
   try {
-    await browser.signIn(net, '/shell', '#probe');
+    await go(browser);
     return browser;
   } catch (err) {
     await browser.close();
@@ -258,8 +263,18 @@ async function measureTransfer(
   file: string,
   kind: Kind,
   suite: string,
+  direct = false,
 ): Promise<Watched> {
-  const tab = await step(`${suite}: sign in`, signedIn(name, net));
+  // Direct: the dark app's own loopback origin, no worker, the control of the same transfer.
+  const tab = direct
+    ? await step(
+        `${suite}: open the app directly`,
+        launched(name, (b) => b.open(`${net.appOrigin}/shell`, '#probe')),
+      )
+    : await step(
+        `${suite}: sign in`,
+        launched(name, (b) => b.signIn(net, '/shell', '#probe')),
+      );
   let worker: DevTools | undefined;
   try {
     const title = await tab.evaluate(() => document.title, undefined);
@@ -275,7 +290,7 @@ async function measureTransfer(
     }
     // Connections, pool and code warm before the first level is taken.
     await step(`${suite}: warm-up`, download(tab, 16 * MiB, 0));
-    if (tab.debuggingPort) worker = await serviceWorkerTarget(tab.debuggingPort);
+    if (tab.debuggingPort && !direct) worker = await serviceWorkerTarget(tab.debuggingPort);
     const transfer =
       kind === 'down'
         ? () => download(tab, BULK, 0)
@@ -297,19 +312,22 @@ async function measure(
 ): Promise<BenchResult[]> {
   const suite = `memory/${net.kind}/${name}`;
   const runs: Record<Kind, Watched[]> = { down: [], up: [], slow: [] };
+  const direct: Record<Kind, Watched[]> = { down: [], up: [], slow: [] };
+  const run = async (kind: Kind, round: number, isDirect: boolean) => {
+    process.stderr.write(`  ${suite}: ${kind}${isDirect ? ' direct' : ''} round ${round}…\n`);
+    const w = await measureTransfer(name, net, file, kind, suite, isDirect);
+    process.stderr.write(
+      `    ${w.mbps.toFixed(1)} MB/s, tree +${w.tree.toFixed(0)} MiB` +
+        (w.heap ? `, worker heap +${w.heap.total.toFixed(0)} MiB` : '') +
+        (w.failure ? `, failed: ${w.failure}` : '') +
+        '\n',
+    );
+    (isDirect ? direct : runs)[kind].push(w);
+  };
   for (let i = 0; i < ROUNDS; i++) {
     const order = [...KINDS.slice(i % 3), ...KINDS.slice(0, i % 3)];
-    for (const kind of order) {
-      process.stderr.write(`  ${suite}: ${kind} round ${i + 1}…\n`);
-      const w = await measureTransfer(name, net, file, kind, suite);
-      process.stderr.write(
-        `    ${w.mbps.toFixed(1)} MB/s, tree +${w.tree.toFixed(0)} MiB` +
-          (w.heap ? `, worker heap +${w.heap.total.toFixed(0)} MiB` : '') +
-          (w.failure ? `, failed: ${w.failure}` : '') +
-          '\n',
-      );
-      runs[kind].push(w);
-    }
+    for (const kind of order) await run(kind, i + 1, false);
+    for (const kind of DIRECT_KINDS) await run(kind, i + 1, true);
   }
 
   const rows: BenchResult[] = [];
@@ -334,13 +352,29 @@ async function measure(
       const g = withGoal(r, GOAL);
       return failed.length ? { ...g, met: false } : g;
     };
+    const controls = direct[kind];
+    const control = controls.length ? median(controls.map((w) => w.tree)) : undefined;
     rows.push(
       row(
         'browser process tree PSS growth',
         median(ws.map((w) => w.tree)),
-        `${speed}; before ${median(ws.map((w) => w.treeBefore)).toFixed(0)} MiB${failures}`,
+        `${speed}; before ${median(ws.map((w) => w.treeBefore)).toFixed(0)} MiB` +
+          (control === undefined ? '' : `; direct +${control.toFixed(0)} MiB`) +
+          failures,
       ),
     );
+    if (control !== undefined) {
+      const failedDirect = controls.find((w) => w.failure)?.failure;
+      rows.push({
+        suite,
+        name: `${label[kind]}: browser process tree PSS growth, direct (no worker)`,
+        value: control,
+        unit: 'MiB',
+        note:
+          `${median(controls.map((w) => w.mbps)).toFixed(1)} MB/s` +
+          (failedDirect ? `; failed: ${failedDirect}` : ''),
+      });
+    }
     if (ws.every((w) => w.heap)) {
       const heap = ws.map((w) => w.heap!);
       rows.push(

@@ -35,6 +35,8 @@ export interface BareBrowser {
   evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
   /** Opens `path` of the site and signs in at the IdP's form, until `ready` is in the app. */
   signIn(net: BenchNetwork, path: string, ready: string): Promise<void>;
+  /** Opens `url` as it is (no sign-in), until `ready` is in its page. */
+  open(url: string, ready: string): Promise<void>;
   /** Picks `file` in the file input matched by `selector`. */
   setInputFile(selector: string, file: string): Promise<void>;
   close(): Promise<void>;
@@ -120,6 +122,20 @@ abstract class Driven implements BareBrowser {
     throw new Error(`timed out waiting for ${what}`);
   }
 
+  /** Waits until the tab is at `url` and `ready` is in its page. */
+  private untilAt(url: string, ready: string) {
+    return this.waitFor(
+      url,
+      ({ url, ready }) => location.href === url && document.querySelector(ready) !== null,
+      { url, ready },
+    );
+  }
+
+  async open(url: string, ready: string): Promise<void> {
+    await this.navigate(url);
+    await this.untilAt(url, ready);
+  }
+
   async signIn(net: BenchNetwork, path: string, ready: string): Promise<void> {
     const appUrl = `${net.siteOrigin}${path}`;
     await this.navigate(appUrl);
@@ -139,11 +155,7 @@ abstract class Driven implements BareBrowser {
       }
       document.querySelector<HTMLButtonElement>('button[type="submit"]')!.click();
     }, net.user);
-    await this.waitFor(
-      'the app',
-      ({ url, ready }) => location.href === url && document.querySelector(ready) !== null,
-      { url: appUrl, ready },
-    );
+    await this.untilAt(appUrl, ready);
   }
 
   async close(): Promise<void> {
