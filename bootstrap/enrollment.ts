@@ -96,25 +96,30 @@ export async function enroll(
   start: EnrollmentStart = startEnrollment(config),
 ): Promise<StoredIdentity> {
   // Independent work goes in parallel: the key pair and the CA bundle need no session; the
-  // service check and the certificate each need only the login.
+  // service check, the certificate and the identity's name each need only the login.
   const { keyPair, caBundle } = start;
   const kind = await start.kind;
-  const { apiSession, client } = await login({
+  const {
+    identityId,
+    client,
+    apiSession: named,
+  } = await login({
     controller: config.controller,
     kind,
     idpToken: tokens.presented,
     redirectUri: new URL(OIDC_CALLBACK_PATH, location.origin).href,
     envInfo: { os: navigator.platform, arch: 'browser' },
   });
-  const [issued, ca, key, routers] = await Promise.all([
+  const [issued, ca, key, routers, apiSession] = await Promise.all([
     keyPair.then((key) =>
-      createCsrPem(key, apiSession.identityId).then((csr) => client.createSessionCertificate(csr)),
+      createCsrPem(key, identityId).then((csr) => client.createSessionCertificate(csr)),
     ),
     caBundle,
     keyPair,
     findDialableService(client, config.service).then((service) =>
       requireOnlineRouter(client, service),
     ),
+    named,
   ]);
   const { chain, notBefore, notAfter } = parseCertificateChain(issued.certificate);
   return {

@@ -108,8 +108,12 @@ async function startLogin(config: BootstrapConfig, returnTo: string): Promise<vo
   location.assign(url);
 }
 
-async function finishLogin(config: BootstrapConfig, callbackUrl: URL): Promise<void> {
-  const pending = await loadPendingLogin();
+async function finishLogin(
+  config: BootstrapConfig,
+  callbackUrl: URL,
+  pendingRead: ReturnType<typeof loadPendingLogin>,
+): Promise<void> {
+  const pending = await pendingRead;
   if (!pending) {
     // A stale or replayed callback: start over rather than fail.
     await startLogin(config, '/');
@@ -223,16 +227,22 @@ async function run(): Promise<void> {
     signedOut();
     return;
   }
+  const callback = url.pathname === CALLBACK_PATH;
+  // The row the flow needs next is read from IndexedDB beside the configuration, not after it.
+  const pendingRead = callback ? loadPendingLogin() : undefined;
+  const identityRead = callback ? undefined : loadIdentity();
+  pendingRead?.catch(() => {}); // awaited below, where a failure is reported
+  identityRead?.catch(() => {});
   const config = await step('Reading configuration', () => loadBootstrapConfig());
-  if (url.pathname === CALLBACK_PATH) {
+  if (pendingRead) {
     // The code and state leave the address bar and history at once (read from `url` from here on),
     // so no later Referer, bookmark or back button carries them.
     history.replaceState(null, '', CALLBACK_PATH);
-    await finishLogin(config, url);
+    await finishLogin(config, url, pendingRead);
     return;
   }
   const returnTo = requestedPath(url);
-  const identity = await loadIdentity();
+  const identity = await identityRead;
   if (identity && (await step('Checking this device', () => stillUsable(identity, config)))) {
     onLogout(() => void signOut().catch(fail));
     await enterApp(returnTo);

@@ -182,7 +182,7 @@ describe('chooseApiSessionKind', () => {
 describe('login', () => {
   it('legacy: POST /authenticate?method=ext-jwt with the IdP token, a zt-session session', async () => {
     const c = fakeController({ idpTokens: ['idp-1'] });
-    const { apiSession, client } = await login({
+    const loggedIn = await login({
       controller: c.baseUrl,
       kind: 'legacy',
       idpToken: 'idp-1',
@@ -190,6 +190,9 @@ describe('login', () => {
       envInfo: { os: 'web' },
       fetch: c.fetch,
     });
+    const { client } = loggedIn;
+    const apiSession = await loggedIn.apiSession;
+    expect(loggedIn.identityId).toBe('identity-1');
     const [auth] = c.calls(`${CLIENT_API}/authenticate`);
     expect(auth!.url.searchParams.get('method')).toBe('ext-jwt');
     expect(auth!.headers.get('authorization')).toBe('Bearer idp-1');
@@ -216,7 +219,7 @@ describe('login', () => {
     // The controller's clock is 4 hours ahead: the refresh is still due 20 minutes from now.
     const c = fakeController({ idpTokens: ['idp-1'], clockOffsetMs: 4 * HOUR });
     const before = Date.now();
-    const { apiSession, client } = await login({
+    const loggedIn = await login({
       controller: c.baseUrl,
       kind: 'oidc',
       idpToken: 'idp-1',
@@ -224,6 +227,9 @@ describe('login', () => {
       fetch: c.fetch,
     });
     const after = Date.now();
+    const { client } = loggedIn;
+    const apiSession = await loggedIn.apiSession;
+    expect(loggedIn.identityId).toBe('identity-1');
     const [loginCall] = c.calls('/oidc/login/ext-jwt');
     expect(loginCall!.headers.get('authorization')).toBe('Bearer idp-1');
     expect(JSON.parse(loginCall!.body)).toMatchObject({ configTypes: ['intercept.v1', 'host.v1'] });
@@ -247,6 +253,38 @@ describe('login', () => {
     await client.createSessionCertificate('-----BEGIN CERTIFICATE REQUEST-----').catch(() => {});
     const cert = c.calls(`${CLIENT_API}/current-api-session/certificates`)[0]!;
     expect(cert.headers.get('authorization')).toBe(`Bearer ${apiSession.token}`);
+  });
+
+  it('oidc: the login resolves with the identity and a working client before /current-identity answers', async () => {
+    const c = fakeController({ idpTokens: ['idp-1'] });
+    let answerName: () => void = () => {};
+    const named = new Promise<void>((resolve) => {
+      answerName = resolve;
+    });
+    const held: typeof fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.pathname === `${CLIENT_API}/current-identity`) await named;
+      return c.fetch(input, init);
+    };
+    const loggedIn = await login({
+      controller: c.baseUrl,
+      kind: 'oidc',
+      idpToken: 'idp-1',
+      redirectUri: REDIRECT,
+      fetch: held,
+    });
+    expect(loggedIn.identityId).toBe('identity-1');
+    // The certificate is asked while the name is still on its way.
+    await loggedIn.client
+      .createSessionCertificate('-----BEGIN CERTIFICATE REQUEST-----')
+      .catch(() => {});
+    expect(c.calls(`${CLIENT_API}/current-api-session/certificates`)).toHaveLength(1);
+    expect(c.calls(`${CLIENT_API}/current-identity`)).toEqual([]);
+    answerName();
+    expect(await loggedIn.apiSession).toMatchObject({
+      identityId: 'identity-1',
+      identityName: 'alice',
+    });
   });
 
   it('a refused IdP token fails each kind its own way', async () => {
@@ -353,12 +391,9 @@ describe('login and refreshApiSession against the fabric controller and IdP', ()
     expect(await chooseApiSessionKind('auto', new ControllerClient({ baseUrl: controller }))).toBe(
       'oidc',
     );
-    const { apiSession } = await login({
-      controller,
-      kind: 'oidc',
-      idpToken: await idpToken(),
-      redirectUri,
-    });
+    const apiSession = await (
+      await login({ controller, kind: 'oidc', idpToken: await idpToken(), redirectUri })
+    ).apiSession;
     expect(apiSession.identityName).toBe(TEST_USER.name);
     expect(apiSession.oidc).toBeDefined();
     const second = await refreshApiSession(controller, apiSession);
@@ -382,12 +417,14 @@ describe('login and refreshApiSession against the fabric controller and IdP', ()
 
   it('legacy login gives a zt-session the controller takes', async () => {
     const controller = fabric.controller.url;
-    const { apiSession, client } = await login({
+    const loggedIn = await login({
       controller,
       kind: 'legacy',
       idpToken: await idpToken(),
       redirectUri,
     });
+    const { client } = loggedIn;
+    const apiSession = await loggedIn.apiSession;
     expect(apiSession.oidc).toBeUndefined();
     expect(apiSession.identityName).toBe(TEST_USER.name);
     expect((await client.currentApiSession()).id).toBe(apiSession.id);

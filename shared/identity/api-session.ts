@@ -101,10 +101,22 @@ export interface LoginOptions {
   fetch?: typeof fetch;
 }
 
-/** A new API session from the IdP's token, and a client that uses it. */
-export async function login(
-  opts: LoginOptions,
-): Promise<{ apiSession: StoredApiSession; client: ControllerClient }> {
+/** What a login gives. */
+export interface LoggedIn {
+  /** The identity the session is for. */
+  identityId: string;
+  /** A controller client that uses the new session. */
+  client: ControllerClient;
+  /**
+   * The session to store. An OIDC login learns its identity's name with one more request
+   * (`/current-identity`), started at once: what needs only `identityId` and `client` (the
+   * certificate, the service lookup) goes on beside it instead of after it.
+   */
+  apiSession: Promise<StoredApiSession>;
+}
+
+/** A new API session from the IdP's token. */
+export async function login(opts: LoginOptions): Promise<LoggedIn> {
   const fetchFn: typeof fetch = opts.fetch ?? ((input, init) => fetch(input, init));
   if (opts.kind === 'legacy') {
     const client = new ControllerClient({ baseUrl: opts.controller, fetch: fetchFn });
@@ -114,15 +126,13 @@ export async function login(
       ...(opts.envInfo ? { envInfo: opts.envInfo } : {}),
     });
     const identityId = session.identity?.id ?? session.identityId ?? '';
-    return {
-      apiSession: {
-        token: session.token,
-        id: session.id,
-        identityId,
-        identityName: session.identity?.name ?? identityId,
-      },
-      client,
+    const apiSession: StoredApiSession = {
+      token: session.token,
+      id: session.id,
+      identityId,
+      identityName: session.identity?.name ?? identityId,
     };
+    return { identityId, client, apiSession: Promise.resolve(apiSession) };
   }
   const session = await oidcLogin({
     controller: opts.controller,
@@ -131,13 +141,19 @@ export async function login(
     redirectUri: opts.redirectUri,
     configTypes: [...CONFIG_TYPES],
   });
+  const receivedAt = Date.now();
   const client = new ControllerClient({
     baseUrl: opts.controller,
     fetch: fetchFn,
     accessToken: session.accessToken,
   });
-  const me = await client.currentIdentity();
-  return { apiSession: storedOidcSession(session, me.name), client };
+  return {
+    identityId: session.identityId,
+    client,
+    apiSession: client
+      .currentIdentity()
+      .then((me) => storedOidcSession(session, me.name, receivedAt)),
+  };
 }
 
 /**

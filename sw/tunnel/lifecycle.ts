@@ -54,9 +54,10 @@ const tryLater = (err: unknown) =>
 
 async function newCertificate(
   client: ControllerClient,
-  identity: StoredIdentity,
+  keyPair: StoredIdentity['keyPair'],
+  identityId: string,
 ): Promise<Pick<StoredIdentity, 'certificates' | 'certificateNotBefore' | 'certificateNotAfter'>> {
-  const csr = await createCsrPem(identity.keyPair, identity.apiSession.identityId);
+  const csr = await createCsrPem(keyPair, identityId);
   const issued = await client.createSessionCertificate(csr);
   const { chain, notBefore, notAfter } = parseCertificateChain(issued.certificate);
   return { certificates: chain, certificateNotBefore: notBefore, certificateNotAfter: notAfter };
@@ -78,14 +79,18 @@ async function reauthenticate(identity: StoredIdentity): Promise<StoredIdentity>
     if (!refreshed) throw new Error('the IdP token expired and the IdP gave no refresh token');
     tokens = refreshed;
   }
-  const { apiSession, client } = await login({
+  const { identityId, client, apiSession } = await login({
     controller: identity.controller,
     kind: identity.apiSession.oidc ? 'oidc' : 'legacy',
     idpToken: tokens.presented,
     redirectUri: new URL(OIDC_CALLBACK_PATH, location.origin).href,
   });
-  const renewed = { ...identity, apiSession, idp: tokens };
-  return { ...renewed, ...(await newCertificate(client, renewed)) };
+  // The certificate needs the new session's identity id, not its name: both are asked at once.
+  const [session, certificate] = await Promise.all([
+    apiSession,
+    newCertificate(client, identity.keyPair, identityId),
+  ]);
+  return { ...identity, apiSession: session, idp: tokens, ...certificate };
 }
 
 /** What `maintainIdentity` did; `why` says what ended the identity when it `expired`. */
@@ -154,7 +159,10 @@ export async function maintainIdentity(
   if (now < renewalDue(current)) return { outcome, identity: current };
   let renewed: StoredIdentity;
   try {
-    renewed = { ...current, ...(await newCertificate(clientFor(current), current)) };
+    renewed = {
+      ...current,
+      ...(await newCertificate(clientFor(current), current.keyPair, current.apiSession.identityId)),
+    };
   } catch (err) {
     // The refresh spent the old refresh token: the caller must get the new one (it is saved)
     // rather than an error; the renewal stays due and is retried on the next run.
