@@ -18,6 +18,7 @@ import {
   clearSignedOut,
   loadIdentity,
   loadPendingLogin,
+  type PendingLogin,
   type StoredIdentity,
   saveIdentity,
   savePendingLogin,
@@ -103,7 +104,7 @@ async function startLogin(config: BootstrapConfig, returnTo: string): Promise<vo
   );
   const idp = await discoverIdp(signer);
   const { url, pending } = await beginLogin(idp, returnTo, await wasSignedOut());
-  await savePendingLogin(pending);
+  await savePendingLogin({ ...pending, config });
   setState('redirecting');
   location.assign(url);
 }
@@ -111,9 +112,8 @@ async function startLogin(config: BootstrapConfig, returnTo: string): Promise<vo
 async function finishLogin(
   config: BootstrapConfig,
   callbackUrl: URL,
-  pendingRead: ReturnType<typeof loadPendingLogin>,
+  pending: PendingLogin | undefined,
 ): Promise<void> {
-  const pending = await pendingRead;
   if (!pending) {
     // A stale or replayed callback: start over rather than fail.
     await startLogin(config, '/');
@@ -227,20 +227,20 @@ async function run(): Promise<void> {
     signedOut();
     return;
   }
-  const callback = url.pathname === CALLBACK_PATH;
-  // The row the flow needs next is read from IndexedDB beside the configuration, not after it.
-  const pendingRead = callback ? loadPendingLogin() : undefined;
-  const identityRead = callback ? undefined : loadIdentity();
-  pendingRead?.catch(() => {}); // awaited below, where a failure is reported
-  identityRead?.catch(() => {});
-  const config = await step('Reading configuration', () => loadBootstrapConfig());
-  if (pendingRead) {
+  const readConfig = () => step('Reading configuration', () => loadBootstrapConfig());
+  if (url.pathname === CALLBACK_PATH) {
     // The code and state leave the address bar and history at once (read from `url` from here on),
     // so no later Referer, bookmark or back button carries them.
     history.replaceState(null, '', CALLBACK_PATH);
-    await finishLogin(config, url, pendingRead);
+    const pending = await loadPendingLogin();
+    // The configuration the login began with is kept with it: no second read before the exchange.
+    await finishLogin(pending?.config ?? (await readConfig()), url, pending);
     return;
   }
+  // The stored identity is read from IndexedDB beside the configuration, not after it.
+  const identityRead = loadIdentity();
+  identityRead.catch(() => {}); // awaited below, where a failure is reported
+  const config = await readConfig();
   const returnTo = requestedPath(url);
   const identity = await identityRead;
   if (identity && (await step('Checking this device', () => stillUsable(identity, config)))) {

@@ -28,6 +28,29 @@ test('a new user opens a deep link, signs in, and the app appears there over the
   expect(site.slice(1).filter((p) => !isOwnPath(p))).toEqual([]);
 });
 
+test('the sign-in callback asks again for nothing the login began with: configuration, signer, IdP metadata', async ({
+  page,
+  zt,
+}) => {
+  const asked: string[] = [];
+  page.on('request', (request) => {
+    if (!request.isNavigationRequest() && request.frame().url().includes('/__zt/callback'))
+      asked.push(new URL(request.url()).pathname);
+  });
+  await enterApp(page, zt, '/start');
+  // What the callback must ask: the IdP's token, the controller's certificate.
+  expect(asked).toEqual(
+    expect.arrayContaining(['/token', '/edge/client/v1/current-api-session/certificates']),
+  );
+  // What the first page already read and kept with the pending login.
+  for (const kept of [
+    '/__zt/config.json',
+    '/edge/client/v1/external-jwt-signers',
+    '/.well-known/openid-configuration',
+  ])
+    expect(asked).not.toContain(kept);
+});
+
 test('page loads take the shim from the worker precache, without asking the origin for it', async ({
   page,
   zt,

@@ -95,6 +95,8 @@ export interface PendingLogin {
       externalAuthUrl: string;
     };
   };
+  /** The site's configuration the login began with, so the callback page need not read it again. */
+  config?: BootstrapConfig;
 }
 
 const IDENTITY = 'identity';
