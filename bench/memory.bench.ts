@@ -365,14 +365,16 @@ async function measure(
     );
     if (control !== undefined) {
       const failedDirect = controls.find((w) => w.failure)?.failure;
+      const doneDirect = controls.filter((w) => !w.failure);
       rows.push({
         suite,
         name: `${label[kind]}: browser process tree PSS growth, direct (no worker)`,
         value: control,
         unit: 'MiB',
         note:
-          `${median(controls.map((w) => w.mbps)).toFixed(1)} MB/s` +
-          (failedDirect ? `; failed: ${failedDirect}` : ''),
+          (doneDirect.length
+            ? `${median(doneDirect.map((w) => w.mbps)).toFixed(1)} MB/s`
+            : 'no transfer completed') + (failedDirect ? `; failed: ${failedDirect}` : ''),
       });
     }
     if (ws.every((w) => w.heap)) {
